@@ -1,0 +1,56 @@
+"""`workbench` command line: the same capabilities as the app, headless.
+
+With no subcommand it starts the desktop app (like `workbench gui`).
+Exit codes: 0 success, 1 the check asked for failed (parity, endpoint error), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from workbench import __version__
+from workbench.commands import available_commands
+from workbench.commands.common import fail
+from workbench.core.errors import WorkbenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Model Serving Workbench: inspect, convert, predict, compare, probe and benchmark models.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in available_commands():
+        cmd = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `workbench` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from workbench.commands import gui
+
+        args = parser.parse_args(["gui", *(argv or [])[len(argv or []):]])
+        return gui.run(args)
+    try:
+        return int(args._run(args) or 0)
+    except WorkbenchError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except Exception as exc:  # last resort: one line, never a traceback, unless asked for
+        if os.environ.get("WORKBENCH_RAISE_ERRORS") == "1":
+            raise
+        return fail(f"unexpected {type(exc).__name__}: {exc} (set WORKBENCH_RAISE_ERRORS=1 for the traceback)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The one place built-in formats are registered, through the same public `register` call an
+extension would use. Runtimes and converters register in their own packages' `register_builtins`."""
+
+from __future__ import annotations
+
+from workbench.core.formats.base import FORMATS
+
+_done = False
+
+
+def register_builtin_formats() -> None:
+    """Register every built-in format once (idempotent)."""
+    global _done
+    if _done:
+        return
+    from workbench.core.formats import (
+        keras_format,
+        lightgbm_text,
+        onnx_format,
+        pmml,
+        savedmodel,
+        skops_format,
+        sklearn_pickle,
+        xgboost_model,
+    )
+
+    for module in (savedmodel, onnx_format, pmml, keras_format, skops_format, lightgbm_text, xgboost_model,
+                   sklearn_pickle):
+        FORMATS.register(module.FORMAT.name, module.FORMAT)
+    _done = True

@@ -1,0 +1,148 @@
+"""Format `pmml`: PMML 3.x and 4.x documents. Parsed with defusedxml (no external entities, no DTDs)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from workbench.core.errors import CorruptModel
+from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.common import file_facts
+from workbench.core.types import ModelInfo, TensorSpec
+
+_ROOT = re.compile(rb"<(?:\w+:)?PMML[\s>]")
+PMML_DTYPES = {"double": "float64", "float": "float32", "integer": "int64", "string": "string",
+               "boolean": "bool", "date": "string", "time": "string", "dateTime": "string"}
+_MODEL_TAGS = ("AssociationModel", "AnomalyDetectionModel", "BayesianNetworkModel", "BaselineModel",
+               "ClusteringModel", "GaussianProcessModel", "GeneralRegressionModel", "MiningModel",
+               "NaiveBayesModel", "NearestNeighborModel", "NeuralNetwork", "RegressionModel", "RuleSetModel",
+               "SequenceModel", "Scorecard", "SupportVectorMachineModel", "TextModel", "TimeSeriesModel",
+               "TreeModel")
+
+
+def match(probe: Probe) -> bool:
+    if probe.is_dir:
+        return False
+    head = probe.head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") and bool(_ROOT.search(head[:4096]))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element: Element, name: str) -> list[Element]:
+    return [child for child in element if _local(child.tag) == name]
+
+
+def _child(element: Element, name: str) -> Element | None:
+    found = _children(element, name)
+    return found[0] if found else None
+
+
+def parse(path: Path) -> Element:
+    """Parse the document safely; damaged XML becomes CorruptModel."""
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        return SafeET.parse(str(path)).getroot()
+    except DefusedXmlException as exc:
+        raise CorruptModel(str(path), f"{path.name}: refused: the XML uses {type(exc).__name__} "
+                           "(entities/DTDs are not allowed in a model file)") from None
+    except SafeET.ParseError as exc:
+        line, column = exc.position
+        raise CorruptModel(str(path), f"{path.name}: malformed or truncated PMML (XML error at line {line}, "
+                           f"column {column}: {str(exc).split(':')[0]})") from None
+
+
+def inspect(path: Path, trust: bool) -> ModelInfo:
+    root = parse(path)
+    if _local(root.tag) != "PMML":
+        raise CorruptModel(str(path), f"{path.name}: XML whose root is <{_local(root.tag)}>, not <PMML>")
+    version = root.get("version", "")
+    header = _child(root, "Header")
+    app = _child(header, "Application") if header is not None else None
+    fields: dict[str, dict[str, Any]] = {}
+    dictionary = _child(root, "DataDictionary")
+    for field in _children(dictionary, "DataField") if dictionary is not None else []:
+        values = [v.get("value") for v in _children(field, "Value") if v.get("property", "valid") == "valid"]
+        interval = _child(field, "Interval")
+        fields[field.get("name", "")] = {
+            "optype": field.get("optype"), "dataType": field.get("dataType"),
+            "values": values or None,
+            "interval": ([float(interval.get("leftMargin", "nan")), float(interval.get("rightMargin", "nan"))]
+                         if interval is not None else None),
+        }
+    model = next((child for child in root if _local(child.tag) in _MODEL_TAGS), None)
+    if model is None:
+        raise CorruptModel(str(path), f"{path.name}: a PMML document without a model element "
+                           f"(expected one of {', '.join(_MODEL_TAGS[:4])}, ...)")
+    mining = _child(model, "MiningSchema")
+    mining_fields = [{"name": f.get("name"), "usageType": f.get("usageType", "active"),
+                      "missingValueReplacement": f.get("missingValueReplacement"),
+                      "invalidValueTreatment": f.get("invalidValueTreatment")}
+                     for f in (_children(mining, "MiningField") if mining is not None else [])]
+    inputs, targets = [], []
+    for mf in mining_fields:
+        name = mf["name"] or ""
+        field = fields.get(name, {})
+        if mf["usageType"] in ("target", "predicted"):
+            targets.append(name)
+            continue
+        if mf["usageType"] != "active":
+            continue
+        categories = field.get("values")
+        dtype = PMML_DTYPES.get(field.get("dataType") or "double", "float64")
+        if categories is not None and dtype != "string":
+            categories = [_typed(v, dtype) for v in categories]
+        inputs.append(TensorSpec(name, dtype, (None,),
+                                 categories=tuple(categories) if categories else None,
+                                 value_range=tuple(field["interval"]) if field.get("interval") else None,
+                                 accepts_missing=mf["missingValueReplacement"] is not None))
+    function = model.get("functionName", "")
+    task = {"classification": "classification", "regression": "regression"}.get(function, "other")
+    classes = None
+    if task == "classification" and targets:
+        target_field = fields.get(targets[0], {})
+        dtype = PMML_DTYPES.get(target_field.get("dataType") or "string", "string")
+        classes = [_typed(v, dtype) for v in target_field.get("values") or []] or None
+    output = _child(model, "Output")
+    output_fields = [{"name": o.get("name"), "feature": o.get("feature", "predictedValue"),
+                      "value": o.get("value"), "dataType": o.get("dataType")}
+                     for o in (_children(output, "OutputField") if output is not None else [])]
+    outputs = [TensorSpec(t, PMML_DTYPES.get(fields.get(t, {}).get("dataType") or "double", "float64"), (None,))
+               for t in targets]
+    outputs += [TensorSpec(o["name"] or "", PMML_DTYPES.get(o["dataType"] or "double", "float64"), (None,))
+                for o in output_fields]
+    metadata: dict[str, Any] = {
+        "pmml_version": version, "model_type": _local(model.tag), "function_name": function,
+        "algorithm": model.get("algorithmName"), "application": app.get("name") if app is not None else None,
+        "application_version": app.get("version") if app is not None else None,
+        "data_dictionary": fields, "mining_schema": mining_fields, "output_fields": output_fields,
+        "targets": targets, "feature_count": len(inputs),
+        "has_model_verification": _child(model, "ModelVerification") is not None,
+    }
+    metadata.update(file_facts(path))
+    return ModelInfo(path=str(path), format="pmml", framework=(app.get("name") if app is not None else "PMML")
+                     or "PMML", framework_version=(app.get("version") if app is not None else None),
+                     task=task, inputs=inputs, outputs=outputs, classes=classes, metadata=metadata, loaded=True)
+
+
+def _typed(value: str | None, dtype: str) -> Any:
+    if value is None:
+        return None
+    try:
+        if dtype.startswith("int"):
+            return int(float(value))
+        if dtype.startswith("float"):
+            return float(value)
+    except ValueError:
+        return value
+    return value
+
+
+FORMAT = ModelFormat(name="pmml", title="PMML document", extensions=(".pmml", ".xml"), match=match,
+                     inspect=inspect, load=None, priority=20, frameworks=("pmml",))

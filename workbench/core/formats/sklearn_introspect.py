@@ -1,0 +1,234 @@
+"""Describe a scikit-learn / LightGBM / XGBoost estimator, real or a pickle_scan Stub.
+
+The same functions serve a trusted (really loaded) model and an untrusted one read by
+`pickle_scan`: both expose fitted attributes (`classes_`, `feature_names_in_`, `steps`, ...)
+as attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from workbench.core.formats.pickle_scan import Stub, qualified_name
+from workbench.core.types import TensorSpec
+
+#: final-estimator class names that are regressors although they have no `classes_`
+_REGRESSOR_HINTS = ("Regressor", "Regression", "Ridge", "Lasso", "ElasticNet", "SVR", "Lars",
+                    "TweedieRegressor", "PoissonRegressor", "KernelRidge", "IsotonicRegression")
+_ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+
+
+def class_name(obj: Any) -> str:
+    return qualified_name(obj).rsplit(".", 1)[-1]
+
+
+def framework_of(obj: Any) -> str:
+    """'scikit-learn', 'lightgbm' or 'xgboost' from the final estimator's module."""
+    module = qualified_name(final_estimator(obj)).split(".", 1)[0]
+    return {"sklearn": "scikit-learn", "lightgbm": "lightgbm", "xgboost": "xgboost"}.get(module, module)
+
+
+def attr(obj: Any, name: str, default: Any = None) -> Any:
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        return default
+    except Exception:  # a property of a real estimator may raise on odd state
+        return default
+
+
+def pipeline_steps(obj: Any) -> list[tuple[str, Any]]:
+    steps = attr(obj, "steps")
+    if isinstance(steps, list) and all(isinstance(s, tuple) and len(s) == 2 for s in steps):
+        return [(str(name), est) for name, est in steps]
+    return []
+
+
+def final_estimator(obj: Any) -> Any:
+    steps = pipeline_steps(obj)
+    return final_estimator(steps[-1][1]) if steps else obj
+
+
+def first_step(obj: Any) -> Any:
+    steps = pipeline_steps(obj)
+    return first_step(steps[0][1]) if steps else obj
+
+
+def task_of(obj: Any) -> str:
+    est = final_estimator(obj)
+    if not isinstance(est, Stub):
+        try:
+            from sklearn.base import is_classifier, is_regressor
+
+            if is_classifier(est):
+                return "classification"
+            if is_regressor(est):
+                return "regression"
+        except Exception:  # non-sklearn objects: fall through to the name-based rules
+            pass
+    if attr(est, "classes_") is not None or class_name(est).endswith("Classifier"):
+        return "classification"
+    name = class_name(est)
+    if any(hint in name for hint in _REGRESSOR_HINTS) or name == "Booster":
+        return "regression"
+    return "other"
+
+
+def classes_of(obj: Any) -> list[Any] | None:
+    classes = attr(final_estimator(obj), "classes_")
+    if classes is None:
+        return None
+    return list(np.asarray(classes).tolist())
+
+
+def feature_names(obj: Any) -> list[str] | None:
+    for candidate in (obj, first_step(obj), final_estimator(obj)):
+        names = attr(candidate, "feature_names_in_")
+        if names is not None:
+            return [str(n) for n in np.asarray(names).tolist()]
+    # LightGBM/XGBoost sklearn wrappers keep their own names
+    est = final_estimator(obj)
+    for name in ("feature_name_", "_feature_name"):
+        names = attr(est, name)
+        if isinstance(names, list) and names and not str(names[0]).startswith("Column_"):
+            return [str(n) for n in names]
+    return None
+
+
+def n_features(obj: Any) -> int | None:
+    for candidate in (obj, first_step(obj), final_estimator(obj)):
+        n = attr(candidate, "n_features_in_")
+        if n is not None:
+            return int(n)
+    return None
+
+
+def _column_categories(obj: Any) -> dict[str, list[Any]]:
+    """Column -> categories from encoders inside ColumnTransformers (or a leading encoder)."""
+    found: dict[str, list[Any]] = {}
+    for _, step in pipeline_steps(obj) or [("", obj)]:
+        transformers = attr(step, "transformers_")
+        if isinstance(transformers, list):
+            for item in transformers:
+                if not (isinstance(item, tuple) and len(item) >= 3):
+                    continue
+                _, trans, columns = item[:3]
+                for inner in [trans, *[s for _, s in pipeline_steps(trans)]]:
+                    cats = attr(inner, "categories_") if class_name(inner) in _ENCODERS else None
+                    if isinstance(cats, list) and isinstance(columns, list | tuple | np.ndarray):
+                        for col, levels in zip(list(columns), cats):
+                            found[str(col)] = list(np.asarray(levels).tolist())
+        elif class_name(step) in _ENCODERS:
+            cats = attr(step, "categories_")
+            names = attr(step, "feature_names_in_")
+            if isinstance(cats, list) and names is not None:
+                for col, levels in zip(np.asarray(names).tolist(), cats):
+                    found[str(col)] = list(np.asarray(levels).tolist())
+    return found
+
+
+def _column_ranges(obj: Any) -> dict[str, tuple[float, float]]:
+    """Column -> (min, max) where a MinMaxScaler saw the data."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for _, step in pipeline_steps(obj) or [("", obj)]:
+        candidates = [step]
+        transformers = attr(step, "transformers_")
+        if isinstance(transformers, list):
+            candidates = [t[1] for t in transformers if isinstance(t, tuple) and len(t) >= 3]
+        for trans in candidates:
+            lo, hi = attr(trans, "data_min_"), attr(trans, "data_max_")
+            names = attr(trans, "feature_names_in_")
+            if lo is not None and hi is not None and names is not None:
+                for col, a, b in zip(np.asarray(names).tolist(), np.ravel(lo), np.ravel(hi)):
+                    ranges[str(col)] = (float(a), float(b))
+    return ranges
+
+
+def input_specs(obj: Any) -> tuple[list[TensorSpec], list[str]]:
+    """Inputs (one per feature column) and warnings about them."""
+    warnings: list[str] = []
+    names = feature_names(obj)
+    if names is None:
+        n = n_features(obj)
+        if n is None:
+            return [], ["the number of input features could not be determined"]
+        names = [f"x{i}" for i in range(n)]
+        warnings.append("fitted without feature names: inputs are named x0..xN-1 in column order")
+    categories = _column_categories(obj)
+    ranges = _column_ranges(obj)
+    imputes = _imputed_columns(obj)
+    specs = []
+    for name in names:
+        levels = categories.get(name)
+        is_text = levels is not None and any(isinstance(v, str) for v in levels)
+        specs.append(TensorSpec(
+            name=name,
+            dtype="string" if is_text else "float64",
+            shape=(None,),
+            categories=tuple(levels) if levels is not None else None,
+            value_range=ranges.get(name),
+            accepts_missing=name in imputes or _handles_nan(obj),
+        ))
+    return specs, warnings
+
+
+def _imputed_columns(obj: Any) -> set[str]:
+    out: set[str] = set()
+    for _, step in pipeline_steps(obj) or [("", obj)]:
+        transformers = attr(step, "transformers_")
+        parts = [(t[1], t[2]) for t in transformers if isinstance(t, tuple) and len(t) >= 3] \
+            if isinstance(transformers, list) else [(step, attr(step, "feature_names_in_"))]
+        for trans, columns in parts:
+            inner = [trans, *[s for _, s in pipeline_steps(trans)]]
+            if any(class_name(s) in ("SimpleImputer", "KNNImputer", "IterativeImputer") for s in inner):
+                if columns is not None:
+                    out.update(str(c) for c in np.asarray(columns).tolist())
+    return out
+
+
+def _handles_nan(obj: Any) -> bool:
+    name = class_name(final_estimator(obj))
+    return name.startswith(("HistGradientBoosting", "LGBM", "XGB")) and not pipeline_steps(obj)
+
+
+def output_specs(obj: Any) -> list[TensorSpec]:
+    task = task_of(obj)
+    if task == "classification":
+        classes = classes_of(obj) or []
+        label_dtype = str(np.asarray(classes).dtype) if classes else "int64"
+        if label_dtype.startswith("<U") or label_dtype == "object":
+            label_dtype = "string"
+        return [TensorSpec("label", label_dtype, (None,)),
+                TensorSpec("probabilities", "float64", (None, len(classes) or None))]
+    if task == "regression":
+        return [TensorSpec("value", "float64", (None,))]
+    return [TensorSpec("output", "float64", (None, None))]
+
+
+def describe_steps(obj: Any) -> list[dict[str, Any]]:
+    """Pipeline steps (or the single estimator) with their class names."""
+    steps = pipeline_steps(obj)
+    if not steps:
+        return [{"name": class_name(obj), "class": qualified_name(obj)}]
+    out = []
+    for name, step in steps:
+        entry: dict[str, Any] = {"name": name, "class": qualified_name(step)}
+        transformers = attr(step, "transformers_")
+        if isinstance(transformers, list):
+            entry["transformers"] = [
+                {"name": str(t[0]), "class": qualified_name(t[1]) if not isinstance(t[1], str) else t[1],
+                 "columns": [str(c) for c in np.asarray(t[2]).tolist()] if t[2] is not None else []}
+                for t in transformers if isinstance(t, tuple) and len(t) >= 3
+            ]
+        out.append(entry)
+    return out
+
+
+def sklearn_version(obj: Any) -> str | None:
+    for candidate in (obj, final_estimator(obj), first_step(obj)):
+        version = attr(candidate, "_sklearn_version")
+        if isinstance(version, str):
+            return version
+    return None

@@ -1,0 +1,136 @@
+"""Format `sklearn`: pickle or joblib files (compressed too) of scikit-learn, LightGBM and XGBoost
+estimators and pipelines. Detection and untrusted inspection never unpickle (see pickle_scan)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import CorruptModel, UnknownFormat, UntrustedPickle
+from workbench.core.formats import sklearn_introspect as ski
+from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.common import file_facts
+from workbench.core.formats.pickle_scan import compression_of, looks_like_pickle, scan_pickle
+from workbench.core.types import ModelInfo
+
+MODEL_MODULES = ("sklearn.", "lightgbm.", "xgboost.", "imblearn.", "sklearn2pmml.")
+TRUST_HINT = "to load it, pass --trust (CLI) or confirm the trust dialog, only if you trust where it came from"
+
+
+def match(probe: Probe) -> bool:
+    """A pickle (maybe joblib-compressed) that references model classes; other pickles are refused
+    with what they reference. Reads the file through the inert scanner only."""
+    if probe.is_dir or not probe.head:
+        return False
+    if not looks_like_pickle(probe.head):
+        compression = compression_of(probe.head)
+        if compression is None or compression == "zlib" and probe.suffix not in _PICKLE_SUFFIXES:
+            return False
+    scan = _scan(probe.path)
+    if not _model_globals(scan.globals):
+        shown = ", ".join(scan.globals[:5]) or "only plain Python values"
+        raise UnknownFormat(str(probe.path), f"{probe.path.name}: a Python pickle, but not of a scikit-learn, "
+                            f"LightGBM or XGBoost model (it references {shown})")
+    return True
+
+
+_PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".z", ".gz", ".bz2", ".xz", ".lzma", ".lz4", ".sav", "")
+
+
+def _scan(path: Path) -> Any:
+    try:
+        return scan_pickle(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, OSError, IndexError, KeyError,
+            TypeError, AttributeError, OverflowError) as exc:
+        reason = "it ends too early (truncated)" if isinstance(exc, EOFError) or "truncated" in str(exc) \
+            else f"{type(exc).__name__}: {exc}"
+        raise CorruptModel(str(path), f"{path.name}: a pickle/joblib file that cannot be read: {reason}",
+                           hint="re-export the model or check the download") from None
+
+
+def _model_globals(globals_: list[str]) -> list[str]:
+    return [g for g in globals_ if g.startswith(MODEL_MODULES)]
+
+
+def inspect(path: Path, trust: bool) -> ModelInfo:
+    """Inspect a pickle/joblib model; without trust only by scanning its opcodes."""
+    scan = _scan(path)
+    referenced = _model_globals(scan.globals)
+    if not referenced:
+        shown = ", ".join(scan.globals[:5]) or "only plain Python values"
+        raise UnknownFormat(str(path), f"{path.name}: a Python pickle, but not of a scikit-learn, LightGBM or "
+                            f"XGBoost model (it references {shown})")
+    root = scan.root
+    warnings: list[str] = []
+    others = [g for g in scan.globals if not g.startswith(MODEL_MODULES + ("numpy.", "joblib.", "builtins.",
+                                                                            "copyreg.", "collections."))]
+    if trust:
+        root = load(path, trust=True)
+    else:
+        warnings.append("pickle not loaded (unpickling runs code from the file): inspected by scanning its "
+                        f"opcodes only; {TRUST_HINT}")
+    if others:
+        warnings.append("the pickle references code outside scikit-learn/LightGBM/XGBoost/numpy: "
+                        + ", ".join(others[:10]))
+    inputs, input_warnings = ski.input_specs(root)
+    warnings.extend(input_warnings)
+    framework = ski.framework_of(root)
+    metadata: dict[str, Any] = {
+        "estimator": ski.qualified_name(ski.final_estimator(root)),
+        "steps": ski.describe_steps(root),
+        "feature_count": len(inputs) if inputs else ski.n_features(root),
+        "pickle_protocol": scan.protocol,
+        "compression": scan.compression,
+        "container": "joblib" if "joblib.numpy_pickle.NumpyArrayWrapper" in scan.globals else "pickle",
+        "referenced_classes": referenced,
+        "trusted": trust,
+        "sklearn_version": ski.sklearn_version(root),
+    }
+    metadata.update(file_facts(path))
+    version = ski.sklearn_version(root) if framework == "scikit-learn" else _wrapper_version(root, framework)
+    return ModelInfo(
+        path=str(path), format="sklearn", framework=framework, framework_version=version,
+        task=ski.task_of(root), inputs=inputs, outputs=ski.output_specs(root),
+        classes=ski.classes_of(root), metadata=metadata, warnings=warnings, loaded=trust,
+    )
+
+
+def _wrapper_version(root: Any, framework: str) -> str | None:
+    """LightGBM keeps its model text in the pickled Booster; its header names the version."""
+    est = ski.final_estimator(root)
+    booster = ski.attr(est, "_Booster")
+    handle = ski.attr(booster, "_handle") if booster is not None else None
+    if framework == "lightgbm" and isinstance(handle, str):
+        for line in handle.splitlines()[:5]:
+            if line.startswith("version="):
+                return line.split("=", 1)[1]
+    if not isinstance(est, ski.Stub):
+        try:
+            module = __import__(framework)
+            return str(module.__version__)
+        except ImportError:
+            return None
+    return None
+
+
+def load(path: Path, trust: bool) -> Any:
+    """Unpickle the model (runs code from the file): only with trust."""
+    if not trust:
+        raise UntrustedPickle(f"{path.name} is a pickle: loading it runs code from the file; {TRUST_HINT}")
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as exc:
+        raise CorruptModel(str(path), f"{path.name} needs the Python package '{exc.name}' to load",
+                           hint=f"pip install {exc.name}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise CorruptModel(str(path), f"{path.name}: cannot be unpickled: {exc}") from None
+
+
+FORMAT = ModelFormat(
+    name="sklearn", title="scikit-learn / LightGBM / XGBoost pickle",
+    extensions=(".joblib", ".pkl", ".pickle", ".sav"), match=match, inspect=inspect, load=load,
+    priority=40, runs_code=True, frameworks=("scikit-learn", "lightgbm", "xgboost"),
+)

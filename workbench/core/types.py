@@ -1,0 +1,93 @@
+"""Plain data shared by core, CLI and GUI: what a model takes and gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Task = Literal["classification", "regression", "other"]
+
+#: dtype names used everywhere (numpy-style); "string" for text/bytes inputs
+DTYPES = ("float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16",
+          "uint32", "uint64", "bool", "string", "object")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output.
+
+    `shape` uses None for unknown dimensions (the batch dimension is usually None).
+    `categories` are the levels of a categorical input where the model knows them;
+    `value_range` is (min, max) of a numeric input where the model knows it.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...] | None = (None,)
+    categories: tuple[Any, ...] | None = None
+    value_range: tuple[float, float] | None = None
+    accepts_missing: bool = False
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "dtype": self.dtype,
+                               "shape": list(self.shape) if self.shape is not None else None}
+        if self.categories is not None:
+            out["categories"] = list(self.categories)
+        if self.value_range is not None:
+            out["range"] = list(self.value_range)
+        return out
+
+
+@dataclass
+class ModelInfo:
+    """What inspection found out about a model file or folder."""
+
+    path: str
+    format: str
+    framework: str
+    framework_version: str | None = None
+    task: Task = "other"
+    inputs: list[TensorSpec] = field(default_factory=list)
+    outputs: list[TensorSpec] = field(default_factory=list)
+    classes: list[Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    #: True when the file was fully loaded (trusted pickle, or a format that runs no code)
+    loaded: bool = False
+
+    def input_names(self) -> list[str]:
+        return [spec.name for spec in self.inputs]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `workbench inspect --json` contract: add keys, never rename them."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "framework": self.framework,
+            "framework_version": self.framework_version,
+            "task": self.task,
+            "inputs": [spec.to_json() for spec in self.inputs],
+            "outputs": [spec.to_json() for spec in self.outputs],
+            "classes": _jsonable(self.classes) if self.classes is not None else None,
+            "metadata": _jsonable(self.metadata),
+            "warnings": list(self.warnings),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn numpy scalars/arrays and tuples into JSON-friendly Python values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return _jsonable(value.tolist())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+jsonable = _jsonable
