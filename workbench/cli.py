@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+    except BrokenPipeError:  # `workbench ... | head` closed the pipe: not an error
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # last resort: one line, never a traceback, unless asked for
         if os.environ.get("WORKBENCH_RAISE_ERRORS") == "1":
             raise

@@ -74,7 +74,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     for node in graph.node:
         if node.op_type in _CLASSIFIER_OPS[:-1]:
             for attribute in node.attribute:
-                if attribute.name == "classlabels_int64s" and attribute.ints:
+                if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:
                     classes = list(attribute.ints)
                 elif attribute.name == "classlabels_strings" and attribute.strings:
                     classes = [s.decode() for s in attribute.strings]

@@ -77,10 +77,40 @@ def task_of(obj: Any) -> str:
 
 
 def classes_of(obj: Any) -> list[Any] | None:
-    classes = attr(final_estimator(obj), "classes_")
+    est = final_estimator(obj)
+    classes = attr(est, "classes_")
+    if classes is None:
+        classes = attr(est, "_classes")  # LightGBM wrapper state
+    if classes is None and attr(est, "n_classes_") is not None:  # XGBoost wrapper state
+        classes = list(range(int(attr(est, "n_classes_"))))
     if classes is None:
         return None
     return list(np.asarray(classes).tolist())
+
+
+def booster_document(obj: Any) -> dict[str, Any] | None:
+    """The model description kept inside a pickled LightGBM/XGBoost wrapper's Booster.
+
+    LightGBM pickles its model text (header keys returned as a dict); XGBoost pickles UBJSON.
+    """
+    booster = attr(final_estimator(obj), "_Booster")
+    if booster is None:
+        return None
+    handle = attr(booster, "_handle")
+    if isinstance(handle, str) and handle.startswith("tree"):
+        from workbench.core.formats.lightgbm_text import parse_header
+
+        return {"lightgbm": parse_header(handle)}
+    raw = attr(booster, "handle")
+    if isinstance(raw, bytes | bytearray):
+        from workbench.core.formats import ubjson
+
+        try:
+            doc = ubjson.loads(raw)
+        except (ubjson.UBJError, ValueError):
+            return None
+        return {"xgboost": doc.get("Model", doc)}
+    return None
 
 
 def feature_names(obj: Any) -> list[str] | None:
@@ -88,20 +118,27 @@ def feature_names(obj: Any) -> list[str] | None:
         names = attr(candidate, "feature_names_in_")
         if names is not None:
             return [str(n) for n in np.asarray(names).tolist()]
-    # LightGBM/XGBoost sklearn wrappers keep their own names
+    # LightGBM/XGBoost sklearn wrappers keep their names in the booster
     est = final_estimator(obj)
-    for name in ("feature_name_", "_feature_name"):
-        names = attr(est, name)
-        if isinstance(names, list) and names and not str(names[0]).startswith("Column_"):
-            return [str(n) for n in names]
+    names = attr(est, "feature_name_")
+    if isinstance(names, list) and names and not str(names[0]).startswith("Column_"):
+        return [str(n) for n in names]
+    doc = booster_document(obj) or {}
+    if "lightgbm" in doc and doc["lightgbm"].get("feature_names"):
+        found = doc["lightgbm"]["feature_names"].split()
+        return None if found[0].startswith("Column_") else found
+    if "xgboost" in doc:
+        found = doc["xgboost"].get("learner", {}).get("feature_names") or None
+        return [str(n) for n in found] if found else None
     return None
 
 
 def n_features(obj: Any) -> int | None:
     for candidate in (obj, first_step(obj), final_estimator(obj)):
-        n = attr(candidate, "n_features_in_")
-        if n is not None:
-            return int(n)
+        for name in ("n_features_in_", "_n_features_in"):
+            n = attr(candidate, name)
+            if n is not None:
+                return int(n)
     return None
 
 

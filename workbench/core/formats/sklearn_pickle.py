@@ -62,6 +62,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         raise UnknownFormat(str(path), f"{path.name}: a Python pickle, but not of a scikit-learn, LightGBM or "
                             f"XGBoost model (it references {shown})")
     root = scan.root
+    trained_with = ski.sklearn_version(root)  # kept only in the pickled state
     warnings: list[str] = []
     others = [g for g in scan.globals if not g.startswith(MODEL_MODULES + ("numpy.", "joblib.", "builtins.",
                                                                             "copyreg.", "collections."))]
@@ -85,10 +86,10 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "container": "joblib" if "joblib.numpy_pickle.NumpyArrayWrapper" in scan.globals else "pickle",
         "referenced_classes": referenced,
         "trusted": trust,
-        "sklearn_version": ski.sklearn_version(root),
+        "sklearn_version": trained_with,
     }
     metadata.update(file_facts(path))
-    version = ski.sklearn_version(root) if framework == "scikit-learn" else _wrapper_version(root, framework)
+    version = trained_with if framework == "scikit-learn" else _wrapper_version(scan.root, framework)
     return ModelInfo(
         path=str(path), format="sklearn", framework=framework, framework_version=version,
         task=ski.task_of(root), inputs=inputs, outputs=ski.output_specs(root),
@@ -97,21 +98,12 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
 
 
 def _wrapper_version(root: Any, framework: str) -> str | None:
-    """LightGBM keeps its model text in the pickled Booster; its header names the version."""
-    est = ski.final_estimator(root)
-    booster = ski.attr(est, "_Booster")
-    handle = ski.attr(booster, "_handle") if booster is not None else None
-    if framework == "lightgbm" and isinstance(handle, str):
-        for line in handle.splitlines()[:5]:
-            if line.startswith("version="):
-                return line.split("=", 1)[1]
-    if not isinstance(est, ski.Stub):
-        try:
-            module = __import__(framework)
-            return str(module.__version__)
-        except ImportError:
-            return None
-    return None
+    """The version recorded in a pickled LightGBM/XGBoost booster (model format / library version)."""
+    doc = ski.booster_document(root) or {}
+    if "lightgbm" in doc:
+        return doc["lightgbm"].get("version")
+    version = doc.get("xgboost", {}).get("version")
+    return ".".join(str(v) for v in version) if isinstance(version, list) else None
 
 
 def load(path: Path, trust: bool) -> Any:

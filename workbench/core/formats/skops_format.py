@@ -66,10 +66,22 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                 "sklearn_version": ski.sklearn_version(model)}
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="skops", framework=ski.framework_of(model),
-                     framework_version=ski.sklearn_version(model) or schema.get("_skops_version"),
+                     framework_version=_sklearn_version_in_schema(schema),
                      task=ski.task_of(model), inputs=inputs, outputs=ski.output_specs(model),
                      classes=ski.classes_of(model), metadata=metadata, warnings=warnings + input_warnings,
                      loaded=True)
+
+
+def _sklearn_version_in_schema(schema: dict[str, Any]) -> str | None:
+    """skops keeps the estimator's pickled state as JSON; `_sklearn_version` sits in its content."""
+    content = schema.get("content", {})
+    state = content.get("content", {}) if isinstance(content, dict) else {}
+    version = state.get("_sklearn_version") if isinstance(state, dict) else None
+    if isinstance(version, dict):
+        version = version.get("content")
+    if isinstance(version, str) and version.startswith('"'):
+        version = json.loads(version)  # skops stores JSON-encoded strings
+    return version if isinstance(version, str) else None
 
 
 FORMAT = ModelFormat(name="skops", title="skops model", extensions=(".skops",), match=match, inspect=inspect,

@@ -8,6 +8,7 @@ from typing import Any
 
 from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats import ubjson
 from workbench.core.formats.common import file_facts
 from workbench.core.types import ModelInfo, TensorSpec
 
@@ -32,14 +33,11 @@ def match(probe: Probe) -> bool:
 def _read_document(path: Path) -> dict[str, Any]:
     raw = path.read_bytes()
     if is_ubj(raw[:64]):
-        import xgboost
-
         try:
-            booster = xgboost.Booster(model_file=str(path))
-        except xgboost.core.XGBoostError as exc:
-            raise CorruptModel(str(path), f"{path.name}: XGBoost cannot read this UBJSON model: "
-                               f"{str(exc).splitlines()[0]}") from None
-        return json.loads(booster.save_raw("json"))
+            return dict(ubjson.loads(raw))
+        except (ubjson.UBJError, UnicodeDecodeError, ValueError) as exc:
+            raise CorruptModel(str(path), f"{path.name}: an XGBoost UBJSON model that cannot be read ({exc}): "
+                               "truncated or damaged") from None
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
