@@ -272,3 +272,20 @@ def test_tflite_testdata_is_refused_with_reason(tfserving_testdata: Path) -> Non
 
     with pytest.raises(UnknownFormat, match="TensorFlow Lite"):
         detect_format(tfserving_testdata / "saved_model_half_plus_two_tflite")
+
+
+def test_savedmodel_inspection_without_tensorflow(tfserving_testdata: Path) -> None:
+    """With TensorFlow absent, signatures are still read and a note says what running needs."""
+    script = f"""
+import sys, json
+sys.modules['tensorflow'] = None  # makes `import tensorflow` fail and find_spec return None
+from workbench.core.models import inspect_model
+info = inspect_model({str(tfserving_testdata / 'saved_model_half_plus_two_2_versions')!r})
+print(json.dumps({{'versions': info.metadata['versions'], 'sigs': sorted(info.metadata['signatures']),
+                  'warnings': info.warnings, 'tf_loaded': 'tensorflow.python' in sys.modules}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["versions"] == [123, 124] and "serving_default" in doc["sigs"] and not doc["tf_loaded"]
+    assert any("TensorFlow is not installed" in w and "[tf]" in w for w in doc["warnings"])
