@@ -1,0 +1,367 @@
+"""Diagnoses: turn a failed call to a serving endpoint into (kind, the server's own message, a hint).
+
+Every failure the probe can meet is classified here, from the transport error (requests / grpc) or from
+the server's answer (HTTP status + body, gRPC status + details). The message is always the server's
+own text (or the transport's), the hint says what to do. Kinds are stable strings (used in JSON).
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.core.errors import WorkbenchError
+
+#: kinds that mean the endpoint could not be reached (CLI exit code 2); all others mean it answered (1)
+UNREACHABLE_KINDS = frozenset({"connection-refused", "dns-failure", "tls-failure", "timeout", "unreachable",
+                               "protocol-mismatch",
+                               "bad-arguments", "bad-rows", "model-required"})
+
+#: the URL forms a TF Serving REST endpoint understands (shown by the malformed-url hint)
+TFS_URL_FORMS = (
+    "GET  /v1/models/{name}[/versions/{N} | /labels/{L}]            (status)",
+    "GET  /v1/models/{name}[/versions/{N} | /labels/{L}]/metadata   (signatures)",
+    "POST /v1/models/{name}[/versions/{N} | /labels/{L}]:predict    (also :classify, :regress)",
+)
+
+
+@dataclass
+class Diagnosis:
+    """One classified failure: `kind`, the server's (or transport's) own `message`, and a `hint`."""
+
+    kind: str
+    message: str
+    hint: str = ""
+    status: int | str | None = None          # HTTP status code or gRPC status code name
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def reachable(self) -> bool:
+        """True when the endpoint answered (the failure is the server's verdict)."""
+        return self.kind not in UNREACHABLE_KINDS
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "message": self.message, "hint": self.hint}
+        if self.status is not None:
+            out["status"] = self.status
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class ServingError(WorkbenchError):
+    """A call to a serving endpoint failed; `diagnosis` says why and what to do."""
+
+    kind = "serving"
+
+    def __init__(self, diagnosis: Diagnosis) -> None:
+        super().__init__(diagnosis.message, hint=diagnosis.hint or None)
+        self.diagnosis = diagnosis
+        self.kind = diagnosis.kind
+
+
+# ---- transport failures (requests) ---------------------------------------------------------------
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        todo.extend([cur.__cause__, cur.__context__])
+        for arg in getattr(cur, "args", ()):
+            if isinstance(arg, BaseException):
+                todo.append(arg)
+        reason = getattr(cur, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return seen
+
+
+def diagnose_transport(exc: BaseException, url: str, timeout: float | None = None) -> Diagnosis:
+    """Classify a requests/urllib3/socket exception raised before any HTTP answer arrived."""
+    import requests
+
+    chain = _chain(exc)
+    text = str(exc)
+    host = _host_of(url)
+    if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(e, ssl.SSLError) for e in chain):
+        return Diagnosis("tls-failure", text,
+                         f"the TLS handshake with {host} failed: pass the server's CA certificate "
+                         "(--ca-file) when it is self-signed or private, or turn verification off "
+                         "(--insecure) only for a test endpoint; use http:// if the port does not speak TLS")
+    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, socket.timeout | TimeoutError)
+                                                           for e in chain):
+        return Diagnosis("timeout", text,
+                         f"no answer from {host} within {timeout:g} s: the server may be overloaded or a "
+                         "firewall drops packets; raise --timeout or check the port" if timeout else
+                         f"no answer from {host} in time: raise --timeout or check the port")
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolutionError" in text \
+            or "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return Diagnosis("dns-failure", text,
+                         f"the host name {host!r} does not resolve: check its spelling, or use an IP "
+                         "address; inside a cluster use the service's DNS name")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text \
+            or "Errno 111" in text:
+        return Diagnosis("connection-refused", text,
+                         f"nothing listens on {host}: is the server running? TF Serving's REST API is on "
+                         "port 8501 by default (--rest_api_port), gRPC on 8500 (--port)")
+    if "BadStatusLine" in text and ("\\x00\\x00" in text or "\x00\x00" in text):
+        return Diagnosis("protocol-mismatch", text,
+                         f"{host} answered with binary HTTP/2 frames: it is a gRPC port, not REST; probe it "
+                         "with --grpc HOST:PORT or a grpc:// URL (TF Serving: gRPC 8500, REST 8501)")
+    if any(isinstance(e, ConnectionResetError) for e in chain) or "Connection reset" in text \
+            or "RemoteDisconnected" in text:
+        return Diagnosis("protocol-mismatch", text,
+                         f"{host} closed the connection without an HTTP answer: if the port speaks TLS use "
+                         "https://; otherwise the server crashed or a firewall resets connections")
+    return Diagnosis("unreachable", text, f"could not reach {host}: check the URL and the network")
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+# ---- HTTP answers -----------------------------------------------------------------------------------
+
+_RE_SERVABLE = re.compile(
+    r"Servable not found for request: (Latest|Specific|Earliest)\(([^,)]+)(?:, (\d+))?\)")
+_RE_NO_VERSIONS = re.compile(r"Could not find any versions of model (\S+)")
+_RE_NO_VERSION = re.compile(r"Could not find version (\d+) of model (\S+)")
+_RE_V2_MODEL = re.compile(
+    r"^Model (\S+)(?: with version \S*)? +not found|^Model with name (\S+) does not exist")
+_RE_LABEL = re.compile(r"Unrecognized servable version label: (\S*)")
+_RE_SIGNATURE = re.compile(r'Serving signature (?:name: |key )\\?"([^"\\]*)\\?" not found'
+                           r'|No signature was found with the name: (\S+)')
+_RE_NAMED_INPUT = re.compile(r"does not have named input: (\S+)")
+_RE_KEYS_EQUAL = re.compile(r"keys must be equal to: (.*)$")
+
+
+def classify_server_message(message: str, status: int | str | None) -> tuple[str, str, dict[str, Any]]:
+    """Map a TF Serving error message to (kind, hint, details). Generic by status when unknown."""
+    m = _RE_SERVABLE.search(message)
+    if m:
+        what, name, version = m.group(1), m.group(2), m.group(3)
+        if what == "Specific" and version:
+            return ("version-not-found", f"model {name!r} has no loaded version {version}",
+                    {"model": name, "version": int(version)})
+        return ("model-not-found", f"no model named {name!r} is loaded (yet): the name in the URL must equal "
+                "the server's --model_name / model config name; a model that failed to load shows state END "
+                "in its status", {"model": name})
+    m = _RE_V2_MODEL.search(message)
+    if m:
+        name = next(g for g in m.groups() if g)
+        return ("model-not-found", f"no model named {name!r} is served here", {"model": name})
+    m = _RE_NO_VERSION.search(message)
+    if m:
+        return ("version-not-found", f"model {m.group(2)!r} has no version {m.group(1)}",
+                {"model": m.group(2), "version": int(m.group(1))})
+    m = _RE_NO_VERSIONS.search(message)
+    if m:
+        return ("model-not-found", f"no model named {m.group(1)!r} is loaded: the name must equal the "
+                "server's --model_name or a name in its model config", {"model": m.group(1)})
+    m = _RE_LABEL.search(message)
+    if m:
+        return ("label-not-found", f"label {m.group(1)!r} is not defined: labels come from version_labels in "
+                "the server's model config (TF Serving does not list them over its API)",
+                {"label": m.group(1)})
+    if "Model labels does not init yet" in message:
+        return ("label-not-found", "the server's version labels are not initialised yet: retry shortly", {})
+    if message.startswith("Malformed request"):
+        return ("malformed-url", "the URL does not match the TF Serving API: " + "; ".join(
+            " ".join(f.split()) for f in TFS_URL_FORMS), {})
+    if "Missing model name in request" in message:
+        return ("malformed-url", "name a model: GET /v1/models/{name}", {})
+    if "Failed to convert version" in message:
+        return ("malformed-url", "a version must be a number that fits in int64: /versions/{N}", {})
+    m = _RE_SIGNATURE.search(message)
+    if m:
+        sig = m.group(1) if m.group(1) is not None else m.group(2)
+        return ("unknown-signature", f"the model has no signature {sig!r}: pick one from its metadata "
+                "(GET .../metadata, key metadata.signature_def.signature_def)", {"signature": sig})
+    m = _RE_NAMED_INPUT.search(message)
+    if m:
+        return ("bad-input-key", f"{m.group(1)!r} is not an input alias of the signature: instance keys must "
+                "be the signature's input names (see the metadata), not column or feature names",
+                {"key": m.group(1)})
+    m = _RE_KEYS_EQUAL.search(message)
+    if m:
+        return ("bad-input-key", f"every instance must have exactly the signature's inputs: {m.group(1)}",
+                {"expected": m.group(1)})
+    if "Unable to base64 decode" in message or "not formatted correctly for base64" in message:
+        return ("bad-base64", "send standard base64 (alphabet A-Z a-z 0-9 + /, '=' padding), not the "
+                "web-safe alphabet ('-' and '_'): base64.b64encode, not urlsafe_b64encode; the server "
+                "decodes it, the model must not decode it again", {})
+    if "Type: Object is not of expected type" in message and "b64" in message:
+        return ("b64-to-non-string", "{\"b64\": ...} is only for DT_STRING inputs; this input expects "
+                "numbers: send a numeric array", {})
+    if re.search(r"is not of expected type: string", message):
+        return ("string-input", "this input is DT_STRING (often a serialized tf.Example): call :classify or "
+                ":regress with \"examples\", or send {\"b64\": <serialized tf.Example>} values", {})
+    if "is not of expected type" in message:
+        return ("bad-value-type", "a value does not match the input's dtype in the signature", {})
+    if "Missing 'inputs' or 'instances' key" in message or "expecting only one of 'inputs' or 'instances'" \
+            in message:
+        return ("bad-request-body", "a predict body needs exactly one of \"instances\" (rows) or \"inputs\" "
+                "(columns)", {})
+    if "key 'examples' is expected" in message:
+        return ("bad-request-body", ":classify and :regress take {\"examples\": [{feature: value}, ...]}", {})
+    if "JSON Parse error" in message:
+        return ("bad-request-body", "the request body is not valid JSON", {})
+    if "Data types don't match" in message and "ParseExample" in message:
+        return ("example-feature-type", "a tf.Example feature has another type than the model parses: "
+                "JSON integers become int64_list, decimal numbers float_list; write 1.0, not 1, for float "
+                "features", {})
+    if "Expecting tensor size" in message or "Expecting shape" in message or "is not a matrix" in message \
+            or "Incompatible shapes" in message or "Matrix size-incompatible" in message:
+        return ("bad-shape", "the tensor shapes do not match the signature (the server does not check shapes "
+                "before running the model): compare with tensor_shape in the metadata (-1 = any size)", {})
+    if "input size does not match signature" in message or "input tensor alias not found" in message:
+        return ("bad-input-key", "the request's input names differ from the signature's inputs", {})
+    if "Expected classification signature" in message or "Expected regression signature" in message:
+        return ("wrong-method", "this signature's method does not fit the call: use :predict for predict "
+                "signatures, :classify/:regress for classify/regress ones", {})
+    return _by_status(status)
+
+
+def _by_status(status: int | str | None) -> tuple[str, str, dict[str, Any]]:
+    hints = {
+        400: "the server rejected the request as invalid",
+        401: "the endpoint wants credentials: pass --header 'Authorization: Bearer <token>'",
+        403: "the credentials are not allowed to call this endpoint",
+        404: "nothing is served at this path: check the model name and the URL",
+        405: "this path does not take this HTTP method",
+        409: "the request conflicts with the server's state",
+        413: "the request body is too large for the server or a proxy in front of it",
+        422: "the body does not follow the protocol's schema",
+        429: "the server (or its batching queue) is overloaded: slow down or retry later",
+        499: "the request was cancelled",
+        500: "the server failed while handling the request: see its message and its log",
+        501: "the server does not implement this call",
+        502: "a proxy or gateway in front of the model server got no good answer from it",
+        503: "the server or model is not available (yet): retry, check the model status",
+        504: "the model did not answer in time (server-side deadline, TF Serving --rest_api_timeout_in_ms)",
+    }
+    if isinstance(status, int):
+        hint = hints.get(status) or ("client error" if 400 <= status < 500 else "server error")
+        return (f"http-{status}", hint, {})
+    if isinstance(status, str):
+        kind = f"grpc-{status.lower().replace('_', '-')}"
+        return (kind, _GRPC_HINTS.get(status, f"the server answered with gRPC status {status}"), {})
+    return ("error", "", {})
+
+
+_GRPC_HINTS = {
+    "INVALID_ARGUMENT": "the server rejected the request as invalid",
+    "FAILED_PRECONDITION": "the request does not fit the model (signature, method)",
+    "NOT_FOUND": "nothing is served under this name/version",
+    "UNIMPLEMENTED": "the server does not implement this method: is this a TF Serving gRPC port (8500)?",
+    "UNAUTHENTICATED": "the endpoint wants credentials: pass --header 'authorization: Bearer <token>'",
+    "PERMISSION_DENIED": "the credentials are not allowed to call this endpoint",
+    "RESOURCE_EXHAUSTED": "the server is overloaded or the message is too large",
+    "INTERNAL": "the server failed while handling the request",
+    "UNKNOWN": "the server failed with an unknown error",
+    "UNAVAILABLE": "the server is not available",
+}
+
+
+def diagnose_http(status: int, body: str, content_type: str | None, url: str) -> Diagnosis:
+    """Classify an HTTP error answer from its status and body (TF Serving, KServe, MLServer, proxies)."""
+    message, is_json = _error_text(body)
+    if not is_json:
+        snippet = _strip_html(body)[:300] or "(empty body)"
+        what = "an HTML page" if "html" in (content_type or "").lower() or "<html" in body[:500].lower() \
+            else "a non-JSON body"
+        kind_hint = _by_status(status)[1]
+        return Diagnosis("non-json-response", f"HTTP {status}: {snippet}",
+                         f"the answer is {what}, not a model server's JSON error: a proxy, load balancer or "
+                         f"another service answers at {_host_of(url)}"
+                         + (f" ({kind_hint})" if kind_hint else "")
+                         + ("; TF Serving answers 404 without a body for paths outside /v1/" if status == 404
+                            else ""),
+                         status=status)
+    kind, hint, details = classify_server_message(message, status)
+    return Diagnosis(kind, message, hint, status=status, details=details)
+
+
+def _error_text(body: str) -> tuple[str, bool]:
+    """The server's own message from an error body, and whether the body was JSON."""
+    import json
+
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip(), False
+    if isinstance(data, dict):
+        if "error" in data:
+            err = data["error"]
+            return (err if isinstance(err, str) else json.dumps(err)), True
+        if "detail" in data:  # FastAPI (MLServer, KServe) schema errors
+            detail = data["detail"]
+            if isinstance(detail, list):
+                parts = []
+                for d in detail:
+                    if isinstance(d, dict):
+                        loc = ".".join(str(x) for x in d.get("loc", []))
+                        parts.append(f"{loc}: {d.get('msg', '')}")
+                    else:
+                        parts.append(str(d))
+                return "; ".join(parts), True
+            return str(detail), True
+        if "message" in data:
+            return str(data["message"]), True
+    return body.strip(), True
+
+
+def _strip_html(text: str) -> str:
+    text = re.sub(r"(?is)<(script|style).*?</\1>", " ", text)
+    text = re.sub(r"(?s)<[^>]+>", " ", text)
+    return " ".join(text.split())
+
+
+# ---- gRPC answers -----------------------------------------------------------------------------------
+
+def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None) -> Diagnosis:
+    """Classify a grpc.RpcError (or any exception raised by a gRPC call)."""
+    code_obj = getattr(exc, "code", None)
+    details_fn = getattr(exc, "details", None)
+    code = code_obj() if callable(code_obj) else None
+    name = getattr(code, "name", None) or "UNKNOWN"
+    message = (details_fn() if callable(details_fn) else None) or str(exc)
+    low = message.lower()
+    if name == "UNAVAILABLE":
+        if "dns resolution failed" in low or "name resolution" in low or "could not resolve" in low \
+                or "not known" in low or "errors resolving" in low or "lookup error" in low:
+            return Diagnosis("dns-failure", message, f"the host name in {target!r} does not resolve: check "
+                             "its spelling or use an IP address", status=name)
+        if any(s in low for s in ("ssl", "tls", "handshake", "certificate")):
+            return Diagnosis("tls-failure", message, "the TLS handshake failed: pass the server's CA "
+                             "certificate (--ca-file), or use plaintext gRPC if the port does not speak TLS",
+                             status=name)
+        if "connection refused" in low or "connect failed" in low:
+            return Diagnosis("connection-refused", message, f"nothing listens on {target}: is the server "
+                             "running? TF Serving's gRPC port is 8500 by default (--port)", status=name)
+        if "http/2" in low or "settings frame" in low:
+            return Diagnosis("protocol-mismatch", message, f"{target} does not speak gRPC (HTTP/2): is it "
+                             "the REST port? TF Serving: gRPC 8500, REST 8501", status=name)
+        if "socket closed" in low or "connection reset" in low or "end of tcp stream" in low:
+            return Diagnosis("protocol-mismatch", message, f"{target} closed the connection: if it expects "
+                             "TLS use --grpc-tls (and --ca-file), or a grpcs:// URL", status=name)
+        return Diagnosis("unreachable", message, f"could not reach {target}", status=name)
+    if name == "DEADLINE_EXCEEDED":
+        return Diagnosis("timeout", message, (f"no answer within {timeout:g} s: " if timeout else "") +
+                         "the server may be overloaded, or the port does not speak gRPC; raise --timeout",
+                         status=name)
+    if name == "UNIMPLEMENTED" and ("unknown service" in low or "method not found" in low or
+                                    "not implemented" in low or message == str(exc)):
+        return Diagnosis("grpc-unimplemented", message, _GRPC_HINTS["UNIMPLEMENTED"], status=name)
+    kind, hint, details = classify_server_message(message, name)
+    return Diagnosis(kind, message, hint, status=name, details=details)
