@@ -1,0 +1,238 @@
+"""`workbench predict` and `workbench compare`: JSON contracts, tables, exit codes, error lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, SAMPLES_DIR, sample_entries
+from workbench.cli import main
+
+BY_NAME = {s["name"]: s for s in sample_entries()}
+IRIS_ROWS = SAMPLES_DIR / "iris_logreg.rows.csv"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sample_path(name: str) -> Path:
+    return SAMPLES_DIR / BY_NAME[name]["file"]
+
+
+def sklearn_iris() -> tuple[np.ndarray, np.ndarray]:
+    import joblib
+    import pandas as pd
+
+    model = joblib.load(SAMPLES_DIR / "iris_logreg.joblib")
+    X = pd.read_csv(IRIS_ROWS)
+    return model.predict(X), model.predict_proba(X)
+
+
+# ------------------------------------------------------------------------------------- predict
+
+def test_predict_json_contract_onnx(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", IRIS_ROWS, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {"model", "runtime", "rows", "predictions", "elapsed_ms"} <= set(doc)
+    assert doc["runtime"] == "onnxruntime" and doc["model"] == str(sample_path("iris_logreg_onnx"))
+    labels, probs = sklearn_iris()
+    assert doc["rows"] == len(labels) == len(doc["predictions"])
+    assert [p["label"] for p in doc["predictions"]] == labels.tolist()
+    for pred, expected in zip(doc["predictions"], probs, strict=True):
+        assert set(pred) == {"label", "probabilities", "value", "outputs"}
+        assert pred["value"] is None
+        assert list(pred["probabilities"]) == ["0", "1", "2"]
+        np.testing.assert_allclose(list(pred["probabilities"].values()), expected, atol=1e-6)
+        assert set(pred["outputs"]) == {"label", "probabilities"}
+    assert isinstance(doc["elapsed_ms"], float) and doc["elapsed_ms"] > 0
+
+
+def test_predict_regression_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import joblib
+    import pandas as pd
+
+    rows = SAMPLES_DIR / BY_NAME["diabetes_rf"]["rows"]
+    code, out, err = run_cli(capsys, "predict", sample_path("diabetes_rf"), "--rows", rows, "--trust", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    expected = joblib.load(sample_path("diabetes_rf")).predict(pd.read_csv(rows))
+    assert [p["value"] for p in doc["predictions"]] == pytest.approx(expected.tolist(), abs=1e-12)
+    assert all(p["label"] is None and p["probabilities"] is None for p in doc["predictions"])
+
+
+def test_predict_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "predict", sample_path("iris_logreg_skops"), "--rows", IRIS_ROWS)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{sample_path('iris_logreg_skops')}  (skops, runtime native): 30 rows in ")
+    assert lines[1].split() == ["row", "label", "p(0)", "p(1)", "p(2)"]
+    labels, probs = sklearn_iris()
+    first = lines[2].split()
+    assert first[0] == "1" and first[1] == str(labels[0])
+    assert [float(x) for x in first[2:]] == pytest.approx(probs[0].tolist(), rel=1e-5)
+    assert len(lines) == 2 + len(labels)
+
+
+@pytest.mark.java
+def test_predict_pmml_in_both_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    labels, probs = sklearn_iris()
+    for runtime in ("pmml4s", "jpmml"):
+        code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_pmml"), "--rows", IRIS_ROWS,
+                                 "--runtime", runtime, "--json")
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["runtime"] == runtime
+        assert [p["label"] for p in doc["predictions"]] == labels.tolist()
+        got = np.array([list(p["probabilities"].values()) for p in doc["predictions"]])
+        np.testing.assert_allclose(got, probs, atol=1e-9)
+
+
+def test_predict_generated_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--generate", "12", "--trust", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["rows"] == 12 and {p["label"] for p in doc["predictions"]} <= {0, 1}
+
+
+def test_predict_pickle_needs_trust(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg"), "--rows", IRIS_ROWS)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and "--trust" in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_wrong_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", IRIS_ROWS,
+                           "--runtime", "tensorflow")
+    assert code == 2
+    assert err == "error: runtime 'tensorflow' cannot run onnx models (runtimes for onnx: onnxruntime)\n"
+
+
+def _bad_rows(tmp_path: Path, kind: str) -> Path:
+    lines = IRIS_ROWS.read_text().splitlines()
+    header, body = lines[0], lines[1:4]
+    content = {
+        "missing_column": "\n".join(",".join(line.split(",")[:3]) for line in [header, *body]),
+        "extra_column": "\n".join([header + ",species", *(line + ",setosa" for line in body)]),
+        "text_in_numeric": "\n".join([header, body[0], "five,3.0,1.4,0.2", "6.1,2.8,4.0,wide"]),
+        "empty": "",
+        "header_only": header + "\n",
+    }[kind]
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing_column", "error: the rows do not fit the model (1 column problem): missing column 'petal_width' "
+                       "(model input, float32)"),
+    ("extra_column", "error: the rows do not fit the model (1 column problem): unexpected column 'species' "
+                     "(not a model input: remove it)"),
+    ("text_in_numeric", "error: the rows do not fit the model (2 bad values): row 2, column 'sepal_length': "
+                        "'five' is not a number (float32); row 3, column 'petal_width': 'wide' is not a number "
+                        "(float32) (rows are counted from 1, header excluded)"),
+    ("empty", "error: rows file {path} is empty (give a CSV with a header line and one row per line)"),
+    ("header_only", "error: rows file {path} has a header but no rows (add at least one row)"),
+])
+def test_predict_bad_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str, message: str) -> None:
+    rows = _bad_rows(tmp_path, kind)
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", rows)
+    assert code == 2 and out == ""
+    assert err == message.format(path=rows) + "\n"
+
+
+# ------------------------------------------------------------------------------------- compare
+
+def test_compare_equivalent_models_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg"), sample_path("iris_logreg_onnx"),
+                             "--rows", IRIS_ROWS, "--trust", "--atol", "1e-6", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {"a", "b", "rows", "max_abs_diff", "max_rel_diff", "label_agreement", "passed", "worst_rows"} <= set(doc)
+    assert doc["a"]["runtime"] == "native" and doc["b"]["runtime"] == "onnxruntime"
+    assert doc["a"]["model"] == str(sample_path("iris_logreg"))
+    assert doc["passed"] is True and doc["rows"] == 30 and doc["label_agreement"] == 1.0
+    assert 0 < doc["max_abs_diff"] < 1e-6
+
+
+def test_compare_tolerance_decides_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    """float32 ONNX vs float64 scikit-learn differ by ~1e-7: outside a zero tolerance."""
+    code, out, _ = run_cli(capsys, "compare", sample_path("iris_logreg"), sample_path("iris_logreg_onnx"),
+                           "--rows", IRIS_ROWS, "--trust", "--atol", "0", "--rtol", "0")
+    assert code == 1
+    assert out.splitlines()[2].startswith("FAIL: 30 rows, labels agree on 100.00%")
+
+
+def test_compare_different_models_fail_with_worst_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    import joblib
+    import pandas as pd
+
+    code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg"), sample_path("xgb_classifier"),
+                             "--rows", IRIS_ROWS, "--trust", "--json")
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["passed"] is False
+    X = pd.read_csv(IRIS_ROWS)
+    pa = joblib.load(SAMPLES_DIR / "iris_logreg.joblib").predict_proba(X)
+    pb = joblib.load(SAMPLES_DIR / "xgb_classifier.joblib").predict_proba(X)
+    la, lb = pa.argmax(axis=1), pb.argmax(axis=1)
+    diff = np.abs(pa - pb).max(axis=1)
+    order = sorted(range(len(X)), key=lambda i: (la[i] == lb[i], -diff[i]))
+    assert [w["row"] for w in doc["worst_rows"]] == [i + 1 for i in order[:5]]
+    top = doc["worst_rows"][0]
+    assert top["features"] == {k: float(v) for k, v in X.iloc[order[0]].items()}
+    assert top["diff"] == pytest.approx(diff[order[0]], abs=1e-6)
+    assert doc["max_abs_diff"] == pytest.approx(diff.max(), abs=1e-6)
+
+
+def test_compare_table_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "compare", sample_path("iris_logreg"), sample_path("xgb_classifier"),
+                           "--rows", IRIS_ROWS, "--trust")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("A  ") and lines[1].startswith("B  ") and lines[2].startswith("FAIL: 30 rows")
+    assert lines[4].split()[:3] == ["role", "max", "abs"]
+    assert "worst rows:" in lines and any(line.startswith("    features: sepal_length=") for line in lines)
+
+
+@pytest.mark.java
+def test_compare_one_model_in_two_runtimes(capsys: pytest.CaptureFixture[str]) -> None:
+    pmml = sample_path("iris_logreg_pmml")
+    code, out, err = run_cli(capsys, "compare", pmml, pmml, "--rows", IRIS_ROWS, "--runtime-a", "jpmml",
+                             "--runtime-b", "pmml4s", "--atol", "1e-12", "--rtol", "0", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["a"]["runtime"], doc["b"]["runtime"]) == ("jpmml", "pmml4s") and doc["passed"] is True
+
+
+def test_compare_bad_rows_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = _bad_rows(tmp_path, "extra_column")
+    code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg_skops"), sample_path("iris_logreg_onnx"),
+                             "--rows", rows)
+    assert code == 2 and out == ""
+    assert err.startswith("error: model A (") and "unexpected column 'species'" in err
+
+
+def test_compare_negative_tolerance_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "compare", sample_path("iris_logreg_skops"), sample_path("iris_logreg_onnx"),
+                           "--rows", IRIS_ROWS, "--atol", "-1")
+    assert code == 2 and err.startswith("error: tolerances must be zero or positive")
+
+
+def test_console_entry_point_subprocess() -> None:
+    """The real `python -m workbench` entry point, once, end to end."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-m", "workbench", "compare", str(sample_path("iris_logreg_skops")),
+                           str(sample_path("iris_logreg_onnx")), "--rows", str(IRIS_ROWS), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["passed"] is True

@@ -1,0 +1,311 @@
+"""Feature rows: reading CSV/JSON, fitting rows to a model's inputs, generating rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import SAMPLES_DIR, sample_entries
+from workbench.core.errors import InputRowsError
+from workbench.core.rows import LAYOUT_ATTR, generate_rows, input_arrays, prepare_rows, read_rows
+from workbench.core.types import ModelInfo, TensorSpec
+
+IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def iris_info(**overrides: object) -> ModelInfo:
+    inputs = [TensorSpec(name, "float64", (None,)) for name in IRIS]
+    return ModelInfo(path="iris.model", format="sklearn", framework="scikit-learn", task="classification",
+                     inputs=inputs, classes=[0, 1, 2], **overrides)
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------------------------ read_rows
+
+def test_read_csv_keeps_cells_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path, "rows.csv", "a,b,c\n1,x,2.50\n3,,007\n")
+    frame = read_rows(path)
+    assert list(frame.columns) == ["a", "b", "c"]
+    assert frame.to_dict("records") == [{"a": "1", "b": "x", "c": "2.50"}, {"a": "3", "b": "", "c": "007"}]
+
+
+def test_read_csv_with_bom_crlf_and_quotes(tmp_path: Path) -> None:
+    path = write(tmp_path, "excel.csv", b'\xef\xbb\xbfa,b\r\n"1,5",x\r\n2,"y ""q"""\r\n')
+    assert read_rows(path).to_dict("records") == [{"a": "1,5", "b": "x"}, {"a": "2", "b": 'y "q"'}]
+
+
+def test_read_csv_sniffs_semicolons_and_tabs(tmp_path: Path) -> None:
+    assert read_rows(write(tmp_path, "r.csv", "a;b\n1;2\n3;4\n")).to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]}
+    assert read_rows(write(tmp_path, "r.tsv", "a\tb\n1\t2\n")).to_dict("list") == {"a": ["1"], "b": ["2"]}
+
+
+@pytest.mark.parametrize("payload", [
+    [{"a": 1, "b": "x"}, {"a": 2.5, "b": None}],
+    {"instances": [{"a": 1, "b": "x"}, {"a": 2.5, "b": None}]},
+    {"inputs": {"a": [1, 2.5], "b": ["x", None]}},
+    {"columns": ["a", "b"], "data": [[1, "x"], [2.5, None]]},
+])
+def test_read_json_layouts(tmp_path: Path, payload: object) -> None:
+    frame = read_rows(write(tmp_path, "rows.json", json.dumps(payload)))
+    assert list(frame.columns) == ["a", "b"]
+    assert frame["a"].tolist() == [1, 2.5]
+    assert frame["b"].tolist() == ["x", None]
+
+
+def test_read_json_lines(tmp_path: Path) -> None:
+    frame = read_rows(write(tmp_path, "rows.jsonl", '{"a": 1}\n\n{"a": 2}\n'))
+    assert frame["a"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", "", "is empty"),
+    ("blank.csv", "\n  \n", "is empty"),
+    ("header.csv", "sepal_length,sepal_width\n", "has a header but no rows"),
+    ("empty.json", "[]", "has a header but no rows"),
+    ("model.csv", b"\x80\x04\x95\x00\x00\x00binary\x00pickle", "is not CSV or JSON (binary content)"),
+    ("model.csv", '<?xml version="1.0"?>\n<PMML/>\n', "is XML/HTML, not CSV or JSON rows"),
+    ("ragged.csv", "a,b\n1,2\n1,2,3\n", "the header has 2 fields but line 3 has 3"),
+    ("dupes.csv", "a,a\n1,2\n", "names column(s) 'a' more than once"),
+    ("noname.csv", "a,,c\n1,2,3\n", "column(s) [2] have no name"),
+    ("bad.json", "[{\"a\": 1},", "is not valid JSON"),
+    ("lists.json", "[[1, 2], [3, 4]]", "is a JSON list but not of records"),
+])
+def test_read_rows_errors(tmp_path: Path, name: str, content: str | bytes, message: str) -> None:
+    with pytest.raises(InputRowsError) as err:
+        read_rows(write(tmp_path, name, content))
+    assert message in str(err.value)
+    assert name in str(err.value)
+
+
+def test_read_rows_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputRowsError, match="rows file not found: .*nope.csv"):
+        read_rows(tmp_path / "nope.csv")
+
+
+# --------------------------------------------------------------------------------- prepare_rows
+
+def test_prepare_coerces_to_input_dtypes() -> None:
+    info = ModelInfo(path="m", format="sklearn", framework="sklearn", inputs=[
+        TensorSpec("x", "float32"), TensorSpec("n", "int64"), TensorSpec("flag", "bool"),
+        TensorSpec("city", "string")])
+    frame = pd.DataFrame({"x": ["1.5", " 2 "], "n": ["3", "4.0"], "flag": ["true", "0"], "city": ["Oslo", "7"]})
+    out = prepare_rows(frame, info)
+    assert out["x"].dtype == np.float32 and out["x"].tolist() == [1.5, 2.0]
+    assert out["n"].dtype == np.int64 and out["n"].tolist() == [3, 4]
+    assert out["flag"].tolist() == [True, False]
+    assert out["city"].tolist() == ["Oslo", "7"]
+    assert out.attrs[LAYOUT_ATTR] == {"x": ["x"], "n": ["n"], "flag": ["flag"], "city": ["city"]}
+
+
+def test_prepare_orders_columns_like_the_model() -> None:
+    frame = pd.DataFrame({name: ["1"] for name in reversed(IRIS)})
+    assert list(prepare_rows(frame, iris_info()).columns) == IRIS
+
+
+def test_prepare_matches_names_loosely_when_unambiguous() -> None:
+    frame = pd.DataFrame({"Sepal Length": ["1"], "sepal-width": ["2"], "PETAL_LENGTH": ["3"], "petal_width": ["4"]})
+    out = prepare_rows(frame, iris_info())
+    assert input_arrays(out, iris_info())["sepal_length"].tolist() == [1.0]
+    assert input_arrays(out, iris_info())["petal_length"].tolist() == [3.0]
+
+
+def test_missing_column_is_named() -> None:
+    frame = pd.DataFrame({name: ["1"] for name in IRIS[:3]})
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, iris_info())
+    assert err.value.problems == ["missing column 'petal_width' (model input, float64)"]
+    assert "missing column 'petal_width'" in str(err.value)
+
+
+def test_extra_column_is_named() -> None:
+    frame = pd.DataFrame({**{name: ["1"] for name in IRIS}, "species": ["setosa"]})
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, iris_info())
+    assert err.value.problems == ["unexpected column 'species' (not a model input: remove it)"]
+
+
+def test_every_bad_cell_is_reported_with_row_column_value_and_type() -> None:
+    frame = pd.DataFrame({"sepal_length": ["5.1", "abc", "4.9", "x1"], "sepal_width": ["3.5", "3.0", "", "3.1"],
+                          "petal_length": ["1.4"] * 4, "petal_width": ["0.2", "0.2", "0.2", "1,5"]})
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, iris_info())
+    assert err.value.problems == [
+        "row 2, column 'sepal_length': 'abc' is not a number (float64)",
+        "row 3, column 'sepal_width': missing value, but input 'sepal_width' does not accept missing values "
+        "(expected a number (float64))",
+        "row 4, column 'sepal_length': 'x1' is not a number (float64)",
+        "row 4, column 'petal_width': '1,5' is not a number (float64)",
+    ]
+    cells = {(c.row, c.column, c.value) for c in err.value.cells}  # type: ignore[attr-defined]
+    assert cells == {(2, "sepal_length", "abc"), (3, "sepal_width", ""), (4, "sepal_length", "x1"),
+                     (4, "petal_width", "1,5")}
+    assert str(err.value).startswith("the rows do not fit the model (4 bad values): ")
+
+
+def test_column_and_cell_problems_together() -> None:
+    frame = pd.DataFrame({"sepal_length": ["oops"], "sepal_width": ["1"], "petal_length": ["1"], "extra": ["1"]})
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, iris_info())
+    assert err.value.problems == [
+        "missing column 'petal_width' (model input, float64)",
+        "unexpected column 'extra' (not a model input: remove it)",
+        "row 1, column 'sepal_length': 'oops' is not a number (float64)",
+    ]
+    assert "(2 column problems, 1 bad value)" in str(err.value)
+
+
+def test_long_problem_lists_are_cut_in_the_message_but_kept_whole() -> None:
+    frame = pd.DataFrame({name: ["bad"] * 5 for name in IRIS})
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, iris_info())
+    assert len(err.value.problems) == 20
+    assert str(err.value).count("is not a number") == 8
+    assert "; and 12 more" in str(err.value)
+
+
+def test_integer_inputs_reject_fractions_and_overflow() -> None:
+    info = ModelInfo(path="m", format="onnx", framework="onnx", inputs=[TensorSpec("k", "int8")])
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(pd.DataFrame({"k": ["1", "2.5", "300", "true"]}), info)
+    assert [c.value for c in err.value.cells] == ["2.5", "300", "true"]  # type: ignore[attr-defined]
+    assert "'2.5' is not a whole number (int8)" in err.value.problems[0]
+
+
+def test_missing_values_only_where_the_input_accepts_them() -> None:
+    info = ModelInfo(path="m", format="lightgbm", framework="lightgbm", inputs=[
+        TensorSpec("a", "float64", accepts_missing=True), TensorSpec("b", "string", accepts_missing=True)])
+    out = prepare_rows(pd.DataFrame({"a": ["1", "", "NaN", "null"], "b": ["x", "", None, "NA"]}), info)
+    assert np.isnan(out["a"].to_numpy()[1:]).all() and out["a"].iloc[0] == 1.0
+    # for text inputs only an empty cell is missing: "NA" may be a real category
+    assert out["b"].tolist() == ["x", None, None, "NA"]
+
+
+def test_json_values_are_coerced_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "rows.json", json.dumps([{n: 1 for n in IRIS}, {**{n: 2.5 for n in IRIS},
+                                                                           "petal_width": "wide"}]))
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(read_rows(path), iris_info())
+    assert err.value.problems == ["row 2, column 'petal_width': 'wide' is not a number (float64)"]
+
+
+def test_tensor_input_takes_all_columns_in_order() -> None:
+    info = ModelInfo(path="m.keras", format="keras", framework="keras",
+                     inputs=[TensorSpec("features", "float32", (None, 4))])
+    frame = pd.DataFrame({name: [str(i + 1)] for i, name in enumerate(IRIS)})
+    out = prepare_rows(frame, info)
+    arrays = input_arrays(out, info)
+    assert arrays["features"].dtype == np.float32
+    assert arrays["features"].tolist() == [[1.0, 2.0, 3.0, 4.0]]
+
+
+def test_tensor_input_width_mismatch() -> None:
+    info = ModelInfo(path="m.keras", format="keras", framework="keras",
+                     inputs=[TensorSpec("features", "float32", (None, 4))])
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(pd.DataFrame({"a": ["1"], "b": ["2"], "c": ["3"]}), info)
+    assert err.value.problems == ["input 'features' takes 4 features per row, the rows have 3 column(s) for it: "
+                                  "'a', 'b', 'c'"]
+
+
+def test_no_rows() -> None:
+    with pytest.raises(InputRowsError, match="no rows to predict"):
+        prepare_rows(pd.DataFrame({name: [] for name in IRIS}), iris_info())
+
+
+# -------------------------------------------------------------------------------- generate_rows
+
+def test_generate_rows_uses_categories_and_ranges() -> None:
+    info = ModelInfo(path="m", format="sklearn", framework="sklearn", inputs=[
+        TensorSpec("device", "string", categories=("ios", "android", "web")),
+        TensorSpec("price", "float64", value_range=(10.0, 20.0)),
+        TensorSpec("hour", "int64", value_range=(0, 23)),
+        TensorSpec("score", "float32")])
+    frame = generate_rows(info, 200, seed=3)
+    assert len(frame) == 200 and list(frame.columns) == ["device", "price", "hour", "score"]
+    assert set(frame["device"]) == {"ios", "android", "web"}
+    assert frame["price"].between(10.0, 20.0).all()
+    assert frame["hour"].between(0, 23).all() and frame["hour"].dtype == np.int64
+    assert frame["score"].dtype == np.float32
+    pd.testing.assert_frame_equal(frame, generate_rows(info, 200, seed=3))
+    assert not frame.equals(generate_rows(info, 200, seed=4))
+    prepared = prepare_rows(frame, info)
+    assert prepared["device"].tolist() == frame["device"].tolist()
+
+
+def test_generate_rows_for_a_tensor_input() -> None:
+    info = ModelInfo(path="m.keras", format="keras", framework="keras",
+                     inputs=[TensorSpec("features", "float32", (None, 3))])
+    frame = generate_rows(info, 5)
+    assert list(frame.columns) == ["features_0", "features_1", "features_2"]
+    assert input_arrays(prepare_rows(frame, info), info)["features"].shape == (5, 3)
+
+
+def test_generate_rows_needs_a_known_width() -> None:
+    info = ModelInfo(path="m.onnx", format="onnx", framework="onnx",
+                     inputs=[TensorSpec("X", "float32", (None, None))])
+    with pytest.raises(InputRowsError, match="does not say how many features it takes"):
+        generate_rows(info, 5)
+
+
+SAMPLES = [s for s in sample_entries() if s["format"] not in ("keras", "savedmodel")]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s["name"] for s in SAMPLES])
+def test_sample_rows_fit_their_model_and_generated_rows_too(sample: dict) -> None:
+    from workbench.core.models import inspect_model
+
+    info = inspect_model(SAMPLES_DIR / sample["file"], trust=sample["trust"])
+    rows = read_rows(SAMPLES_DIR / sample["rows"])
+    prepared = prepare_rows(rows, info)
+    assert len(prepared) == len(rows)
+    assert [c for cols in prepared.attrs[LAYOUT_ATTR].values() for c in cols] == sample["inputs"]
+    generated = generate_rows(info, 7, seed=1)
+    assert len(prepare_rows(generated, info)) == 7
+    for spec in info.inputs:
+        if spec.categories:
+            assert set(generated[spec.name]) <= set(spec.categories)
+
+
+def test_typed_numeric_frames_take_the_fast_path_with_the_same_rules() -> None:
+    info = ModelInfo(path="m", format="onnx", framework="onnx", inputs=[
+        TensorSpec("f", "float32"), TensorSpec("k", "int64"), TensorSpec("m", "float64", accepts_missing=True)])
+    n = 20_000
+    frame = pd.DataFrame({"f": np.arange(n, dtype=np.float64), "k": np.arange(n, dtype=np.float64),
+                          "m": np.where(np.arange(n) % 2 == 0, np.nan, 1.0)})
+    out = prepare_rows(frame, info)
+    assert out["f"].dtype == np.float32 and out["k"].dtype == np.int64 and out["k"].iloc[-1] == n - 1
+    assert int(np.isnan(out["m"]).sum()) == n // 2
+    frame.loc[3, "f"] = np.nan
+    frame.loc[5, "k"] = 2.5
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(frame, info)
+    assert err.value.problems == [
+        "row 4, column 'f': missing value, but input 'f' does not accept missing values (expected a number "
+        "(float32))",
+        "row 6, column 'k': 2.5 is not a whole number (int64)",
+    ]
+
+
+def test_positionally_named_inputs_take_the_columns_in_order() -> None:
+    """A model fitted without feature names has inputs x0..xN-1: named CSV columns feed them in order."""
+    info = ModelInfo(path="m", format="sklearn", framework="sklearn",
+                     inputs=[TensorSpec(f"x{i}", "float64") for i in range(4)])
+    frame = pd.DataFrame({name: [str(i)] for i, name in enumerate(IRIS)})
+    out = prepare_rows(frame, info)
+    assert out.attrs[LAYOUT_ATTR] == {"x0": ["sepal_length"], "x1": ["sepal_width"], "x2": ["petal_length"],
+                                      "x3": ["petal_width"]}
+    assert input_arrays(out, info)["x2"].tolist() == [2.0]
+    with pytest.raises(InputRowsError, match="missing column 'x3'"):
+        prepare_rows(frame.iloc[:, :3], info)

@@ -1,0 +1,127 @@
+"""`workbench compare A B --rows ROWS.csv [--runtime-a NAME] [--runtime-b NAME] [--atol X] [--rtol Y]`.
+
+Runs two models (any formats), or one model in two runtimes, on the same rows and checks that
+they agree. Exit 0 within tolerance, 1 outside it, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workbench.commands.common import print_json
+from workbench.commands.predict import format_table
+
+NAME = "compare"
+HELP = "Run two models (or one model in two runtimes) on the same rows and check that they agree."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from workbench.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+
+    parser.add_argument("a", help="reference model file or folder")
+    parser.add_argument("b", help="model to check against A (may be the same file, with another runtime)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--rows", metavar="ROWS",
+                        help="feature rows: CSV with a header line, or JSON records")
+    source.add_argument("--generate", metavar="N", type=int,
+                        help="instead of --rows: make up N plausible rows from A's input schema")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for --generate (default 0)")
+    parser.add_argument("--runtime-a", metavar="NAME",
+                        help="runtime for A (default: its format's natural one)")
+    parser.add_argument("--runtime-b", metavar="NAME",
+                        help="runtime for B (default: its format's natural one)")
+    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL,
+                        help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
+    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
+                        help=f"relative tolerance (default {DEFAULT_RTOL:g})")
+    parser.add_argument("--worst", type=int, default=5,
+                        help="how many of the most different rows to show (default 5)")
+    parser.add_argument("--trust", action="store_true",
+                        help="load pickles (unpickling runs code from the file: only for files you trust)")
+    parser.add_argument("--json", action="store_true", help="print the parity report as JSON")
+
+
+def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool) -> tuple[Any, Any, Any]:
+    from workbench.core.errors import InputRowsError
+    from workbench.core.runtimes import predict_rows
+
+    try:
+        return predict_rows(path, frame, runtime=runtime, trust=trust)
+    except InputRowsError as exc:
+        raise InputRowsError(f"model {label} ({path}): {exc.message}", exc.problems, hint=exc.hint) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.commands.predict import load_rows
+    from workbench.core.compare import compare_batches
+    from workbench.core.errors import WorkbenchError
+
+    if args.atol < 0 or args.rtol < 0:
+        raise WorkbenchError("tolerances must be zero or positive", hint="e.g. --atol 1e-6 --rtol 1e-5")
+    frame = load_rows(args, args.a, args.trust)
+    info_a, prepared_a, batch_a = _predict("A", args.a, frame, args.runtime_a, args.trust)
+    info_b, _, batch_b = _predict("B", args.b, frame, args.runtime_b, args.trust)
+    report = compare_batches(batch_a, batch_b, atol=args.atol, rtol=args.rtol, frame=prepared_a,
+                             worst=max(args.worst, 0))
+    sides = {
+        "a": {"model": args.a, "format": info_a.format, "runtime": batch_a.runtime,
+              "elapsed_ms": batch_a.elapsed_ms},
+        "b": {"model": args.b, "format": info_b.format, "runtime": batch_b.runtime,
+              "elapsed_ms": batch_b.elapsed_ms},
+    }
+    if args.json:
+        print_json({**sides, **report.to_json()})
+    else:
+        print(render_report(sides, report))
+    return 0 if report.passed else 1
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _side_text(side: dict[str, Any]) -> str:
+    parts = []
+    if side.get("label") is not None:
+        parts.append(f"label {side['label']}")
+    if side.get("probabilities"):
+        parts.append("p " + " ".join(f"{k}:{v:.4g}" for k, v in list(side["probabilities"].items())[:6]))
+    if side.get("value") is not None:
+        value = side["value"]
+        parts.append("value " + (f"{value:.6g}" if isinstance(value, float) else str(value)))
+    return ", ".join(parts) or "-"
+
+
+def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
+    """A readable parity report: verdict, per-role table, worst rows, notes."""
+    lines = [
+        f"A  {sides['a']['model']}  ({sides['a']['format']}, runtime {sides['a']['runtime']})",
+        f"B  {sides['b']['model']}  ({sides['b']['format']}, runtime {sides['b']['runtime']})",
+        report.summary(),
+        "",
+    ]
+    table = [["role", "max abs diff", "max rel diff", "agreement", "rows outside", "result"]]
+    for name, role in report.roles.items():
+        table.append([name, _fmt(role.max_abs_diff), _fmt(role.max_rel_diff),
+                      f"{role.agreement:.2%}" if role.agreement is not None else "-",
+                      str(len(role.rows_outside)), "ok" if role.passed else "FAIL"])
+    lines.append(format_table(table))
+    shown = report.worst_rows if not report.passed else report.worst_rows[:1]
+    if shown:
+        lines += ["", "worst rows:" if not report.passed else "largest difference:"]
+        for row in shown:
+            mark = "" if row["within_tolerance"] else "  <- outside tolerance"
+            lines.append(f"  row {row['row']}: diff {row['diff']:.3g}{mark}")
+            lines.append(f"    A: {_side_text(row['a'])}")
+            lines.append(f"    B: {_side_text(row['b'])}")
+            if row.get("features"):
+                feats = ", ".join(f"{k}={v}" for k, v in list(row["features"].items())[:12])
+                lines.append(f"    features: {feats}")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)

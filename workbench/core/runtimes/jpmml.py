@@ -1,0 +1,195 @@
+"""Runtime `jpmml`: PMML models on JPMML-Evaluator (the reference engine) through JPype.
+
+JPype runs the JVM inside this process, so it ends with the process. JPype allows one JVM per
+process with a class path fixed at start: this runtime starts it once, with JPMML's jars. pypmml
+(the `pmml4s` runtime) therefore uses its py4j bridge, never JPype. A whole batch goes to Java in
+one `evaluateAll` call.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.core.errors import BackendUnavailable, CorruptModel
+from workbench.core.predictions import PredictionBatch, canonical_label
+from workbench.core.runtimes.base import Availability, Runtime, Timer, missing_module, named_columns
+from workbench.core.runtimes.java import JAVA_HINT, find_java, java_availability
+from workbench.core.runtimes.pmml4s import _argmax_labels, _floats, _labels_like
+from workbench.core.types import ModelInfo
+
+_lock = threading.Lock()
+_backend: Any = None
+_PROB_COLUMN = re.compile(r"^probability[(_](.+?)\)?$")
+UTIL_CLASS = "org.jpmml.evaluator.python.PythonEvaluatorUtil"
+
+
+def ensure_jvm() -> Any:
+    """Start the in-process JVM with JPMML's class path once; return the jpmml_evaluator backend."""
+    global _backend
+    with _lock:
+        if _backend is not None:
+            return _backend
+        import jpype
+        import jpype.imports  # noqa: F401  (lets importlib import Java classes)
+        from jpmml_evaluator import _classpath
+        from jpmml_evaluator.jpype import JPypeBackend
+
+        if not jpype.isJVMStarted():
+            java = find_java()
+            jvm_path = java.libjvm if java and java.libjvm else None
+            try:
+                jpype.startJVM(jvm_path or jpype.getDefaultJVMPath(), classpath=_classpath(user_classpath=[]),
+                               convertStrings=False)
+            except (OSError, jpype.JVMNotFoundException) as exc:
+                raise BackendUnavailable(f"cannot start the Java VM for JPMML: {exc}",
+                                         hint=JAVA_HINT) from None
+        try:
+            _backend = JPypeBackend()
+        except ImportError:
+            raise BackendUnavailable(
+                "the Java VM of this process was started by other code without JPMML's classes; JPype allows "
+                "one JVM per process",
+                hint="use the pmml4s runtime, or run jpmml in a fresh process") from None
+        return _backend
+
+
+class JpmmlRuntime(Runtime):
+    name = "jpmml"
+    title = "JPMML-Evaluator (reference PMML engine, JPype)"
+    formats = ("pmml",)
+
+    def availability(self, fmt: str | None = None) -> Availability:
+        for module, what, hint in (("jpmml_evaluator", "jpmml-evaluator", "pip install jpmml-evaluator"),
+                                   ("jpype", "JPype", "pip install jpype1")):
+            avail = missing_module(module, what, hint)
+            if not avail.ok:
+                return avail
+        avail = java_availability()
+        if avail.ok:
+            java = find_java()
+            if java is not None and java.libjvm is None:
+                return Availability(False,
+                                    f"Java at {java.executable} has no libjvm (JPype needs a full JRE)",
+                                    JAVA_HINT)
+        return avail
+
+    def _load(self, path: Path, info: ModelInfo, trust: bool) -> JpmmlSession:
+        backend = ensure_jvm()
+        from jpmml_evaluator import JavaError, make_evaluator
+
+        try:
+            evaluator = make_evaluator(str(path), backend=backend)
+        except JavaError as exc:
+            raise CorruptModel(str(path), f"{path.name}: JPMML cannot load it: {exc}") from None
+        except Exception as exc:  # Java exceptions surface as jpype JException subclasses
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CorruptModel(str(path), f"{path.name}: JPMML cannot load it: {first}") from None
+        warnings: list[str] = []
+        try:
+            evaluator.verify()
+        except Exception as exc:  # the model's own ModelVerification rows disagree with JPMML
+            warnings.append(f"JPMML model verification failed: {exc}")
+        return JpmmlSession(info, evaluator, warnings)
+
+
+class JpmmlSession:
+    """A JPMML Evaluator; the whole batch goes in one `evaluateAll`."""
+
+    runtime = "jpmml"
+
+    def __init__(self, info: ModelInfo, evaluator: Any, warnings: list[str]) -> None:
+        self.info = info
+        self.evaluator = evaluator
+        self.warnings = warnings
+        self.targets = [f.getName() for f in evaluator.getTargetFields()]
+        self.output_fields = [_describe_output(f) for f in evaluator.getOutputFields()]
+        self.function = _function_name(evaluator)
+
+    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+        with Timer() as timer:
+            named = named_columns(frame, self.info)
+            named = named.astype(object).where(named.notna(), None)
+            result = self.evaluator.evaluateAll(named, error_col="errors")
+            columns = {str(c): result[c].tolist() for c in result.columns}
+            batch = self._batch(columns, len(frame))
+        batch.elapsed_ms = timer.ms
+        return batch
+
+    def _batch(self, columns: dict[str, list[Any]], n: int) -> PredictionBatch:
+        errors = columns.pop("errors", None)
+        outputs = {name: np.asarray(values, dtype=object) for name, values in columns.items()}
+        batch = PredictionBatch(runtime=self.runtime, outputs=outputs, warnings=list(self.warnings))
+        if errors is not None:
+            bad = [(i, e) for i, e in enumerate(errors) if isinstance(e, str) and e not in ("", "nan")]
+            for i, e in bad[:5]:
+                batch.warnings.append(f"row {i + 1}: JPMML error: {e}")
+        target = next((t for t in self.targets if t in columns), None)
+        if self.function == "classification":
+            prob_cols: dict[str, str] = {}
+            for name, feature, value in self.output_fields:
+                if feature == "probability" and value is not None and name in columns:
+                    prob_cols[canonical_label(value)] = name
+            if not prob_cols:
+                for name in columns:
+                    m = _PROB_COLUMN.match(name)
+                    if m:
+                        prob_cols[canonical_label(m.group(1))] = name
+            classes = self._classes(list(prob_cols), columns.get(target) if target else None)
+            probs = np.full((n, len(classes)), np.nan)
+            for j, cls in enumerate(classes):
+                col = prob_cols.get(canonical_label(cls))
+                if col is not None:
+                    probs[:, j] = _floats(columns[col])
+            batch.classes = classes
+            if prob_cols:
+                batch.probabilities = probs
+            else:
+                batch.warnings.append("the PMML file declares no probability output fields: JPMML reports "
+                                      "labels only")
+            if target is not None:
+                batch.labels = _labels_like(columns[target], classes)
+            elif prob_cols:
+                batch.labels = _argmax_labels(probs, classes)
+            return batch
+        value_col = target or next(iter(columns), None)
+        if value_col is not None:
+            batch.values = _floats(columns[value_col])
+        return batch
+
+    def _classes(self, prob_labels: list[str], target_values: list[Any] | None) -> list[Any]:
+        """Typed class labels: the model's own (from inspection) when they match the engine's."""
+        known = list(self.info.classes) if self.info.classes else None
+        if known and {canonical_label(c) for c in known} >= set(prob_labels):
+            return known
+        typed = {canonical_label(v): v for v in (target_values or []) if v is not None}
+        return [typed.get(lab, lab) for lab in prob_labels]
+
+
+def _function_name(evaluator: Any) -> str:
+    try:
+        return str(evaluator.javaEvaluator.getMiningFunction().value())
+    except Exception:  # older JPMML: fall back to the target field's op type
+        targets = evaluator.getTargetFields()
+        return "classification" if targets and targets[0].getOpType() == "categorical" else "regression"
+
+
+def _describe_output(field: Any) -> tuple[str, str, Any]:
+    """(name, result feature, value) of a JPMML output field."""
+    name = field.getName()
+    try:
+        pmml_field = field.javaModelField.getField()
+        feature = str(pmml_field.getResultFeature().value())
+        value = pmml_field.getValue()
+        return name, feature, (str(value) if value is not None else None)
+    except Exception:  # not an org.jpmml.evaluator.OutputField we know: parse the name
+        m = _PROB_COLUMN.match(name)
+        return (name, "probability", m.group(1)) if m else (name, "", None)
+
+
+RUNTIME = JpmmlRuntime()

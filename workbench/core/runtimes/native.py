@@ -1,0 +1,194 @@
+"""Runtime `native`: the model's own framework (scikit-learn, skops, LightGBM, XGBoost, Keras).
+
+Pickles (`sklearn` format) load only with trust: they run code from the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.core.errors import BackendUnavailable, UntrustedPickle, WorkbenchError
+from workbench.core.predictions import (
+    PredictionBatch,
+    binary_to_two_columns,
+    labels_from_probabilities,
+    natural_label,
+)
+from workbench.core.rows import input_arrays, is_tensor_input
+from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, missing_module
+from workbench.core.runtimes.outputs import interpret_outputs
+from workbench.core.types import ModelInfo
+
+TRUST_HINT = "pass --trust (CLI) or confirm the trust dialog, only if you trust where the file came from"
+
+_NEEDS = {
+    "sklearn": ("sklearn", "scikit-learn", "pip install scikit-learn"),
+    "skops": ("skops", "skops", "pip install skops"),
+    "lightgbm": ("lightgbm", "LightGBM", "pip install lightgbm"),
+    "xgboost": ("xgboost", "XGBoost", "pip install xgboost-cpu"),
+    "keras": ("keras", "Keras", TF_HINT),
+}
+
+
+def load_native_object(path: Path, info: ModelInfo, trust: bool) -> Any:
+    """The framework's own model object for `path`, through the format registry."""
+    from workbench.core import models
+    from workbench.core.detect import normalise_path
+
+    fmt = models.model_format(info.format)
+    if fmt.runs_code and not trust:
+        raise UntrustedPickle(f"{path.name} is a pickle: loading it runs code from the file; {TRUST_HINT}")
+    if fmt.load is None:
+        _, obj = models.load_model(str(path), trust=trust)
+        return obj
+    try:
+        return fmt.load(normalise_path(path), trust)
+    except ImportError as exc:
+        raise BackendUnavailable(f"loading {fmt.title} needs the Python package '{exc.name}'",
+                                 hint=f"pip install {exc.name}") from None
+
+
+class NativeRuntime(Runtime):
+    name = "native"
+    title = "Native framework (scikit-learn, LightGBM, XGBoost, Keras)"
+    formats = ("sklearn", "skops", "lightgbm", "xgboost", "keras")
+
+    def availability(self, fmt: str | None = None) -> Availability:
+        for f in [fmt] if fmt else ["sklearn"]:
+            if f not in _NEEDS:
+                continue
+            module, what, hint = _NEEDS[f]
+            avail = missing_module(module, what, hint)
+            if not avail.ok:
+                return avail
+            if f == "keras":
+                return missing_module("tensorflow", "TensorFlow", TF_HINT)
+        return Availability(True)
+
+    def _load(self, path: Path, info: ModelInfo, trust: bool) -> NativeSession:
+        model = load_native_object(path, info, trust)
+        return NativeSession(info, model)
+
+
+class NativeSession:
+    """A model object of its own framework, predicting whole batches."""
+
+    runtime = "native"
+
+    def __init__(self, info: ModelInfo, model: Any) -> None:
+        self.info = info
+        self.model = model
+        self.kind = _kind_of(model)
+
+    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+        with Timer() as timer:
+            batch = getattr(self, f"_predict_{self.kind}")(frame)
+        batch.elapsed_ms = timer.ms
+        return batch
+
+    # -- scikit-learn API (also LGBMClassifier, XGBClassifier, pipelines) --------------------
+    def _sklearn_input(self, frame: pd.DataFrame) -> Any:
+        arrays = input_arrays(frame, self.info)
+        if any(is_tensor_input(s) for s in self.info.inputs):
+            return np.concatenate([a.reshape(len(frame), -1) for a in arrays.values()], axis=1)
+        names = getattr(self.model, "feature_names_in_", None)
+        if names is not None:
+            return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
+        return np.column_stack([np.asarray(a, dtype=np.float64 if a.dtype != object else object)
+                                for a in arrays.values()])
+
+    def _predict_sklearn(self, frame: pd.DataFrame) -> PredictionBatch:
+        X = self._sklearn_input(frame)
+        model = self.model
+        classes = getattr(model, "classes_", None)
+        if classes is not None and hasattr(model, "predict_proba"):
+            probs = np.asarray(model.predict_proba(X), dtype=np.float64)
+            labels = np.asarray(model.predict(X))
+            return PredictionBatch("native", classes=[natural_label(c) for c in classes], labels=labels,
+                                   probabilities=probs,
+                                   outputs={"label": labels, "probabilities": probs})
+        pred = np.asarray(model.predict(X))
+        if classes is not None:
+            return PredictionBatch("native", classes=[natural_label(c) for c in classes], labels=pred,
+                                   outputs={"label": pred})
+        values = pred.reshape(-1) if pred.ndim == 2 and pred.shape[1] == 1 else pred
+        return PredictionBatch("native", values=values.astype(np.float64), outputs={"value": pred})
+
+    # -- LightGBM Booster ------------------------------------------------------------------
+    def _matrix(self, frame: pd.DataFrame, dtype: Any = np.float64) -> np.ndarray:
+        arrays = input_arrays(frame, self.info)
+        return np.concatenate([np.asarray(a, dtype=dtype).reshape(len(frame), -1) for a in arrays.values()],
+                              axis=1)
+
+    def _predict_lightgbm(self, frame: pd.DataFrame) -> PredictionBatch:
+        raw = np.asarray(self.model.predict(self._matrix(frame)))
+        return self._booster_batch(raw)
+
+    # -- XGBoost Booster -------------------------------------------------------------------
+    def _predict_xgboost(self, frame: pd.DataFrame) -> PredictionBatch:
+        import xgboost
+
+        names = self.model.feature_names
+        dmatrix = xgboost.DMatrix(self._matrix(frame, np.float32), feature_names=names, missing=np.nan)
+        raw = np.asarray(self.model.predict(dmatrix))
+        objective = str(self.info.metadata.get("objective", ""))
+        if objective == "multi:softmax":
+            labels = raw.astype(np.int64)
+            return PredictionBatch("native", classes=self.info.classes, labels=labels,
+                                   outputs={"label": labels})
+        return self._booster_batch(raw)
+
+    def _booster_batch(self, raw: np.ndarray) -> PredictionBatch:
+        if self.info.task == "classification":
+            probs = binary_to_two_columns(raw) if raw.ndim == 1 else raw.astype(np.float64)
+            classes = list(self.info.classes) if self.info.classes else list(range(probs.shape[1]))
+            labels = labels_from_probabilities(probs, classes)
+            return PredictionBatch("native", classes=classes, labels=labels, probabilities=probs,
+                                   outputs={"raw": raw})
+        values = raw.reshape(-1) if raw.ndim == 2 and raw.shape[1] == 1 else raw
+        return PredictionBatch("native", values=values.astype(np.float64), outputs={"raw": raw})
+
+    # -- Keras -----------------------------------------------------------------------------
+    def _predict_keras(self, frame: pd.DataFrame) -> PredictionBatch:
+        arrays = input_arrays(frame, self.info)
+        specs = {s.name: s for s in self.info.inputs}
+        feeds = {name: _float_or_keep(arr, specs[name].dtype) for name, arr in arrays.items()}
+        x: Any = next(iter(feeds.values())) if len(feeds) == 1 else feeds
+        out = self.model.predict(x, verbose=0, batch_size=max(len(frame), 1))
+        names = list(getattr(self.model, "output_names", None) or [])
+        if isinstance(out, dict):
+            outputs = {str(k): np.asarray(v) for k, v in out.items()}
+        elif isinstance(out, list | tuple):
+            outputs = {(names[i] if i < len(names) else f"output_{i}"): np.asarray(v)
+                       for i, v in enumerate(out)}
+        else:
+            outputs = {(names[0] if names else "output_0"): np.asarray(out)}
+        return interpret_outputs("native", outputs, self.info)
+
+
+def _float_or_keep(arr: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype in ("string", "object"):
+        return np.asarray(arr, dtype=object)
+    return np.asarray(arr, dtype=dtype if dtype != "float64" else np.float32)
+
+
+def _kind_of(model: Any) -> str:
+    module = type(model).__module__
+    name = type(model).__name__
+    if module.startswith("lightgbm") and name == "Booster":
+        return "lightgbm"
+    if module.startswith("xgboost") and name == "Booster":
+        return "xgboost"
+    if module.startswith(("keras", "tf_keras", "tensorflow")) or hasattr(model, "get_config") and hasattr(
+            model, "layers"):
+        return "keras"
+    if hasattr(model, "predict"):
+        return "sklearn"
+    raise WorkbenchError(f"the native runtime does not know how to predict with a {module}.{name}")
+
+
+RUNTIME = NativeRuntime()
