@@ -1,0 +1,459 @@
+"""Converters to ONNX.
+
+* scikit-learn estimators and pipelines: skl2onnx, probabilities as a plain tensor (ZipMap off),
+  float32 inputs (tree ensembles with double inputs do not load in onnxruntime); LightGBM and XGBoost
+  wrappers alone or inside pipelines through onnxmltools converters registered into skl2onnx.
+* native LightGBM / XGBoost Boosters: onnxmltools (target_opset <= 15).
+* Keras and SavedModel: tf2onnx's SavedModel route (`tf_loader.from_saved_model` + `from_graph_def`).
+
+The ONNX graph takes one input per original feature column, shaped [None, 1] (float32 for numbers,
+string for text columns), like the CSV rows; outputs are `label` + `probabilities` [N, C] for
+classifiers and `variable` [N, 1] for regressors (skl2onnx's names).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workbench.core.converters.base import ConversionRequest, Converter, register_converter
+from workbench.core.errors import BackendUnavailable, ConversionFailed
+from workbench.core.types import ModelInfo
+
+#: onnxmltools' LightGBM/XGBoost converters accept target_opset up to 15 only
+ML_OPSET = 3
+BOOSTER_OPSET = 15
+DEFAULT_OPSET = 17
+
+_LGBM = ("LGBMClassifier", "LGBMRegressor")
+_XGB = ("XGBClassifier", "XGBRegressor")
+_CONTAINERS = ("Pipeline", "ColumnTransformer", "FeatureUnion", "PMMLPipeline")
+
+
+# --------------------------------------------------------------------------------------------------
+# walking a scikit-learn object
+
+
+def iter_components(obj: Any) -> list[Any]:
+    """Every estimator/transformer object inside `obj` (pipeline steps, column transformers...)."""
+    out = [obj]
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, list):
+        for _, step in steps:
+            if step not in (None, "passthrough", "drop"):
+                out.extend(iter_components(step))
+    transformers = getattr(obj, "transformers_", None) or getattr(obj, "transformer_list", None)
+    if isinstance(transformers, list):
+        for item in transformers:
+            step = item[1] if isinstance(item, tuple) and len(item) >= 2 else None
+            if step is not None and not isinstance(step, str):
+                out.extend(iter_components(step))
+    return out
+
+
+def final_estimator(obj: Any) -> Any:
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, list) and steps:
+        return final_estimator(steps[-1][1])
+    return obj
+
+
+def is_classifier(obj: Any) -> bool:
+    est = final_estimator(obj)
+    return getattr(est, "_estimator_type", None) == "classifier" or hasattr(est, "classes_")
+
+
+def has_boosters(obj: Any) -> bool:
+    return any(type(c).__name__ in _LGBM + _XGB for c in iter_components(obj))
+
+
+def has_trees(obj: Any) -> bool:
+    names = ("Tree", "Forest", "Boosting", "LGBM", "XGB")
+    return any(any(n in type(c).__name__ for n in names) for c in iter_components(obj))
+
+
+def input_columns(info: ModelInfo, model: Any) -> list[tuple[str, str]]:
+    """(column name, "string" | "float") for each original feature column, in order."""
+    names = getattr(model, "feature_names_in_", None)
+    specs = {s.name: s for s in info.inputs}
+    if names is None and info.inputs:
+        names = [s.name for s in info.inputs]
+    if names is None:
+        n = getattr(model, "n_features_in_", None) or getattr(final_estimator(model), "n_features_in_", None)
+        if n is None:
+            raise ConversionFailed("ONNX: the number of input features of the model is unknown")
+        names = [f"x{i}" for i in range(int(n))]
+    out = []
+    for name in [str(n) for n in list(names)]:
+        spec = specs.get(name)
+        out.append((name, "string" if spec is not None and spec.dtype in ("string", "object") else "float"))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# scikit-learn -> ONNX
+
+_registered_boosters = False
+
+
+def _register_booster_converters() -> None:
+    """Teach skl2onnx the LightGBM/XGBoost sklearn wrappers (onnxmltools' converters)."""
+    global _registered_boosters
+    if _registered_boosters:
+        return
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    cls_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    try:
+        from lightgbm import LGBMClassifier, LGBMRegressor
+        from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+
+        update_registered_converter(LGBMClassifier, "LightGbmLGBMClassifier",
+                                    calculate_linear_classifier_output_shapes, convert_lightgbm,
+                                    options=cls_options)
+        update_registered_converter(LGBMRegressor, "LightGbmLGBMRegressor",
+                                    calculate_linear_regressor_output_shapes, convert_lightgbm,
+                                    options={"split": None})
+    except ImportError:
+        pass
+    try:
+        from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+        from xgboost import XGBClassifier, XGBRegressor
+
+        update_registered_converter(XGBClassifier, "XGBoostXGBClassifier",
+                                    calculate_linear_classifier_output_shapes, convert_xgboost,
+                                    options=cls_options)
+        update_registered_converter(XGBRegressor, "XGBoostXGBRegressor",
+                                    calculate_linear_regressor_output_shapes, convert_xgboost)
+    except ImportError:
+        pass
+    _registered_boosters = True
+
+
+_patched_tree_ensemble = False
+
+
+def _patch_skl2onnx() -> None:
+    """Work around skl2onnx 1.20 + onnx 1.23: HistGradientBoosting leaves pass a Python bool as
+    `nodes_missing_value_tracks_true`, which onnx.helper now rejects ("Expected an int, got a boolean")."""
+    global _patched_tree_ensemble
+    if _patched_tree_ensemble:
+        return
+    from skl2onnx.common import tree_ensemble
+
+    original = tree_ensemble.add_node
+
+    def add_node(*args: Any, nodes_missing_value_tracks_true: Any = 0, **kwargs: Any) -> Any:
+        return original(*args, nodes_missing_value_tracks_true=int(bool(nodes_missing_value_tracks_true)),
+                        **kwargs)
+
+    tree_ensemble.add_node = add_node
+    _patched_tree_ensemble = True
+
+
+def _without_xgb_feature_names(model: Any) -> Any:
+    """A copy of `model` whose XGBoost boosters have no feature names (onnxmltools wants f0, f1...)."""
+    import copy
+
+    if not any(type(c).__name__ in _XGB for c in iter_components(model)):
+        return model
+    clone = copy.deepcopy(model)
+    for comp in iter_components(clone):
+        if type(comp).__name__ in _XGB:
+            booster = comp.get_booster()
+            booster.feature_names = None
+            booster.feature_types = None
+    return clone
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _unsupported_components(model: Any) -> list[str]:
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    _register_booster_converters()
+    missing = []
+    for comp in iter_components(model):
+        name = type(comp).__name__
+        if name in _CONTAINERS or type(comp) in sklearn_operator_name_map:
+            continue
+        if name in ("FunctionTransformer",):
+            missing.append(f"{name} (arbitrary Python code)")
+        elif name not in missing:
+            missing.append(name)
+    return missing
+
+
+def check_sklearn(info: ModelInfo, model: Any) -> str | None:
+    """None when skl2onnx (with the LightGBM/XGBoost converters) can convert every part of `model`."""
+    try:
+        import skl2onnx  # noqa: F401
+    except ImportError:
+        return "ONNX: skl2onnx is not installed (pip install skl2onnx onnxmltools)"
+    if not hasattr(model, "predict") and not hasattr(model, "transform"):
+        return f"ONNX: {type(model).__name__} is not a scikit-learn estimator"
+    missing = _unsupported_components(model)
+    if missing:
+        return f"ONNX: skl2onnx has no converter for {', '.join(missing)}"
+    if has_boosters(model):
+        try:
+            import onnxmltools  # noqa: F401
+        except ImportError:
+            return "ONNX: LightGBM/XGBoost need onnxmltools (pip install onnxmltools)"
+    return None
+
+
+def _concat_columns(onx: Any, inner: str, columns: list[str]) -> Any:
+    """Replace the single [None, n] input `inner` by n named [None, 1] float inputs + Concat."""
+    from onnx import TensorProto, helper
+
+    graph = onx.graph
+    kept = [i for i in graph.input if i.name != inner]
+    del graph.input[:]
+    graph.input.extend([helper.make_tensor_value_info(c, TensorProto.FLOAT, [None, 1]) for c in columns]
+                       + kept)
+    graph.node.insert(0, helper.make_node("Concat", list(columns), [inner], axis=1, name="concat_columns"))
+    if not any(op.domain in ("", "ai.onnx") for op in onx.opset_import):
+        entry = onx.opset_import.add()
+        entry.domain, entry.version = "", BOOSTER_OPSET
+    return onx
+
+
+def _inner_name(columns: list[str]) -> str:
+    name = "features"
+    while name in columns:
+        name = "_" + name
+    return name
+
+
+def _set_metadata(onx: Any, info: ModelInfo, request: ConversionRequest, tool: str) -> None:
+    import json
+
+    onx.doc_string = f"converted by the Model Serving Workbench from {Path(info.path).name} ({tool})"
+    props = {"workbench.source": Path(info.path).name, "workbench.converter": tool,
+             "workbench.feature_names": json.dumps([s.name for s in info.inputs])}
+    if info.classes is not None:
+        props["workbench.classes"] = json.dumps([str(c) for c in info.classes])
+    for key, value in props.items():
+        entry = onx.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def _save(onx: Any, path: Path) -> Path:
+    import onnx
+
+    try:
+        onnx.checker.check_model(onx)
+    except Exception as exc:  # a broken graph is a conversion failure, not a crash
+        raise ConversionFailed(f"ONNX: the converted graph does not pass onnx.checker: {exc}") from exc
+    path.write_bytes(onx.SerializeToString())
+    return path
+
+
+def convert_sklearn_model(request: ConversionRequest) -> Path:
+    """skl2onnx conversion of a fitted estimator or pipeline into `request.output`."""
+    from skl2onnx import __version__ as skl2onnx_version
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    model, info = request.model, request.info
+    _register_booster_converters()
+    _patch_skl2onnx()
+    request.report(0.1, "preparing skl2onnx")
+    columns = input_columns(info, model)
+    model = _without_xgb_feature_names(model)
+    boosters = has_boosters(model)
+    opset = request.option("target_opset") or (BOOSTER_OPSET if boosters else DEFAULT_OPSET)
+    target_opset = {"": int(opset), "ai.onnx.ml": ML_OPSET}
+    options: dict[Any, Any] = {}
+    for comp in iter_components(model):
+        is_classifier_like = getattr(comp, "_estimator_type", None) == "classifier" or hasattr(comp, "predict_proba")
+        if is_classifier_like and hasattr(comp, "classes_"):
+            options[id(comp)] = {"zipmap": False}
+    text = any(kind == "string" for _, kind in columns)
+    named = getattr(model, "feature_names_in_", None) is not None
+    request.check_cancelled()
+    request.report(0.3, "converting with skl2onnx")
+    try:
+        if text or (named and _first_is_column_transformer(model)):
+            initial = [(name, StringTensorType([None, 1]) if kind == "string" else FloatTensorType([None, 1]))
+                       for name, kind in columns]
+            onx = convert_sklearn(model, initial_types=initial, options=options, target_opset=target_opset)
+        else:
+            inner = _inner_name([c for c, _ in columns])
+            onx = convert_sklearn(model, initial_types=[(inner, FloatTensorType([None, len(columns)]))],
+                                  options=options, target_opset=target_opset)
+            onx = _concat_columns(onx, inner, [c for c, _ in columns])
+    except Exception as exc:
+        raise ConversionFailed(f"ONNX: skl2onnx failed on {type(model).__name__}: "
+                               f"{type(exc).__name__}: {_short(exc)}", details=repr(exc)) from exc
+    tool = f"skl2onnx {skl2onnx_version}"
+    if boosters:
+        import onnxmltools
+
+        tool += f" + onnxmltools {onnxmltools.__version__}"
+    _set_metadata(onx, info, request, tool)
+    request.notes.update({"float32": True, "tool": tool, "opset": int(opset)})
+    request.report(0.8, "checking the ONNX graph")
+    return _save(onx, request.output)
+
+
+def _first_is_column_transformer(model: Any) -> bool:
+    steps = getattr(model, "steps", None)
+    first = steps[0][1] if isinstance(steps, list) and steps else model
+    return type(first).__name__ == "ColumnTransformer"
+
+
+# --------------------------------------------------------------------------------------------------
+# native LightGBM / XGBoost Booster -> ONNX
+
+
+def _booster_n_features(model: Any) -> int:
+    for attr in ("num_feature", "num_features"):
+        fn = getattr(model, attr, None)
+        if callable(fn):
+            return int(fn())
+    n = getattr(model, "n_features_in_", None)
+    if n is None:
+        raise ConversionFailed("ONNX: the number of input features of the Booster is unknown")
+    return int(n)
+
+
+def check_booster(info: ModelInfo, model: Any) -> str | None:
+    try:
+        import onnxmltools  # noqa: F401
+    except ImportError:
+        return "ONNX: onnxmltools is not installed (pip install onnxmltools)"
+    return None
+
+
+def convert_booster(request: ConversionRequest) -> Path:
+    """onnxmltools conversion of a native LightGBM or XGBoost Booster."""
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    model, info = request.model, request.info
+    columns = [s.name for s in info.inputs] or [f"x{i}" for i in range(_booster_n_features(model))]
+    inner = _inner_name(columns)
+    opset = min(int(request.option("target_opset") or BOOSTER_OPSET), BOOSTER_OPSET)
+    initial = [(inner, FloatTensorType([None, len(columns)]))]
+    request.report(0.3, "converting with onnxmltools")
+    try:
+        if info.format == "lightgbm":
+            onx = onnxmltools.convert_lightgbm(model, initial_types=initial, target_opset=opset, zipmap=False)
+        else:
+            booster = model.copy() if hasattr(model, "copy") else model
+            booster.feature_names = None  # onnxmltools only reads f0, f1, ...
+            booster.feature_types = None
+            onx = onnxmltools.convert_xgboost(booster, initial_types=initial, target_opset=opset)
+    except Exception as exc:
+        raise ConversionFailed(f"ONNX: onnxmltools failed on the {info.format} Booster: "
+                               f"{type(exc).__name__}: {_short(exc)}", details=repr(exc)) from exc
+    onx = _concat_columns(onx, inner, columns)
+    tool = f"onnxmltools {onnxmltools.__version__}"
+    _set_metadata(onx, info, request, tool)
+    request.notes.update({"float32": True, "tool": tool, "opset": opset})
+    return _save(onx, request.output)
+
+
+# --------------------------------------------------------------------------------------------------
+# Keras / SavedModel -> ONNX (tf2onnx's SavedModel route: works with Keras 3)
+
+
+def check_tensorflow(info: ModelInfo, model: Any) -> str | None:
+    import importlib.util
+
+    for package in ("tensorflow", "tf2onnx"):
+        if importlib.util.find_spec(package) is None:
+            return f"ONNX: {package} is not installed (pip install 'model-serving-workbench[tf]')"
+    return None
+
+
+def savedmodel_to_onnx(saved_model_dir: Path, output: Path, opset: int = DEFAULT_OPSET) -> Any:
+    """tf2onnx conversion of the `serving_default` signature of a SavedModel; returns the ModelProto."""
+    try:
+        import tf2onnx
+        from tf2onnx import tf_loader
+    except ImportError as exc:
+        raise BackendUnavailable("ONNX: tf2onnx is not installed (pip install tf2onnx)") from exc
+    try:
+        graph_def, inputs, outputs, rename = tf_loader.from_saved_model(
+            str(saved_model_dir), None, None, tag="serve", signatures=["serving_default"],
+            return_tensors_to_rename=True)
+        onx, _ = tf2onnx.convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs,
+                                                opset=opset, tensors_to_rename=rename)
+    except Exception as exc:
+        raise ConversionFailed(f"ONNX: tf2onnx failed: {type(exc).__name__}: {_short(exc)}", details=repr(exc)) from exc
+    return onx
+
+
+def convert_tensorflow(request: ConversionRequest) -> Path:
+    """Keras (exported to a temporary SavedModel first) or SavedModel -> ONNX with tf2onnx."""
+    import tf2onnx
+
+    info = request.info
+    opset = int(request.option("target_opset") or DEFAULT_OPSET)
+    with tempfile.TemporaryDirectory(prefix="wb-keras-export-") as tmp:
+        if info.format == "keras":
+            model = request.model
+            if model is None:
+                import keras
+
+                model = keras.models.load_model(request.source)
+            request.report(0.2, "exporting the Keras model to a SavedModel")
+            export_dir = Path(tmp) / "saved_model"
+            try:
+                model.export(str(export_dir), format="tf_saved_model", verbose=False)
+            except TypeError:
+                model.export(str(export_dir))
+            source_dir = export_dir
+        else:
+            source_dir = _savedmodel_dir(request.source)
+        request.check_cancelled()
+        request.report(0.5, "converting with tf2onnx")
+        onx = savedmodel_to_onnx(source_dir, request.output, opset)
+    tool = f"tf2onnx {tf2onnx.__version__}"
+    _set_metadata(onx, info, request, tool)
+    request.notes.update({"float32": True, "tool": tool, "opset": opset})
+    return _save(onx, request.output)
+
+
+def _savedmodel_dir(path: Path) -> Path:
+    """A SavedModel folder, or the highest numeric version folder of a TF Serving base folder."""
+    path = Path(path)
+    if (path / "saved_model.pb").exists():
+        return path
+    versions = sorted((int(p.name), p) for p in path.iterdir() if p.is_dir() and p.name.isdigit()
+                      and (p / "saved_model.pb").exists())
+    if not versions:
+        raise ConversionFailed(f"ONNX: no saved_model.pb in {path} or its version folders")
+    return versions[-1][1]
+
+
+# --------------------------------------------------------------------------------------------------
+
+register_converter(Converter(
+    key="sklearn-onnx", target="onnx", sources=("sklearn",),
+    title="scikit-learn -> ONNX (skl2onnx, onnxmltools for LightGBM/XGBoost)",
+    check=check_sklearn, convert=convert_sklearn_model, output_format="onnx",
+    options={"target_opset": None}, tool="skl2onnx"))
+
+register_converter(Converter(
+    key="booster-onnx", target="onnx", sources=("lightgbm", "xgboost"),
+    title="LightGBM/XGBoost Booster -> ONNX (onnxmltools)",
+    check=check_booster, convert=convert_booster, output_format="onnx",
+    options={"target_opset": BOOSTER_OPSET}, tool="onnxmltools"))
+
+register_converter(Converter(
+    key="tf-onnx", target="onnx", sources=("keras", "savedmodel"),
+    title="Keras/SavedModel -> ONNX (tf2onnx, SavedModel route)",
+    check=check_tensorflow, convert=convert_tensorflow, output_format="onnx",
+    options={"target_opset": DEFAULT_OPSET}, needs_model=False, tool="tf2onnx"))

@@ -1,0 +1,296 @@
+"""Converters to PMML with sklearn2pmml (JPMML-SkLearn, -LightGBM, -XGBoost on a Java runtime).
+
+* scikit-learn estimators and pipelines (including LGBM*/XGB* wrappers) are wrapped into a
+  `PMMLPipeline` whose active fields are the model's input columns; `PMMLPipeline.verify` embeds
+  ModelVerification rows computed by the original model on the sample rows.
+* native LightGBM / XGBoost Boosters are given to sklearn2pmml as they are (it accepts Boosters).
+
+Java errors: sklearn2pmml only raises "The SkLearn2PMML application has failed" and prints Java's
+output; `run_sklearn2pmml` captures that output and raises `ConversionFailed` whose message is
+Java's own exception line (e.g. "The XGBoost estimator object does not specify feature information")
+and whose `details` hold the whole Java standard error.
+
+Telemetry: when a conversion fails, sklearn2pmml's Java `Main` (sklearn2pmml 0.133.1) POSTs an
+"incident" to https://telemetry.jpmml.org/v1/incidents: project, environment (Java, Python and
+package versions from SKLEARN2PMML_ENVIRONMENT) and the exception (class, message, stack trace; the
+message can name your columns and classes). There is no switch for it in sklearn2pmml. The workbench
+keeps it off by default: the JVM is started with an HTTP(S) proxy on 127.0.0.1 port 1 (nothing
+listens there, the connection is refused before anything leaves the machine) and an empty hosts
+file (`-Djdk.net.hosts.file`, so no DNS lookup either). Option `telemetry=True` (env
+WORKBENCH_PMML_TELEMETRY=1) lets it through.
+
+Expiry: sklearn2pmml's Java `Main` refuses to run 360 days after its jar's Build-Timestamp
+("The SkLearn2PMML package has expired"; 0.133.1 was built 2026-08-30, so from about 2027-08-25) and
+logs a warning after 180 days. That message comes back as the ConversionFailed reason; the fix is a
+newer sklearn2pmml (check its scikit-learn support first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from workbench.core.converters.base import ConversionRequest, Converter, register_converter
+from workbench.core.converters.to_onnx import final_estimator, is_classifier, iter_components
+from workbench.core.errors import BackendUnavailable, ConversionFailed
+from workbench.core.types import ModelInfo
+
+TELEMETRY_URL = "https://telemetry.jpmml.org/v1/incidents"
+#: verification rows embedded into the PMML file (the JPMML evaluator checks them on load/verify)
+MAX_VERIFICATION_ROWS = 20
+
+_SUPPORTED_MODULES = ("sklearn", "lightgbm", "xgboost", "sklearn2pmml", "sklearn_pandas", "category_encoders")
+_CONTAINERS = ("Pipeline", "PMMLPipeline", "ColumnTransformer", "FeatureUnion")
+
+
+def java_executable(java_home: str | None = None) -> str | None:
+    """The java binary sklearn2pmml would start, or None."""
+    home = java_home or os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("java")
+
+
+def telemetry_blocking_opts(hosts_file: Path, proxy_port: int = 1) -> list[str]:
+    """JVM options that keep sklearn2pmml's incident reporting from leaving the machine.
+
+    `proxy_port` is 1 (nothing listens: connection refused); tests pass a local sink to see the attempt.
+    """
+    opts = []
+    for scheme in ("http", "https"):
+        opts += [f"-D{scheme}.proxyHost=127.0.0.1", f"-D{scheme}.proxyPort={int(proxy_port)}"]
+    opts += ["-Djava.net.useSystemProxies=false", f"-Djdk.net.hosts.file={hosts_file}"]
+    return opts
+
+
+def telemetry_allowed(options: dict[str, Any] | None = None) -> bool:
+    if options and options.get("telemetry") is not None:
+        return bool(options["telemetry"])
+    return os.environ.get("WORKBENCH_PMML_TELEMETRY") == "1"
+
+
+def java_error_message(output: str) -> str:
+    """Java's own reason from sklearn2pmml's captured output (the exception line + context)."""
+    lines = [line.rstrip() for line in output.splitlines()]
+    reason, context = "", ""
+    for i, line in enumerate(lines):
+        match = re.match(r"^\s*(?:[\w$]+\.)+[\w$]*(?:Exception|Error)\w*: (.+)$", line)
+        if match and not reason:
+            reason = match.group(1).strip()
+            for follow in lines[i + 1:i + 4]:
+                if follow.strip() == "Context:":
+                    idx = lines.index(follow, i + 1)
+                    if idx + 1 < len(lines):
+                        context = lines[idx + 1].strip()
+                    break
+    if not reason:
+        severe = [line.split("SEVERE:", 1)[1].strip() for line in lines if "SEVERE:" in line]
+        reason = severe[-1] if severe else ""
+    if not reason:
+        tail = [line for line in lines if line.strip()]
+        reason = tail[-1].strip() if tail else "no output from Java"
+    return f"{reason} (in {context})" if context else reason
+
+
+def run_sklearn2pmml(estimator: Any, pmml_path: Path, *, telemetry: bool = False,
+                     java_home: str | None = None, proxy_port: int = 1) -> str:
+    """Run sklearn2pmml on `estimator`, writing `pmml_path`; returns Java's output.
+
+    Raises ConversionFailed with Java's own message when the conversion fails, BackendUnavailable
+    when sklearn2pmml or Java is missing. `estimator` is passed as is (sklearn2pmml annotates it:
+    give it a copy).
+    """
+    try:
+        from sklearn2pmml import sklearn2pmml
+    except ImportError as exc:
+        raise BackendUnavailable("PMML: sklearn2pmml is not installed (pip install sklearn2pmml)") from exc
+    if java_executable(java_home) is None:
+        raise BackendUnavailable("PMML: Java is not installed; sklearn2pmml needs a Java 11+ runtime "
+                                 "(apt-get install default-jre-headless, or set JAVA_HOME)")
+    buffer = io.StringIO()
+    with tempfile.TemporaryDirectory(prefix="wb-s2p-") as tmp:
+        opts: list[str] = []
+        if not telemetry:
+            hosts = Path(tmp) / "hosts"
+            hosts.write_text("127.0.0.1 localhost\n")
+            opts = telemetry_blocking_opts(hosts, proxy_port)
+        try:
+            with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sklearn2pmml(estimator, str(pmml_path), java_home=java_home, java_opts=opts or None)
+        except RuntimeError as exc:
+            output = buffer.getvalue()
+            if "Java is not installed" in str(exc):
+                raise BackendUnavailable(f"PMML: {exc}") from exc
+            reason = java_error_message(output) if output.strip() else str(exc)
+            raise ConversionFailed(f"PMML: sklearn2pmml (Java) failed: {reason}", details=output) from exc
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# scikit-learn
+
+
+def check_sklearn(info: ModelInfo, model: Any) -> str | None:
+    """None when sklearn2pmml can take `model`, else the reason."""
+    try:
+        import sklearn2pmml  # noqa: F401
+    except ImportError:
+        return "PMML: sklearn2pmml is not installed (pip install sklearn2pmml)"
+    if java_executable() is None:
+        return ("PMML: Java is not installed; sklearn2pmml needs a Java 11+ runtime "
+                "(apt-get install default-jre-headless, or set JAVA_HOME)")
+    for comp in iter_components(model):
+        name = type(comp).__name__
+        module = type(comp).__module__.split(".")[0]
+        if name == "FunctionTransformer":
+            func = getattr(comp, "func", None)
+            if func is not None and getattr(func, "__module__", "").split(".")[0] not in ("numpy",):
+                return (f"PMML: FunctionTransformer({getattr(func, '__name__', func)}) runs arbitrary Python; "
+                        "JPMML-SkLearn converts only numpy ufuncs there (use sklearn2pmml's "
+                        "ExpressionTransformer)")
+        elif module not in _SUPPORTED_MODULES:
+            return (f"PMML: {name} from module {type(comp).__module__} is not a scikit-learn, LightGBM or "
+                    "XGBoost class: JPMML-SkLearn cannot convert user code")
+    if not hasattr(final_estimator(model), "predict"):
+        return f"PMML: {type(final_estimator(model)).__name__} is not a predictor (no predict method)"
+    return None
+
+
+def _columns(info: ModelInfo, model: Any) -> list[str]:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in list(names)]
+    if info.inputs:
+        return [s.name for s in info.inputs]
+    n = getattr(model, "n_features_in_", None) or getattr(final_estimator(model), "n_features_in_", None)
+    if n is None:
+        raise ConversionFailed("PMML: the number of input features of the model is unknown")
+    return [f"x{i}" for i in range(int(n))]
+
+
+def build_pmml_pipeline(model: Any, columns: list[str], target: str = "y") -> Any:
+    """A PMMLPipeline around a *copy* of the fitted `model` (never refitted)."""
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+    from sklearn2pmml.pipeline import PMMLPipeline
+
+    clone = copy.deepcopy(model)
+    if isinstance(clone, PMMLPipeline):
+        pipeline = clone
+    elif isinstance(clone, Pipeline):
+        pipeline = PMMLPipeline(steps=list(clone.steps))
+    else:
+        pipeline = PMMLPipeline([("estimator", clone)])
+    if getattr(pipeline, "active_fields", None) is None:
+        pipeline.active_fields = np.asarray(columns)
+    if getattr(pipeline, "target_fields", None) is None:
+        pipeline.target_fields = np.asarray([target])
+    return pipeline
+
+
+def verification_frame(rows: Any, columns: list[str], info: ModelInfo) -> Any:
+    """The first sample rows, columns in model order, numbers as float64, text as str."""
+    import pandas as pd
+
+    from workbench.core.rows import prepare_rows
+
+    head = rows.head(MAX_VERIFICATION_ROWS)
+    try:
+        typed = prepare_rows(head, info)
+        if all(c in typed.columns for c in columns):
+            head = typed
+    except Exception:  # noqa: BLE001, S110 - fall back to the raw rows
+        pass
+    frame = head.loc[:, columns].copy()
+    specs = {s.name: s for s in info.inputs}
+    for col in columns:
+        spec = specs.get(col)
+        if spec is not None and spec.dtype in ("string", "object"):
+            frame[col] = frame[col].astype(object).map(lambda v: v if pd.isna(v) else str(v))
+        else:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+    return frame.reset_index(drop=True)
+
+
+def convert_sklearn_model(request: ConversionRequest) -> Path:
+    """sklearn2pmml of a fitted estimator/pipeline, with ModelVerification rows when rows are given."""
+    import sklearn2pmml
+
+    info, model = request.info, request.model
+    columns = _columns(info, model)
+    pipeline = build_pmml_pipeline(model, columns, str(request.option("target_name") or "y"))
+    if request.rows is not None and request.option("verification", True):
+        missing = [c for c in columns if c not in request.rows.columns]
+        if not missing:
+            request.report(0.1, "computing verification rows")
+            precision = 1e-6 if _float32_model(model) else 1e-9
+            try:
+                frame = verification_frame(request.rows, columns, info)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pipeline.verify(frame, precision=precision, zeroThreshold=precision)
+                request.notes["verification_rows"] = len(frame)
+            except Exception as exc:  # noqa: BLE001 - the PMML is still written, without verification rows
+                pipeline.verification = None
+                request.notes["verification_error"] = f"{type(exc).__name__}: {exc}"
+    request.check_cancelled()
+    request.report(0.3, "running sklearn2pmml (Java)")
+    run_sklearn2pmml(pipeline, request.output, telemetry=telemetry_allowed(request.options))
+    request.notes.update({"float32": False, "tool": f"sklearn2pmml {sklearn2pmml.__version__}",
+                          "classifier": is_classifier(model)})
+    return request.output
+
+
+def _float32_model(model: Any) -> bool:
+    return any(type(c).__name__.startswith(("LGBM", "XGB")) for c in iter_components(model))
+
+
+# --------------------------------------------------------------------------------------------------
+# native Boosters
+
+
+def check_booster(info: ModelInfo, model: Any) -> str | None:
+    try:
+        import sklearn2pmml  # noqa: F401
+    except ImportError:
+        return "PMML: sklearn2pmml is not installed (pip install sklearn2pmml)"
+    if java_executable() is None:
+        return "PMML: Java is not installed; sklearn2pmml needs a Java 11+ runtime"
+    if type(model).__name__ != "Booster":
+        return f"PMML: expected a {info.format} Booster, got {type(model).__name__}"
+    return None
+
+
+def convert_booster(request: ConversionRequest) -> Path:
+    """sklearn2pmml of a native LightGBM/XGBoost Booster (no verification rows: no sklearn wrapper)."""
+    import sklearn2pmml
+
+    request.report(0.3, "running sklearn2pmml (Java)")
+    run_sklearn2pmml(copy.deepcopy(request.model), request.output,
+                     telemetry=telemetry_allowed(request.options))
+    request.notes.update({"float32": True, "tool": f"sklearn2pmml {sklearn2pmml.__version__}"})
+    return request.output
+
+
+register_converter(Converter(
+    key="sklearn-pmml", target="pmml", sources=("sklearn",),
+    title="scikit-learn -> PMML (sklearn2pmml, Java)",
+    check=check_sklearn, convert=convert_sklearn_model, output_format="pmml",
+    options={"verification": True, "telemetry": False, "target_name": "y"}, tool="sklearn2pmml"))
+
+register_converter(Converter(
+    key="booster-pmml", target="pmml", sources=("lightgbm", "xgboost"),
+    title="LightGBM/XGBoost Booster -> PMML (sklearn2pmml, Java)",
+    check=check_booster, convert=convert_booster, output_format="pmml",
+    options={"telemetry": False}, tool="sklearn2pmml"))
