@@ -3,16 +3,26 @@ extension would use. Runtimes and converters register in their own packages' `re
 
 from __future__ import annotations
 
+import threading
+
 from workbench.core.formats.base import FORMATS
 
 _done = False
+_lock = threading.Lock()  # detection may start on several worker threads at once
 
 
 def register_builtin_formats() -> None:
-    """Register every built-in format once (idempotent)."""
+    """Register every built-in format once (idempotent and thread-safe)."""
     global _done
     if _done:
         return
+    with _lock:
+        if not _done:
+            _register()
+
+
+def _register() -> None:
+    global _done
     from workbench.core.formats import (
         keras_format,
         lightgbm_text,

@@ -1062,6 +1062,9 @@ def _metadata_json(resp: pb.GetModelMetadataResponse) -> dict[str, Any]:
 class _RestHandler(BaseHTTPRequestHandler):
     owner: TFServingTestServer
     protocol_version = "HTTP/1.1"
+    # headers and body go out as separate writes: without TCP_NODELAY, Nagle plus the client's
+    # delayed ACK add ~40 ms to every response (TF Serving's own server sets it too)
+    disable_nagle_algorithm = True
     server_version = "TFServingTestServer"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet

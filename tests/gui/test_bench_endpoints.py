@@ -1,0 +1,146 @@
+"""Benchmark view (the chart receives data) and Endpoints view (probing the test server fills the tree)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+
+def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    assert view.selected_runtimes() == ["onnxruntime"]
+    view.batches.setText("1, 16")
+    view.duration.setValue(0.5)
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
+    result = view.result
+    assert [(c.runtime, c.batch_size) for c in result.configs] == [("onnxruntime", 1), ("onnxruntime", 16)]
+    # the live chart got points while running, one curve per configuration
+    assert set(view.curves) == {("onnxruntime", 1), ("onnxruntime", 16)}
+    xs, ys = view.curves[("onnxruntime", 1)].getData()
+    assert len(xs) >= 1 and all(y > 0 for y in ys)
+    # the table and the bar chart show the core's numbers
+    for r, c in enumerate(result.configs):
+        assert view.table.item(r, 4).data(0x0100) == c.latency.percentiles_ms[50.0]
+        assert view.table.item(r, 2).data(0x0100) == c.calls
+    assert view.bar_heights == [c.latency.percentiles_ms[50.0] for c in result.configs]
+    # exports
+    written = view.save_charts(str(tmp_path / "bench.png"))
+    assert all(Path(p).stat().st_size > 1000 for p in written)
+    svg = view.save_charts(str(tmp_path / "bench.svg"))
+    assert Path(svg[0]).read_text().lstrip().startswith("<?xml")
+    saved = json.loads(Path(view.save_results(str(tmp_path / "bench.json"))).read_text())
+    assert [row["calls"] for row in saved["rows"]] == [c.calls for c in result.configs]
+    assert Path(view.save_results(str(tmp_path / "bench.csv"))).read_text().startswith("kind,")
+
+
+@pytest.mark.tf
+def test_probe_tfserving_test_server_fills_status_tree(qtbot, window, tfserving_testdata) -> None:
+    from workbench.core.serving.probe import ProbeOptions, run_probe
+    from workbench.testing.tfserving_server import TFServingTestServer
+
+    server = TFServingTestServer({"half_plus_two": tfserving_testdata / "saved_model_half_plus_two_cpu"}).start()
+    try:
+        view = window.show_page("endpoints")
+        view.url.setText(server.rest_url)
+        view.model.setText("half_plus_two")
+        view.name.setText("local test server")
+        view.save_current()
+        assert [e.name for e in window.settings.endpoints()] == ["local test server"]
+        window.actions["refresh"].trigger()  # F5
+        qtbot.waitUntil(lambda: view.report is not None, timeout=60_000)
+        expected = run_probe(ProbeOptions(url=server.rest_url, model="half_plus_two")).to_json()
+    finally:
+        server.stop()
+    items = view.tree_items()
+    assert items["Protocol"] == expected["protocol"]
+    assert items["Model"] == "half_plus_two"
+    assert view.child_texts("Versions") == [f"version {v['version']}" for v in expected["versions"]]
+    assert view.child_texts("Signatures") == list(expected["signatures"])
+    assert "Error" not in items and view.verdict.text().startswith("✓")
+
+
+def test_probe_refused_port_shows_diagnosis(qtbot, window) -> None:
+    from workbench.testing.endpoints import refused_port
+
+    view = window.show_page("endpoints")
+    view.url.setText(f"http://127.0.0.1:{refused_port()}")
+    view.timeout.setValue(3)
+    view.refresh()
+    qtbot.waitUntil(lambda: view.report is not None, timeout=30_000)
+    [diagnosis] = view.report.failures()
+    assert view.tree_items()["Error"] == f"{diagnosis.kind}: {diagnosis.message}"
+    assert view.verdict.text().startswith(f"✗ {diagnosis.kind}")
+    if diagnosis.hint:
+        assert diagnosis.hint in view.verdict.text()
+
+
+@pytest.mark.tf
+def test_load_test_charts_each_second_and_overlays_runs(qtbot, window, tfserving_testdata) -> None:
+    from workbench.testing.tfserving_server import TFServingTestServer
+
+    server = TFServingTestServer({"half_plus_two": tfserving_testdata / "saved_model_half_plus_two_cpu"}).start()
+    try:
+        view = window.show_page("endpoints")
+        view.url.setText(server.rest_url)
+        view.model.setText("half_plus_two")
+        panel = view.load_test
+        panel.use_model_rows.setChecked(False)
+        panel.rows_json.setText('[{"x": 1.0}, {"x": 2.0}]')
+        panel.levels.setText("1")
+        panel.duration.setValue(2)
+        for _ in range(2):  # run A, then run B over it
+            worker = panel.start()
+            qtbot.waitUntil(lambda w=worker: w.is_done and panel.result is not None
+                            and panel.result is not getattr(panel, "_seen", None), timeout=60_000)
+            panel._seen = panel.result
+    finally:
+        server.stop()
+    result = panel.result
+    [level] = result.levels
+    assert level.ok > 0 and level.error_count == 0
+    live = panel.points()
+    assert live["rps"] == [p.throughput_rps for p in level.timeline]
+    assert live["p50"] == [p.p50_ms for p in level.timeline]
+    assert [r["label"] for r in panel.runs] == ["A", "B"]
+    assert [c.name() for c in panel.runs[0]["curves"]] == ["A p50", "A p99", "A ok/s", "A errors/s"]
+    assert panel.runs[0]["curves"][0].opts["pen"].style() == Qt.PenStyle.DashLine
+    assert panel.table.rowCount() == 2
+
+
+@pytest.mark.tf
+def test_request_preview_from_rows_and_copy_as_curl(qtbot, window, tfserving_testdata, wait_loaded) -> None:
+    import pandas as pd
+    from PySide6.QtGui import QGuiApplication
+
+    from workbench.testing.tfserving_server import TFServingTestServer
+
+    base = tfserving_testdata / "saved_model_half_plus_two_cpu"
+    window.open_paths([str(base)])  # a TF Serving base folder (numeric version inside)
+    wait_loaded(window, 1)
+    doc = window.documents()[0]
+    assert doc.info.format == "savedmodel"
+    doc.set_rows(pd.DataFrame({"x": [1.0, 2.0, 5.0]}))
+    server = TFServingTestServer({"half_plus_two": base}).start()
+    try:
+        view = window.show_page("endpoints")
+        view.url.setText(server.rest_url)
+        view.model.setText("half_plus_two")
+        view.send_rows.setChecked(True)
+        view.refresh()
+        qtbot.waitUntil(lambda: view.report is not None, timeout=60_000)
+    finally:
+        server.stop()
+    assert view.report.failures() == []
+    assert [float(np.ravel(p)[0]) for p in view.report.predictions] == [2.5, 3.0, 4.5]  # y = x / 2 + 2
+    assert "2.5" in view.response_text.toPlainText()
+    assert '"instances"' in view.request_text.toPlainText()
+    view.copy_curl.click()
+    curl = QGuiApplication.clipboard().text()
+    assert curl.startswith("curl ") and server.rest_url in curl and "instances" in curl

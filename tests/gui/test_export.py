@@ -1,0 +1,64 @@
+"""The export dialog: targets from the converter registry, convert, parity, open the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _open(qtbot, window, path: Path, wait_loaded):
+    window.open_paths([str(path)])
+    wait_loaded(window, 1)
+    window.export_model()
+    dialog = window._export_dialog
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: bool(dialog.targets) or dialog.loading.text().startswith("✗"), timeout=60_000)
+    return dialog
+
+
+def test_export_writes_onnx_and_shows_parity(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
+    from workbench.core.converters import conversion_targets
+    from workbench.core.models import load_model
+
+    dialog = _open(qtbot, window, samples / "iris_logreg.joblib", wait_loaded)
+    info, model = load_model(samples / "iris_logreg.joblib", trust=True)
+    expected = {s.target: (s.possible, s.reason) for s in conversion_targets(info, model)}
+    assert {t: (s.possible, s.reason) for t, s in dialog.targets.items()} == expected
+    enabled = {b.property("target"): b.isEnabled() for b in dialog.target_group.buttons()}
+    assert enabled == {t: p for t, (p, _r) in expected.items()}
+
+    out = tmp_path / "out" / "iris.onnx"
+    dialog.select_target("onnx")
+    dialog.out_edit.setText(str(out))
+    worker = dialog.convert()
+    qtbot.waitUntil(lambda: worker.is_done and (dialog.result is not None or dialog.error is not None),
+                    timeout=120_000)
+    assert dialog.error is None
+    result = dialog.result
+    assert out.is_file() and result.output == str(out) and result.passed
+    report = json.loads(Path(result.report_path).read_text())
+    assert report["passed"] is True
+    assert "PASS" in dialog.verdict.text()
+    assert f"max abs diff {result.parity['max_abs_diff']:.3g}" in dialog.verdict.text()
+    assert dialog.worst.rowCount() == len(result.parity["worst_rows"])
+    # "open the converted model" puts it in the library
+    assert dialog.open_button.isEnabled()
+    dialog.open_button.click()
+    qtbot.waitUntil(lambda: len(window.documents()) == 2 and not window.loader.busy, timeout=60_000)
+    converted = next(d for d in window.documents() if d.path == str(out))
+    assert converted.info.format == "onnx"
+    dialog.close()
+
+
+def test_impossible_targets_show_the_reason(qtbot, window, samples, wait_loaded) -> None:
+    from workbench.core.converters import conversion_targets
+    from workbench.core.models import inspect_model
+
+    dialog = _open(qtbot, window, samples / "iris_logreg.onnx", wait_loaded)
+    statuses = conversion_targets(inspect_model(samples / "iris_logreg.onnx"), None)
+    impossible = [s for s in statuses if not s.possible]
+    assert impossible  # ONNX cannot go to PMML
+    for status in impossible:
+        button = next(b for b in dialog.target_group.buttons() if b.property("target") == status.target)
+        assert not button.isEnabled() and button.toolTip() == status.reason
+    dialog.close()

@@ -1,0 +1,141 @@
+"""Rows view (load, paste, generate, bad cells) and Predict view (values equal the core's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def iris_onnx(qtbot, window, samples, wait_loaded):
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    return window.documents()[0]
+
+
+def _rows_view(qtbot, window):
+    view = window.show_page("rows")
+    qtbot.waitUntil(lambda: view.last_check is not None, timeout=30_000)
+    return view
+
+
+def test_rows_load_from_the_sample_csv(qtbot, window, iris_onnx, samples) -> None:
+    from workbench.core.rows import read_rows
+
+    view = _rows_view(qtbot, window)
+    expected = read_rows(samples / "iris_logreg_onnx.rows.csv")
+    assert view.model.columns == [str(c) for c in expected.columns]
+    assert view.model.cells[0] == [str(v) for v in expected.iloc[0]]
+    assert view.last_check["ok"] is True
+    assert iris_onnx.rows is not None and len(iris_onnx.rows) == len(expected)
+
+
+def test_bad_cells_are_marked_with_the_reason(qtbot, window, iris_onnx) -> None:
+    from PySide6.QtCore import Qt
+
+    view = _rows_view(qtbot, window)
+    col = view.model.columns.index("petal_width")
+    view.model.setData(view.model.index(2, col), "abc")
+    qtbot.waitUntil(lambda: view.last_check is not None and view.last_check["ok"] is False, timeout=30_000)
+    tip = view.model.data(view.model.index(2, col), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("row 3, column 'petal_width'") and "'abc'" in tip
+    assert view.model.data(view.model.index(2, col), Qt.ItemDataRole.BackgroundRole) is not None
+    assert view.model.data(view.model.index(1, col), Qt.ItemDataRole.ToolTipRole) is None
+    assert "✗" in view.status.text()
+
+
+def test_paste_and_generate(qtbot, window, iris_onnx) -> None:
+    from workbench.core.rows import generate_rows
+
+    view = _rows_view(qtbot, window)
+    assert view.paste("sepal_length\tsepal_width\tpetal_length\tpetal_width\n5.1\t3.5\t1.4\t0.2\n6.7\t3.0\t5.2\t2.3\n")
+    assert view.model.cells == [["5.1", "3.5", "1.4", "0.2"], ["6.7", "3.0", "5.2", "2.3"]]
+    # without a header line the values are appended to the current columns
+    assert view.paste("4.9,3.0,1.4,0.2")
+    assert view.model.cells[-1] == ["4.9", "3.0", "1.4", "0.2"] and len(view.model.cells) == 3
+    assert view.generate(7)
+    expected = generate_rows(iris_onnx.info, 7, seed=0)
+    assert len(view.model.cells) == 7
+    assert view.model.cells[0][0] == str(expected.iloc[0, 0])
+    qtbot.waitUntil(lambda: view.last_check is not None and view.last_check["ok"], timeout=30_000)
+
+
+def test_predict_values_equal_the_core(qtbot, window, iris_onnx, samples) -> None:
+    from workbench.core.rows import prepare_rows, read_rows
+    from workbench.core.runtimes import open_session
+
+    _rows_view(qtbot, window)
+    view = window.show_page("predict")
+    assert view.selected_runtimes() == ["onnxruntime"]
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=60_000)
+    frame = prepare_rows(read_rows(samples / "iris_logreg_onnx.rows.csv"), iris_onnx.info)
+    batch = open_session(iris_onnx.path, iris_onnx.info, "onnxruntime").predict(frame)
+    assert view.table.rowCount() == len(frame)
+    for r in range(len(frame)):
+        assert str(view.cell(r, "onnxruntime: label")) == str(batch.labels[r])
+        for j, cls in enumerate(batch.classes):
+            assert view.cell(r, f"onnxruntime: P({cls})") == pytest.approx(float(batch.probabilities[r, j]),
+                                                                           abs=0)
+    assert iris_onnx.predictions["onnxruntime"].rows == len(frame)
+
+
+def test_unavailable_runtimes_are_disabled_with_reason(qtbot, window, iris_onnx) -> None:
+    from workbench.core.runtimes import runtimes_for
+
+    view = window.show_page("predict")
+    for runtime in runtimes_for("onnx"):
+        avail = runtime.availability("onnx")
+        box = view.checks[runtime.name]
+        assert box.isEnabled() == avail.ok
+        if not avail.ok:
+            assert avail.message() in box.toolTip()
+
+
+@pytest.mark.java
+def test_predict_two_pmml_runtimes_side_by_side(qtbot, window, samples, wait_loaded) -> None:
+    window.open_paths([str(samples / "iris_logreg.pmml")])
+    wait_loaded(window, 1)
+    _rows_view(qtbot, window)
+    view = window.show_page("predict")
+    usable = [n for n, box in view.checks.items() if box.isEnabled()]
+    if len(usable) < 2:
+        pytest.skip(f"needs two PMML runtimes, have {usable}")
+    view.set_runtimes(usable[:2])
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
+    a, b = usable[:2]
+    assert view.result["errors"] == {}
+    report = view.result["parity"][b]
+    assert report.passed
+    headers = view.headers()
+    assert f"{a}: label" in headers and f"{b}: label" in headers
+    pa = view.result["batches"][a].probabilities
+    assert np.allclose(pa, view.result["batches"][b].probabilities, atol=1e-6)
+    assert "✓" in view.parity.text()
+
+
+def test_differences_between_runtimes_are_highlighted(qtbot) -> None:
+    from workbench.core.predictions import PredictionBatch
+    from workbench.gui.views.common import color
+    from workbench.gui.views.predict import PredictView
+
+    view = PredictView()
+    qtbot.addWidget(view)
+    a = PredictionBatch("native", classes=[0, 1], labels=np.array([0, 1]),
+                        probabilities=np.array([[0.9, 0.1], [0.4, 0.6]]))
+    # the same model elsewhere: labels as strings (as PMML gives them), row 2 flips across the threshold
+    b = PredictionBatch("jpmml", classes=["0", "1"], labels=np.array(["0", "0"]),
+                        probabilities=np.array([[0.9 + 1e-9, 0.1 - 1e-9], [0.6, 0.4]]))
+    view._show({"native": a, "jpmml": b}, {})
+    headers = view.headers()
+    assert headers == ["native: label", "native: P(0)", "native: P(1)", "jpmml: label", "jpmml: P(0)", "jpmml: P(1)"]
+    diff = color("diff_bg")
+
+    def bg(r: int, name: str):
+        return view.table.item(r, headers.index(name)).background().color()
+
+    assert bg(0, "jpmml: label") != diff and bg(0, "jpmml: P(0)") != diff  # within tolerance
+    assert bg(1, "jpmml: label") == diff and bg(1, "jpmml: P(0)") == diff and bg(1, "jpmml: P(1)") == diff
+    assert "native: 1" in view.table.item(1, headers.index("jpmml: label")).toolTip()
+    assert bg(1, "native: label") != diff  # the reference column is never marked

@@ -1,0 +1,141 @@
+"""The QApplication: theme, exception hook, clean shutdown of workers, and `run()` for the CLI."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtWidgets import QApplication
+
+from workbench import __version__
+from workbench.gui import workers
+from workbench.gui.notifications import notify_exception
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Model Serving Workbench"
+
+
+def create_app(argv: Sequence[str] | None = None, theme: str | None = None) -> QApplication:
+    """Return the QApplication (created once), styled, with workers stopped on quit."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    assert isinstance(app, QApplication)
+    if not app.property("workbench_ready"):
+        app.setApplicationName("workbench")
+        app.setApplicationDisplayName(APP_NAME)
+        app.setApplicationVersion(__version__)
+        app.setOrganizationName("model-serving-workbench")
+        from workbench.gui.resources import icon
+        from workbench.gui.theme import apply_theme, follow_system
+
+        apply_theme(theme or "system", app)
+        follow_system(app)
+        app.setWindowIcon(icon("app"))
+        app.aboutToQuit.connect(workers.shutdown)
+        # long jobs (a benchmark, a load test) must not starve short ones (opening a model) on 2 cores
+        pool = QThreadPool.globalInstance()
+        pool.setMaxThreadCount(max(8, pool.maxThreadCount()))
+        app.setProperty("workbench_ready", True)
+    return app
+
+
+# -- exception hook ---------------------------------------------------------------------------
+
+_dialogs: list[object] = []
+
+
+def handle_exception(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """Show an unexpected exception in a dialog and the messages panel; the app keeps running."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+        return
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    log.error("unexpected error\n%s", text)
+    print(text, file=sys.stderr)
+    if os.environ.get("WORKBENCH_RAISE_ERRORS") == "1":
+        os._exit(3)
+    exc.__workbench_traceback__ = text  # type: ignore[attr-defined]
+    note = notify_exception(exc, context="unexpected error")
+    if QApplication.instance() is not None and threading.current_thread() is threading.main_thread():
+        from workbench.gui.dialogs.error import show_error
+
+        _dialogs.append(show_error(QApplication.activeWindow(), "Unexpected error", note.message, note.details))
+        del _dialogs[:-5]
+
+
+def install_excepthook() -> None:
+    sys.excepthook = handle_exception
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        handle_exception(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+    threading.excepthook = thread_hook
+
+
+# -- running ----------------------------------------------------------------------------------
+
+def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool = False,
+        view: str = "overview", theme: str | None = None, timeout_s: float = 180.0) -> int:
+    """Start the app; with `screenshot`, save a PNG once `files` are shown, then exit."""
+    app = create_app(theme=theme)
+    install_excepthook()
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import AppSettings
+
+    settings = AppSettings()
+    if screenshot:
+        # never stop at a modal question when taking a picture: pickles are inspected only unless --trust
+        window = MainWindow(settings, trust_prompt=lambda _p, _f: trust)
+        window.resize(1280, 800)
+    else:
+        window = MainWindow(settings)
+    window.show()
+    if files:
+        window.open_paths(list(files), trust=True if trust else None)
+    if not screenshot:
+        return app.exec()
+
+    status = {"code": 1}
+
+    def grab() -> None:
+        window.show_page(view)
+        app.processEvents()
+        pixmap = window.grab()
+        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+        ok = pixmap.save(screenshot)
+        if ok:
+            print(f"saved {screenshot} ({pixmap.width()}x{pixmap.height()})")
+            status["code"] = 0
+        else:
+            print(f"error: could not save {screenshot}", file=sys.stderr)
+        app.quit()
+
+    def check() -> None:
+        if not window.loader.busy:
+            poll.stop()
+            QTimer.singleShot(50, grab)
+
+    poll = QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(check)
+    poll.start()
+
+    def give_up() -> None:
+        print(f"error: files still loading after {timeout_s:.0f} s; no screenshot", file=sys.stderr)
+        app.quit()
+
+    QTimer.singleShot(int(timeout_s * 1000), give_up)
+    app.exec()
+    window.close()
+    return status["code"]

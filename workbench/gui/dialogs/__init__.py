@@ -1,0 +1,1 @@
+"""Dialogs: trust, about, export (built from the converter registry), errors."""

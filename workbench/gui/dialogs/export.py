@@ -1,0 +1,475 @@
+"""File ▸ Export (Ctrl+E): convert the selected model, built from the converter registry.
+
+Targets come from `workbench.core.converters.conversion_targets` (impossible ones are shown
+disabled with the reason); the options of the chosen converter become form fields; the output
+path goes through the native file dialog; `convert_and_prove` runs on a worker with progress and
+Cancel; then the parity report is shown and the converted model can be opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.gui.document import ModelDocument
+from workbench.gui.notifications import describe_exception, notify
+from workbench.gui.resources import icon
+from workbench.gui.views.common import color, core_module
+from workbench.gui.workers import Progress, Worker, run_in_worker
+
+EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": "", "tfserving": ""}
+
+
+def targets_job(path: str, trust: bool) -> dict[str, Any]:
+    """Worker job: load the model (if allowed) and ask the registry what it can become."""
+    from workbench.core.converters import conversion_targets, find_converter
+    from workbench.core.errors import UntrustedPickle, WorkbenchError
+    from workbench.core.models import inspect_model, load_model
+
+    model = None
+    load_error = ""
+    try:
+        info, model = load_model(path, trust=trust)
+    except UntrustedPickle as exc:
+        info, load_error = inspect_model(path, trust=False), str(exc)
+    except WorkbenchError as exc:
+        info, load_error = inspect_model(path, trust=trust), str(exc)
+    statuses = conversion_targets(info, model)
+    options = {}
+    dirs = {}
+    for status in statuses:
+        conv = find_converter(info, status.target)
+        options[status.target] = dict(conv.options) if conv is not None else {}
+        dirs[status.target] = bool(conv.output_is_dir) if conv is not None else status.target in (
+            "savedmodel", "tfserving")
+    return {"statuses": statuses, "options": options, "dirs": dirs, "load_error": load_error}
+
+
+def convert_job(source: str, target: str, out: str, rows: Any, trust: bool, force: bool,
+                options: dict[str, Any], name: str | None, version: int | None, task: Any = None) -> Any:
+    from workbench.core.conversion import convert_and_prove
+
+    return convert_and_prove(source, target, out, rows=rows, trust=trust, force=force, options=options,
+                             name=name, version=version,
+                             progress=lambda f, m: task.progress(f, m), cancelled=lambda: task.cancelled)
+
+
+class ExportDialog(QDialog):
+    """Convert and prove parity."""
+
+    sig_open_model = Signal(str)
+    """The user wants the converted model in the library."""
+    sig_converted = Signal(object)
+    """A ConversionResult arrived."""
+
+    def __init__(self, doc: ModelDocument, settings: Any = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.settings = settings
+        self.setWindowTitle(f"Export {doc.name}")
+        self.setWindowIcon(icon("export"))
+        self.resize(760, 720)
+        self._core, self._why = core_module("workbench.core.conversion")
+        self.targets: dict[str, Any] = {}
+        self.option_defaults: dict[str, dict[str, Any]] = {}
+        self.output_is_dir: dict[str, bool] = {}
+        self.option_widgets: dict[str, QWidget] = {}
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.worker: Worker | None = None
+
+        title = QLabel(f"<b>Export {doc.name}</b> ({doc.info.format}, {doc.info.framework})")
+        self.target_box = QGroupBox("Target")
+        self.target_layout = QVBoxLayout(self.target_box)
+        self.target_group = QButtonGroup(self)
+        self.loading = QLabel("Asking the converters what this model can become…" if self._core else
+                              f"Export is {self._why}")
+        self.target_layout.addWidget(self.loading)
+
+        self.options_box = QGroupBox("Options")
+        self.options_form = QFormLayout(self.options_box)
+        self.rows_choice = QCheckBox()
+        self.atol = QDoubleSpinBox()
+        self.atol.setDecimals(8)
+        self.atol.setRange(0, 1)
+        self.atol.setSingleStep(1e-5)
+        self.atol.setSpecialValueText("default (1e-5; 1e-4 for float32 models)")
+        self.atol.setValue(0)
+        self.out_edit = QLineEdit()
+        self.out_edit.setPlaceholderText("where to write the converted model")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self.browse)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(browse)
+        self.force = QCheckBox("Overwrite if it exists")
+        self.bundle_name = QLineEdit()
+        self.bundle_version = QSpinBox()
+        self.bundle_version.setRange(1, 1_000_000)
+
+        out_box = QGroupBox("Output and parity check")
+        out_form = QFormLayout(out_box)
+        out_form.addRow("Output:", out_row)
+        out_form.addRow("", self.force)
+        out_form.addRow("Prove on:", self.rows_choice)
+        out_form.addRow("Tolerance (atol):", self.atol)
+        self.bundle_rows = (QLabel("Model name:"), self.bundle_name, QLabel("Version:"), self.bundle_version)
+        out_form.addRow(self.bundle_rows[0], self.bundle_name)
+        out_form.addRow(self.bundle_rows[2], self.bundle_version)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress_label = QLabel()
+        self.convert_button = QPushButton(icon("export", "#ffffff"), "Convert")
+        self.convert_button.setObjectName("primary")
+        self.convert_button.setEnabled(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addWidget(self.convert_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.close_button)
+
+        self.result_box = QGroupBox("Parity")
+        rl = QVBoxLayout(self.result_box)
+        self.verdict = QLabel()
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.worst = QTableWidget(0, 5)
+        self.worst.setHorizontalHeaderLabels(["Row", "Max diff", "Source", "Converted", "Features"])
+        self.worst.verticalHeader().setVisible(False)
+        self.worst.setWordWrap(False)
+        self.worst.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.worst.horizontalHeader().setStretchLastSection(True)
+        self.worst.setMaximumHeight(150)
+        self.open_button = QPushButton(icon("open"), "Open the Converted Model")
+        self.open_button.setEnabled(False)
+        rl.addWidget(self.verdict)
+        rl.addWidget(self.worst)
+        rl.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.result_box.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.target_box)
+        layout.addWidget(self.options_box)
+        layout.addWidget(out_box)
+        layout.addWidget(self.progress_label)
+        layout.addLayout(buttons)
+        layout.addWidget(self.result_box, 1)
+
+        self.convert_button.clicked.connect(self.convert)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.open_button.clicked.connect(self._open_converted)
+        self._set_rows_choice()
+        if self._core is not None:
+            self.targets_worker = run_in_worker(targets_job, doc.path, doc.trusted, name="export targets",
+                                                on_result=self._targets_ready, on_error=self._targets_failed)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def selected_target(self) -> str | None:
+        button = self.target_group.checkedButton()
+        return button.property("target") if button is not None else None
+
+    def select_target(self, target: str) -> None:
+        for button in self.target_group.buttons():
+            if button.property("target") == target:
+                button.setChecked(True)
+                self._target_changed()
+
+    def option_values(self) -> dict[str, Any]:
+        values = {}
+        for name, widget in self.option_widgets.items():
+            if isinstance(widget, QCheckBox):
+                values[name] = widget.isChecked()
+            elif isinstance(widget, QSpinBox | QDoubleSpinBox):
+                values[name] = widget.value()
+            elif isinstance(widget, QLineEdit):
+                text = widget.text().strip()
+                default = self.option_defaults.get(self.selected_target() or "", {}).get(name)
+                if text == "" and default is None:
+                    continue  # keep the converter's own default
+                values[name] = _parse_scalar(text) if default is None else text
+        return values
+
+    def browse(self) -> None:
+        target = self.selected_target()
+        if target is None:
+            return
+        start = self.out_edit.text() or self._default_output(target)
+        if self.output_is_dir.get(target):
+            path = QFileDialog.getExistingDirectory(self, "Output folder (created inside)", str(Path(start).parent))
+            if path:
+                path = str(Path(path) / Path(start).name)
+        else:
+            ext = EXTENSIONS.get(target, "")
+            path, _ = QFileDialog.getSaveFileName(self, "Save converted model", start,
+                                                  f"{target.upper()} (*{ext});;All files (*)")
+        if path:
+            self.out_edit.setText(path)
+            if self.settings is not None:
+                self.settings.set_last_folder("export", str(Path(path).parent))
+
+    def convert(self) -> Worker | None:
+        target = self.selected_target()
+        out = self.out_edit.text().strip()
+        if target is None or not out:
+            self.progress_label.setText("Choose a target and an output path.")
+            return None
+        rows = None
+        if self.rows_choice.isChecked() and self.doc.rows is not None:
+            rows = self.doc.rows.copy()
+        options = self.option_values()
+        if self.atol.value() > 0:
+            options_atol = self.atol.value()
+        else:
+            options_atol = None
+        self.result = None
+        self.error = None
+        self.result_box.setVisible(False)
+        self.convert_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        name = self.bundle_name.text().strip() or None
+        version = self.bundle_version.value() if target == "tfserving" else None
+
+        def job(task: Any) -> Any:
+            from workbench.core.conversion import convert_and_prove
+
+            return convert_and_prove(self.doc.path, target, out, rows=rows, trust=self.doc.trusted,
+                                     force=self.force.isChecked(), options=options, atol=options_atol,
+                                     name=name if target == "tfserving" else None, version=version,
+                                     progress=lambda f, m: task.progress(f, m),
+                                     cancelled=lambda: task.cancelled)
+
+        self.worker = run_in_worker(job, name=f"export {target}", on_result=self._converted,
+                                    on_error=self._convert_failed, on_progress=self._progress,
+                                    on_finished=self._finished)
+        return self.worker
+
+    def cancel(self) -> None:
+        if self.worker is not None and not self.worker.is_done:
+            self.worker.cancel()
+            self.progress_label.setText("Cancelling… (stops at the next step; nothing is written in place)")
+
+    # -- private ----------------------------------------------------------------------------
+
+    def _set_rows_choice(self) -> None:
+        n = 0 if self.doc.rows is None else len(self.doc.rows)
+        if n:
+            self.rows_choice.setText(f"the Rows table ({n} rows); unchecked: rows generated from the schema")
+            self.rows_choice.setChecked(True)
+        else:
+            self.rows_choice.setText("rows generated from the schema (the Rows table is empty)")
+            self.rows_choice.setChecked(False)
+            self.rows_choice.setEnabled(False)
+
+    def _targets_ready(self, result: dict[str, Any]) -> None:
+        self.loading.setVisible(False)
+        self.option_defaults = result["options"]
+        self.output_is_dir = result["dirs"]
+        first_possible = None
+        for status in result["statuses"]:
+            self.targets[status.target] = status
+            radio = QRadioButton(f"{status.title or status.target}")
+            radio.setProperty("target", status.target)
+            radio.setEnabled(status.possible)
+            self.target_group.addButton(radio)
+            self.target_layout.addWidget(radio)
+            if status.possible:
+                first_possible = first_possible or radio
+                radio.setToolTip(f"converter: {status.converter_key}")
+            else:
+                reason = QLabel(status.reason or "not possible")
+                reason.setWordWrap(True)
+                reason.setIndent(24)
+                reason.setStyleSheet(f"color: {color('muted').name()};")
+                radio.setToolTip(status.reason or "")
+                self.target_layout.addWidget(reason)
+        if result["load_error"]:
+            note = QLabel(f"⚠ {result['load_error']}")
+            note.setWordWrap(True)
+            self.target_layout.addWidget(note)
+        self.target_group.buttonToggled.connect(lambda *_: self._target_changed())
+        if first_possible is not None:
+            first_possible.setChecked(True)
+        self._target_changed()
+
+    def _targets_failed(self, exc: BaseException) -> None:
+        message, hint, details = describe_exception(exc)
+        self.loading.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        notify(message, "error", hint=hint, details=details, context="export")
+
+    def _target_changed(self) -> None:
+        target = self.selected_target()
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.option_widgets.clear()
+        self.convert_button.setEnabled(target is not None)
+        if target is None:
+            return
+        for name, default in self.option_defaults.get(target, {}).items():
+            widget: QWidget
+            if isinstance(default, bool):
+                widget = QCheckBox()
+                widget.setChecked(default)
+            elif isinstance(default, int):
+                widget = QSpinBox()
+                widget.setRange(-1_000_000, 1_000_000)
+                widget.setValue(default)
+            elif isinstance(default, float):
+                widget = QDoubleSpinBox()
+                widget.setDecimals(8)
+                widget.setRange(-1e9, 1e9)
+                widget.setValue(default)
+            else:
+                widget = QLineEdit("" if default is None else str(default))
+                if default is None:
+                    widget.setPlaceholderText("converter default")
+            self.option_widgets[name] = widget
+            self.options_form.addRow(f"{name}:", widget)
+        if not self.option_widgets:
+            self.options_form.addRow(QLabel("This converter has no options."))
+        is_bundle = target == "tfserving"
+        for w in self.bundle_rows:
+            w.setVisible(is_bundle)
+        if is_bundle and not self.bundle_name.text():
+            self.bundle_name.setText(Path(self.doc.path).stem.replace(".", "_"))
+        self.out_edit.setText(self._default_output(target))
+
+    def _default_output(self, target: str) -> str:
+        src = Path(self.doc.path)
+        folder = (self.settings.last_folder("export") if self.settings is not None else "") or str(src.parent)
+        stem = src.name if src.is_dir() else src.stem
+        if target == "tfserving":
+            return str(Path(folder) / f"{stem}_serving")
+        if target == "savedmodel":
+            return str(Path(folder) / f"{stem}_savedmodel")
+        return str(Path(folder) / f"{stem}_converted{EXTENSIONS.get(target, '')}")
+
+    def _progress(self, report: Progress) -> None:
+        if report.fraction is not None:
+            self.progress.setValue(int(report.fraction * 100))
+        if report.message:
+            self.progress_label.setText(report.message + "…")
+
+    def _finished(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.convert_button.setEnabled(self.selected_target() is not None)
+        if self.worker is not None and self.worker.is_cancelled and self.result is None:
+            self.progress_label.setText("Cancelled: nothing was written.")
+
+    def _convert_failed(self, exc: BaseException) -> None:
+        self.error = exc
+        message, hint, details = describe_exception(exc)
+        self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
+        notify(message, "error", hint=hint, details=details, context="export")
+
+    def _converted(self, result: Any) -> None:
+        self.result = result
+        self.progress.setValue(100)
+        self.progress_label.setStyleSheet("")
+        self.progress_label.setText(f"Converted in {result.seconds:.1f} s with {result.converter}: "
+                                    f"{result.output or result.failed_output}")
+        parity = result.parity or {}
+        verdict = "✓ PASS" if result.passed else "✗ FAIL"
+        parts = [f"<b>{verdict}</b> on {parity.get('rows', '?')} rows ({result.rows_source})"]
+        if parity.get("label_agreement") is not None:
+            parts.append(f"labels agree on {parity['label_agreement']:.2%}")
+        if parity.get("max_abs_diff") is not None:
+            parts.append(f"max abs diff {parity['max_abs_diff']:.3g}")
+        if parity.get("max_rel_diff") is not None:
+            parts.append(f"max rel diff {parity['max_rel_diff']:.3g}")
+        tol = result.tolerances or {}
+        if tol:
+            parts.append("tolerance " + ", ".join(f"{k} {v:g}" for k, v in tol.items()))
+        text = ", ".join(parts)
+        notes = parity.get("notes") or []
+        if result.explained_rows:
+            text += f"<br>{len(result.explained_rows)} differing row(s) explained (split thresholds)."
+        if not result.passed and result.failed_output:
+            text += f"<br>Kept for inspection at {result.failed_output}; nothing was written at the output path."
+        if notes:
+            text += "<br>" + "<br>".join(str(n) for n in notes[:3])
+        if result.report_path:
+            text += f"<br>Report: {result.report_path}"
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(f"color: {color('ok' if result.passed else 'bad').name()};")
+        worst = parity.get("worst_rows") or []
+        self.worst.setRowCount(len(worst))
+        for r, row in enumerate(worst):
+            diff = row.get("diff", row.get("max_abs_diff"))
+            cells = [row.get("row"), f"{diff:.3g}" if isinstance(diff, float) else diff,
+                     _short(row.get("a")), _short(row.get("b")), _short(row.get("features"))]
+            for c, value in enumerate(cells):
+                item = QTableWidgetItem("" if value is None else str(value))
+                item.setToolTip(item.text())
+                if row.get("within_tolerance") is False or row.get("label_match") is False:
+                    item.setBackground(color("diff_bg"))
+                self.worst.setItem(r, c, item)
+        self.worst.resizeColumnsToContents()
+        self.worst.setVisible(bool(worst))
+        self.open_button.setEnabled(bool(result.output))
+        self.result_box.setVisible(True)
+        self.sig_converted.emit(result)
+
+    def _open_converted(self) -> None:
+        if self.result is not None and self.result.output:
+            self.sig_open_model.emit(self.result.output)
+
+
+def _parse_scalar(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _short(value: Any) -> str:
+    """A compact one-line view of a worst-row side: label, then probabilities or value."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict):
+        return str(value)
+    parts = []
+    for k, v in value.items():
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            v = " ".join(f"{a}:{b:.4f}" if isinstance(b, float) else f"{a}:{b}" for a, b in v.items())
+            parts.append(v if k == "probabilities" else f"{k} {v}")
+        elif isinstance(v, float):
+            parts.append(f"{k} {v:.6g}")
+        else:
+            parts.append(f"{k} {v}")
+    return " · ".join(parts)

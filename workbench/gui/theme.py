@@ -1,0 +1,87 @@
+"""Light and dark palettes; "system" follows the platform's colour scheme and its changes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEMES = ("system", "light", "dark")
+
+LIGHT = {
+    "window": "#f3f4f6", "base": "#ffffff", "alt_base": "#f7f8fa", "text": "#1f2328",
+    "muted": "#5f6b7a", "button": "#eceef1", "highlight": "#2f6fde", "highlight_text": "#ffffff",
+    "border": "#c9ced6", "icon": "#3a4452", "accent": "#2f6fde", "ok": "#1a7f37",
+    "bad": "#c62828", "warn": "#9a6700", "bad_bg": "#fde2e1", "warn_bg": "#fff4d6",
+    "ok_bg": "#dcf5e3", "diff_bg": "#ffe3b3", "plot_bg": "#ffffff", "plot_fg": "#30363d",
+}
+DARK = {
+    "window": "#1e2127", "base": "#16181d", "alt_base": "#1c1f25", "text": "#e3e6eb",
+    "muted": "#9aa4b2", "button": "#2a2e36", "highlight": "#3d7be6", "highlight_text": "#ffffff",
+    "border": "#3a3f4a", "icon": "#c9d1d9", "accent": "#5b9bff", "ok": "#56d364",
+    "bad": "#ff7b72", "warn": "#e3b341", "bad_bg": "#4a1f1f", "warn_bg": "#3d3216",
+    "ok_bg": "#1b3a24", "diff_bg": "#5a3d10", "plot_bg": "#16181d", "plot_fg": "#c9d1d9",
+}
+
+_current: dict[str, str] = dict(LIGHT)
+_choice = "system"
+
+
+def current_colors() -> dict[str, str]:
+    """The colours of the theme in use (views use them for highlights and charts)."""
+    return _current
+
+
+def is_dark() -> bool:
+    return _current is DARK or _current.get("base") == DARK["base"]
+
+
+def system_prefers_dark() -> bool:
+    hints = QGuiApplication.styleHints() if QGuiApplication.instance() else None
+    return bool(hints is not None and hints.colorScheme() == Qt.ColorScheme.Dark)
+
+
+def build_palette(colors: dict[str, str]) -> QPalette:
+    pal = QPalette()
+    role = QPalette.ColorRole
+    pairs = {
+        role.Window: "window", role.WindowText: "text", role.Base: "base", role.AlternateBase: "alt_base",
+        role.Text: "text", role.Button: "button", role.ButtonText: "text", role.Highlight: "highlight",
+        role.HighlightedText: "highlight_text", role.ToolTipBase: "base", role.ToolTipText: "text",
+        role.PlaceholderText: "muted", role.Link: "accent", role.Mid: "border", role.Dark: "border",
+    }
+    for r, key in pairs.items():
+        pal.setColor(r, QColor(colors[key]))
+    disabled = QPalette.ColorGroup.Disabled
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        pal.setColor(disabled, r, QColor(colors["muted"]))
+    return pal
+
+
+def apply_theme(choice: str = "system", app: QApplication | None = None) -> dict[str, str]:
+    """Apply "system", "light" or "dark" to the application; returns the colours used."""
+    global _current, _choice
+    from workbench.gui.resources import clear_icon_cache, stylesheet
+
+    app = app or QApplication.instance()
+    _choice = choice if choice in THEMES else "system"
+    dark = system_prefers_dark() if _choice == "system" else _choice == "dark"
+    _current = DARK if dark else LIGHT
+    if app is not None:
+        app.setStyle("Fusion")
+        app.setPalette(build_palette(_current))
+        app.setStyleSheet(stylesheet(_current))
+    clear_icon_cache()
+    return _current
+
+
+def follow_system(app: QApplication, on_change=None) -> None:
+    """Re-apply the theme when the platform's colour scheme changes (only in "system" mode)."""
+
+    def changed(_scheme: object) -> None:
+        if _choice == "system":
+            apply_theme("system", app)
+            if on_change is not None:
+                on_change()
+
+    app.styleHints().colorSchemeChanged.connect(changed)

@@ -1,0 +1,1 @@
+"""Views of the main window; each wraps a core object and is runnable on its own."""

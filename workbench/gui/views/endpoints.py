@@ -1,0 +1,351 @@
+"""Endpoints: saved serving endpoints, probe (status + signature tree), request preview, curl, diagnosis.
+
+Everything goes through `workbench.core.serving.probe.run_probe` on a worker; the report fills the
+status tree, the request preview (the exact JSON body and a copyable curl command), the response
+and, when something failed, the diagnosis with its hint.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.gui.notifications import describe_exception, notify
+from workbench.gui.resources import icon
+from workbench.gui.settings import Endpoint
+from workbench.gui.views.common import color, core_module, placeholder
+from workbench.gui.workers import Worker, run_in_worker
+
+
+def probe_job(endpoint: Endpoint, rows: Any) -> Any:
+    """Worker job: one probe of the endpoint (never raises for endpoint failures: see the report)."""
+    from workbench.core.serving.probe import ProbeOptions, run_probe
+
+    verify: bool | str = endpoint.ca_file or endpoint.verify_tls
+    opts = ProbeOptions(url=endpoint.url, model=endpoint.model or None, grpc=endpoint.grpc_target or None,
+                        headers=dict(endpoint.headers), verify=verify, timeout=endpoint.timeout_s, rows=rows)
+    return run_probe(opts)
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """`Name: value` lines (or a JSON object) -> dict."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(text).items()}
+    out = {}
+    for line in text.splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+class EndpointsView(QWidget):
+    """Saved endpoints on the left; probe results on the right."""
+
+    sig_probed = Signal(object)
+    """A ProbeReport arrived."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = None
+        self.window_ref: Any = None
+        self._core, self._why = core_module("workbench.core.serving.probe")
+        self.worker: Worker | None = None
+        self.report: Any = None
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        if self._core is None:
+            outer.addWidget(placeholder(f"Endpoints are {self._why}"))
+            return
+
+        # -- left: saved endpoints and the form --------------------------------------------
+        self.saved = QListWidget()
+        self.saved.setToolTip("Saved endpoints (kept in the settings)")
+        self.name = QLineEdit()
+        self.url = QLineEdit()
+        self.url.setPlaceholderText("http://127.0.0.1:8501  (TF Serving REST, KServe v2 …)")
+        self.model = QLineEdit()
+        self.model.setPlaceholderText("model name (empty: the only one served)")
+        self.grpc = QLineEdit()
+        self.grpc.setPlaceholderText("127.0.0.1:8500 (optional)")
+        self.headers = QPlainTextEdit()
+        self.headers.setPlaceholderText("Authorization: Bearer …")
+        self.headers.setMaximumHeight(60)
+        self.verify = QCheckBox("Verify TLS certificates")
+        self.verify.setChecked(True)
+        self.ca_file = QLineEdit()
+        self.ca_file.setPlaceholderText("CA bundle for a private CA (optional)")
+        self.timeout = QDoubleSpinBox()
+        self.timeout.setRange(0.1, 600)
+        self.timeout.setValue(10)
+        self.send_rows = QCheckBox("Send the first rows of the selected model")
+        self.send_rows.setToolTip("Build a predict request from the Rows table (up to 5 rows)")
+        form = QFormLayout()
+        form.addRow("Name:", self.name)
+        form.addRow("URL:", self.url)
+        form.addRow("Model:", self.model)
+        form.addRow("gRPC:", self.grpc)
+        form.addRow("Headers:", self.headers)
+        form.addRow("Timeout (s):", self.timeout)
+        form.addRow("", self.verify)
+        form.addRow("CA file:", self.ca_file)
+        form.addRow("", self.send_rows)
+        self.save_button = QPushButton(icon("add"), "Save")
+        self.delete_button = QPushButton(icon("remove"), "Delete")
+        self.probe_button = QPushButton(icon("refresh", "#ffffff"), "Probe")
+        self.probe_button.setObjectName("primary")
+        self.probe_button.setToolTip("Ask the endpoint for its status and signatures (F5)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.probe_button)
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(QLabel("<b>Saved endpoints</b>"))
+        ll.addWidget(self.saved, 1)
+        box = QGroupBox("Endpoint")
+        box.setLayout(form)
+        ll.addWidget(box)
+        ll.addLayout(buttons)
+
+        # -- right: status tree, request, response -------------------------------------------
+        self.verdict = QLabel("Probe an endpoint to see its status, versions and signatures.")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["What", "Value"])
+        self.tree.setColumnWidth(0, 260)
+        self.tree.setAlternatingRowColors(True)
+        self.request_text = QPlainTextEdit()
+        self.request_text.setReadOnly(True)
+        self.request_text.setPlaceholderText("The exact request body appears here after a probe with rows.")
+        self.copy_curl = QPushButton(icon("copy"), "Copy as curl")
+        self.copy_curl.setEnabled(False)
+        self.response_text = QPlainTextEdit()
+        self.response_text.setReadOnly(True)
+        req = QWidget()
+        rl = QVBoxLayout(req)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.request_text, 1)
+        rl.addWidget(self.copy_curl, 0, Qt.AlignmentFlag.AlignRight)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.tree, "Status and signatures")
+        self.tabs.addTab(req, "Request")
+        self.tabs.addTab(self.response_text, "Response")
+        from workbench.gui.views.load_test import LoadTestPanel
+
+        self.load_test = LoadTestPanel(self.endpoint, self._model_rows)
+        self.tabs.addTab(self.load_test, "Load test")
+        right = QWidget()
+        rr = QVBoxLayout(right)
+        rr.setContentsMargins(0, 0, 0, 0)
+        rr.addWidget(self.verdict)
+        rr.addWidget(self.tabs, 1)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        left.setMaximumWidth(380)
+        splitter.setSizes([320, 760])
+        outer.addWidget(splitter)
+
+        self.saved.currentItemChanged.connect(self._select)
+        self.save_button.clicked.connect(self.save_current)
+        self.delete_button.clicked.connect(self.delete_current)
+        self.probe_button.clicked.connect(self.refresh)
+        self.copy_curl.clicked.connect(self._copy_curl)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def attach(self, window: Any) -> None:
+        self.window_ref = window
+        self.settings = getattr(window, "settings", None)
+        if self._core is not None and self.settings is not None:
+            self._reload_saved()
+
+    def endpoint(self) -> Endpoint:
+        """The endpoint described by the form."""
+        return Endpoint(name=self.name.text().strip() or self.url.text().strip(), url=self.url.text().strip(),
+                        model=self.model.text().strip(), grpc_target=self.grpc.text().strip(),
+                        headers=parse_headers(self.headers.toPlainText()), verify_tls=self.verify.isChecked(),
+                        ca_file=self.ca_file.text().strip(), timeout_s=self.timeout.value())
+
+    def set_endpoint(self, ep: Endpoint) -> None:
+        self.name.setText(ep.name)
+        self.url.setText(ep.url)
+        self.model.setText(ep.model)
+        self.grpc.setText(ep.grpc_target)
+        self.headers.setPlainText("\n".join(f"{k}: {v}" for k, v in ep.headers.items()))
+        self.verify.setChecked(ep.verify_tls)
+        self.ca_file.setText(ep.ca_file)
+        self.timeout.setValue(ep.timeout_s)
+
+    def save_current(self) -> None:
+        if self.settings is None or not self.url.text().strip():
+            return
+        self.settings.save_endpoint(self.endpoint())
+        self._reload_saved()
+
+    def delete_current(self) -> None:
+        item = self.saved.currentItem()
+        if item is not None and self.settings is not None:
+            self.settings.remove_endpoint(item.text())
+            self._reload_saved()
+
+    def refresh(self) -> Worker | None:
+        """Probe the endpoint in the form (F5)."""
+        if self._core is None or (self.worker is not None and not self.worker.is_done):
+            return None
+        ep = self.endpoint()
+        if not ep.url:
+            self.verdict.setText("Give the endpoint's URL first.")
+            return None
+        rows = None
+        if self.send_rows.isChecked() and self.window_ref is not None:
+            doc = self.window_ref.current_document()
+            if doc is not None and doc.rows is not None:
+                rows = doc.rows.head(5).copy()
+        self.probe_button.setEnabled(False)
+        self.verdict.setText(f"Probing {ep.url}…")
+        self.worker = run_in_worker(probe_job, ep, rows, name=f"probe {ep.url}", on_result=self._probed,
+                                    on_error=self._failed,
+                                    on_finished=lambda: self.probe_button.setEnabled(True))
+        return self.worker
+
+    def tree_items(self) -> dict[str, str]:
+        """Top-level tree rows as {what: value} (for tests and the status line)."""
+        out = {}
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            out[item.text(0)] = item.text(1)
+        return out
+
+    def child_texts(self, top: str) -> list[str]:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.text(0) == top:
+                return [item.child(j).text(0) for j in range(item.childCount())]
+        return []
+
+    # -- private ----------------------------------------------------------------------------
+
+    def _model_rows(self) -> Any:
+        doc = self.window_ref.current_document() if self.window_ref is not None else None
+        return None if doc is None else doc.rows
+
+    def _reload_saved(self) -> None:
+        self.saved.clear()
+        for ep in self.settings.endpoints():
+            item = QListWidgetItem(icon("endpoint"), ep.name)
+            item.setData(Qt.ItemDataRole.UserRole, ep)
+            item.setToolTip(ep.url)
+            self.saved.addItem(item)
+
+    def _select(self, item: QListWidgetItem | None, _prev: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.set_endpoint(item.data(Qt.ItemDataRole.UserRole))
+
+    def _failed(self, exc: BaseException) -> None:
+        message, hint, details = describe_exception(exc)
+        self.verdict.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        notify(message, "error", hint=hint, details=details, context="probe")
+
+    def _probed(self, report: Any) -> None:
+        self.report = report
+        data = report.to_json()
+        self.tree.clear()
+
+        def add(parent: Any, what: str, value: Any = "") -> QTreeWidgetItem:
+            item = QTreeWidgetItem([what, "" if value is None else str(value)])
+            item.setToolTip(1, item.text(1))
+            if isinstance(parent, QTreeWidget):
+                parent.addTopLevelItem(item)
+            else:
+                parent.addChild(item)
+            return item
+
+        add(self.tree, "Protocol", data.get("protocol") or "unknown")
+        add(self.tree, "URL", data.get("url"))
+        add(self.tree, "Model", data.get("model"))
+        versions = add(self.tree, "Versions", f"{len(data.get('versions') or [])}")
+        for v in data.get("versions") or []:
+            add(versions, f"version {v.get('version')}", v.get("state") + (f" ({v['error']})" if v.get("error")
+                                                                             else ""))
+        sigs = add(self.tree, "Signatures", f"{len(data.get('signatures') or {})}")
+        for name, sig in (data.get("signatures") or {}).items():
+            s = add(sigs, name, sig.get("method", ""))
+            for kind in ("inputs", "outputs"):
+                group = add(s, kind, len(sig.get(kind) or {}))
+                for alias, meta in (sig.get(kind) or {}).items():
+                    shape = meta.get("shape")
+                    add(group, alias, f"{meta.get('dtype')} {shape if shape is not None else '(unknown shape)'}")
+        if data.get("latency_ms"):
+            add(self.tree, "Latency (ms)", ", ".join(f"{x:.1f}" for x in data["latency_ms"]))
+        grpc = data.get("grpc")
+        if grpc:
+            g = add(self.tree, "gRPC", grpc.get("target"))
+            add(g, "protocol", grpc.get("protocol"))
+            if grpc.get("error"):
+                add(g, "error", f"{grpc['error']['kind']}: {grpc['error']['message']}")
+        for note in data.get("notes") or []:
+            add(self.tree, "Note", note)
+        error = data.get("error")
+        if error:
+            e = add(self.tree, "Error", f"{error['kind']}: {error['message']}")
+            if error.get("hint"):
+                add(e, "hint", error["hint"])
+        self.tree.expandToDepth(3)
+        # request and response
+        request = data.get("request")
+        if request:
+            self.request_text.setPlainText(f"POST {request['url']}\n\n" + json.dumps(request["body"], indent=2))
+            self.copy_curl.setEnabled(True)
+        else:
+            self.request_text.clear()
+            self.copy_curl.setEnabled(False)
+        self.response_text.setPlainText(json.dumps({"predictions": data.get("predictions"),
+                                                    "error": error}, indent=2))
+        failures = report.failures()
+        if failures:
+            d = failures[0]
+            self.verdict.setText(f"✗ {d.kind}: {d.message}" + (f"\nHint: {d.hint}" if d.hint else ""))
+            self.verdict.setStyleSheet(f"color: {color('bad').name()};")
+        else:
+            available = sum(1 for v in data.get("versions") or [] if v.get("state") == "AVAILABLE")
+            self.verdict.setText(f"✓ {data.get('protocol')} · model {data.get('model')} · "
+                                 f"{available} version(s) available · {len(data.get('signatures') or {})} "
+                                 f"signature(s)")
+            self.verdict.setStyleSheet(f"color: {color('ok').name()};")
+        self.sig_probed.emit(report)
+
+    def _copy_curl(self) -> None:
+        if self.report is not None and self.report.request is not None:
+            QGuiApplication.clipboard().setText(self.report.request.curl(self.report.headers or None))

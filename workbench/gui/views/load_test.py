@@ -1,0 +1,277 @@
+"""Load test of an endpoint with live charts, through `workbench.core.bench.load.run_load` on a worker.
+
+Each second of measurement arrives as a `TimePoint`: the latency chart draws p50 and p99 over time,
+the throughput chart successful responses per second and errors. The previous run stays on the
+charts (dashed, "A") under the current one ("B") for an A/B comparison.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.gui.notifications import describe_exception, notify
+from workbench.gui.resources import icon
+from workbench.gui.views.benchmark import _plot
+from workbench.gui.views.common import color
+from workbench.gui.workers import Progress, Worker, run_in_worker
+
+LEVEL_COLUMNS = ["Run", "Level", "Requests", "OK", "Errors", "Req/s", "p50 ms", "p90 ms", "p99 ms", "Max ms"]
+
+
+def load_job(url: str, model: str, frame: Any, levels: tuple[float, ...], duration_s: float, batch_size: int,
+             task: Any = None) -> Any:
+    """Worker job: build the requests from the rows and run the sweep, forwarding each second."""
+    from workbench.core.bench.load import LoadPlan, run_load
+    from workbench.core.bench.requests import build_rest_target
+
+    target = build_rest_target(url, model, frame, batch_size=batch_size)
+    plan = LoadPlan(mode="closed", levels=levels, duration_s=duration_s, warmup_s=min(0.5, duration_s / 4))
+    total = len(levels) * duration_s
+
+    def on_point(point: Any) -> None:
+        done = levels.index(point.level) * duration_s + point.second if point.level in levels else 0
+        task.progress(min(1.0, done / total), f"level {point.level:g}: second {point.second}", point)
+
+    return run_load(target, plan, model=model, on_point=on_point, cancel=task.cancel_event)
+
+
+class LoadTestPanel(QWidget):
+    """Controls, live latency/throughput charts with the previous run overlaid, per-level table."""
+
+    sig_finished = Signal(object)
+    """A LoadResult arrived."""
+
+    def __init__(self, endpoint_source: Any, rows_source: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        #: () -> Endpoint of the form; () -> DataFrame | None of the selected model's rows
+        self.endpoint_source = endpoint_source
+        self.rows_source = rows_source
+        self.worker: Worker | None = None
+        self.result: Any = None
+        self.runs: list[dict[str, Any]] = []  # {"label", "x", "p50", "p99", "rps", "err", "curves"}
+
+        self.levels = QLineEdit("1, 4")
+        self.levels.setToolTip("Concurrency levels (closed loop), e.g. 1, 4, 16")
+        self.levels.setMaximumWidth(70)
+        self.duration = QDoubleSpinBox()
+        self.duration.setRange(1, 600)
+        self.duration.setValue(5)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 10_000)
+        self.use_model_rows = QCheckBox("Selected model's rows")
+        self.use_model_rows.setChecked(True)
+        self.rows_json = QLineEdit('[{"x": 1.0}, {"x": 2.0}, {"x": 5.0}]')
+        self.rows_json.setToolTip("Rows as JSON records, used when no model rows are chosen")
+        self.run_button = QPushButton(icon("run", "#ffffff"), "Start")
+        self.run_button.setObjectName("primary")
+        self.cancel_button = QPushButton(icon("stop"), "Stop")
+        self.cancel_button.setEnabled(False)
+        self.keep = QCheckBox("A/B overlay")
+        self.keep.setToolTip("Keep the previous run on the charts (dashed, A) under the new one (B)")
+        self.keep.setChecked(True)
+        self.rows_json.setMinimumWidth(100)
+        top = QHBoxLayout()
+        for w in (QLabel("Concurrency:"), self.levels, QLabel("Seconds each:"), self.duration,
+                  QLabel("Rows/request:"), self.batch):
+            top.addWidget(w)
+        top.addWidget(self.keep)
+        top.addStretch(1)
+        rows = QHBoxLayout()
+        rows.addWidget(self.use_model_rows)
+        rows.addWidget(QLabel("or:"))
+        rows.addWidget(self.rows_json, 1)
+        rows.addWidget(self.run_button)
+        rows.addWidget(self.cancel_button)
+        self.status = QLabel("Sends predict requests from the rows at each concurrency level and charts each "
+                             "second.")
+        self.status.setWordWrap(True)
+
+        self.latency_plot = _plot("Latency per second (p50, p99)", "ms", "seconds")
+        self.rps_plot = _plot("Throughput and errors", "per second", "seconds")
+        self.table = QTableWidget(0, len(LEVEL_COLUMNS))
+        self.table.setHorizontalHeaderLabels(LEVEL_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setMaximumHeight(130)
+        grid = QGridLayout()
+        grid.addWidget(self.latency_plot, 0, 0)
+        grid.addWidget(self.rps_plot, 0, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(top)
+        layout.addLayout(rows)
+        layout.addWidget(self.status)
+        layout.addLayout(grid, 1)
+        layout.addWidget(self.table)
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.stop)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def frame(self) -> Any:
+        import pandas as pd
+
+        if self.use_model_rows.isChecked():
+            rows = self.rows_source()
+            if rows is not None and len(rows):
+                return rows
+        return pd.DataFrame(json.loads(self.rows_json.text() or "[]"))
+
+    def start(self) -> Worker | None:
+        if self.worker is not None and not self.worker.is_done:
+            return None
+        from workbench.core.bench.load import parse_levels
+        from workbench.core.errors import WorkbenchError
+
+        ep = self.endpoint_source()
+        try:
+            levels = parse_levels(self.levels.text(), integers=True)
+            frame = self.frame()
+        except (WorkbenchError, ValueError) as exc:
+            self.status.setText(f"✗ {exc}")
+            return None
+        if not ep.url or not ep.model:
+            self.status.setText("Give the endpoint's URL and model name first.")
+            return None
+        if not len(frame):
+            self.status.setText("No rows to send: check the model's Rows table or type rows as JSON.")
+            return None
+        if not self.keep.isChecked():
+            self._clear_runs()
+        elif len(self.runs) >= 2:
+            self._drop_run(0)
+        self._new_run()
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Load testing {ep.url} (model {ep.model})…")
+        self.worker = run_in_worker(load_job, ep.url, ep.model, frame, levels, self.duration.value(),
+                                    self.batch.value(), name="load test", on_progress=self._point,
+                                    on_result=self._done, on_error=self._failed, on_finished=self._finished)
+        return self.worker
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def points(self, run: int = -1) -> dict[str, list[float]]:
+        r = self.runs[run]
+        return {k: list(r[k]) for k in ("x", "p50", "p99", "rps", "err")}
+
+    # -- private ----------------------------------------------------------------------------
+
+    def _new_run(self) -> None:
+        import pyqtgraph as pg
+
+        for old in self.runs:  # the earlier run becomes the dashed "A"
+            for i, curve in enumerate(old["curves"]):
+                pen = curve.opts["pen"]
+                pen = pg.mkPen(pen.color(), width=pen.widthF(), style=Qt.PenStyle.DashLine)
+                curve.setPen(pen)
+                plot = self.latency_plot if i < 2 else self.rps_plot
+                _rename(plot, curve, "A" + curve.name()[1:])
+            old["label"] = "A"
+        label = "B" if self.runs else "A"
+        accent = color("accent").name()
+        warn = "#e8590c"
+        curves = [
+            self.latency_plot.plot([], [], pen=pg.mkPen(accent, width=2), name=f"{label} p50"),
+            self.latency_plot.plot([], [], pen=pg.mkPen(warn, width=1), name=f"{label} p99"),
+            self.rps_plot.plot([], [], pen=pg.mkPen(accent, width=2), name=f"{label} ok/s"),
+            self.rps_plot.plot([], [], pen=pg.mkPen(color("bad").name(), width=1), name=f"{label} errors/s"),
+        ]
+        self.runs.append({"label": label, "x": [], "p50": [], "p99": [], "rps": [], "err": [], "curves": curves,
+                          "offset": {}})
+
+    def _drop_run(self, index: int) -> None:
+        run = self.runs.pop(index)
+        for i, curve in enumerate(run["curves"]):
+            plot = self.latency_plot if i < 2 else self.rps_plot
+            plot.getPlotItem().removeItem(curve)
+            legend = plot.getPlotItem().legend
+            if legend is not None:
+                legend.removeItem(curve)
+
+    def _clear_runs(self) -> None:
+        while self.runs:
+            self._drop_run(0)
+        self.table.setRowCount(0)
+
+    def _point(self, report: Progress) -> None:
+        point = report.data
+        if point is None or not self.runs:
+            return
+        run = self.runs[-1]
+        # seconds since the start of the run: levels follow each other
+        offset = run["offset"].setdefault(point.level, len(run["offset"]) * self.duration.value())
+        run["x"].append(offset + point.second)
+        run["p50"].append(point.p50_ms)
+        run["p99"].append(point.p99_ms)
+        run["rps"].append(point.throughput_rps)
+        run["err"].append(float(point.errors))
+        c = run["curves"]
+        c[0].setData(run["x"], run["p50"])
+        c[1].setData(run["x"], run["p99"])
+        c[2].setData(run["x"], run["rps"])
+        c[3].setData(run["x"], run["err"])
+        self.status.setText(f"level {point.level:g} · second {point.second}: {point.throughput_rps:.0f} ok/s, "
+                            f"p50 {point.p50_ms:.2f} ms, p99 {point.p99_ms:.2f} ms, {point.errors} errors")
+
+    def _done(self, result: Any) -> None:
+        self.result = result
+        label = self.runs[-1]["label"] if self.runs else "run"
+        for lv in result.levels:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            pct = lv.latency.percentiles_ms
+            cells = [label, f"{lv.level:g}", lv.requests, lv.ok, lv.error_count, f"{lv.throughput_rps:.1f}",
+                     pct.get(50.0), pct.get(90.0), pct.get(99.0), lv.latency.max_ms]
+            for col, value in enumerate(cells):
+                text = f"{value:.3f}" if isinstance(value, float) else str(value)
+                item = QTableWidgetItem("" if text == "nan" else text)
+                if col == 4 and lv.error_count:
+                    item.setForeground(color("bad"))
+                    item.setToolTip(", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
+                self.table.setItem(r, col, item)
+        self.table.resizeColumnsToContents()
+        errors = sum(lv.error_count for lv in result.levels)
+        self.status.setText(f"{'Stopped' if result.cancelled else 'Done'}: {len(result.levels)} level(s), "
+                            f"{sum(lv.ok for lv in result.levels)} ok, {errors} errors"
+                            + (f" (stopped early: {result.stopped_early})" if result.stopped_early else ""))
+        self.sig_finished.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        message, hint, details = describe_exception(exc)
+        self.status.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        notify(message, "error", hint=hint, details=details, context="load test")
+
+    def _finished(self) -> None:
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+
+def _rename(plot: Any, curve: Any, name: str) -> None:
+    """Rename a curve and its legend entry."""
+    curve.opts["name"] = name
+    legend = plot.getPlotItem().legend
+    label = legend.getLabel(curve) if legend is not None and hasattr(legend, "getLabel") else None
+    if label is not None:
+        label.setText(name)

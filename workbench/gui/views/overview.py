@@ -1,0 +1,228 @@
+"""Overview of a model: format, framework, task, inputs/outputs, classes, metadata, warnings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.core.types import ModelInfo, TensorSpec
+from workbench.gui.document import ModelDocument
+from workbench.gui.views.common import header, placeholder, short_value
+
+SPEC_COLUMNS = ("Name", "Type", "Shape", "Categories / range", "Missing")
+
+
+def shape_text(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "unknown"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def spec_cells(spec: TensorSpec) -> list[str]:
+    if spec.categories is not None:
+        cats = ", ".join(str(c) for c in spec.categories[:12])
+        extra = f" … (+{len(spec.categories) - 12})" if len(spec.categories) > 12 else ""
+        detail = f"{{{cats}{extra}}}"
+    elif spec.value_range is not None:
+        lo, hi = spec.value_range
+        detail = f"{lo:g} … {hi:g}"
+    else:
+        detail = ""
+    return [spec.name, spec.dtype, shape_text(spec.shape), detail, "yes" if spec.accepts_missing else ""]
+
+
+def fill_tree(tree: QTreeWidget, data: Any) -> None:
+    tree.clear()
+
+    def add(parent: QTreeWidgetItem | QTreeWidget, key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            item = QTreeWidgetItem([key, f"{len(value)} entries"])
+            for k, v in value.items():
+                add(item, str(k), v)
+        elif isinstance(value, list | tuple) and value and any(isinstance(v, dict | list) for v in value):
+            item = QTreeWidgetItem([key, f"{len(value)} items"])
+            for i, v in enumerate(value):
+                add(item, f"[{i}]", v)
+        else:
+            text = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+            item = QTreeWidgetItem([key, short_value(text, 200)])
+            item.setToolTip(1, text)
+        if isinstance(parent, QTreeWidget):
+            parent.addTopLevelItem(item)
+        else:
+            parent.addChild(item)
+
+    for k, v in (data or {}).items():
+        add(tree, str(k), v)
+    tree.expandToDepth(0)
+
+
+class SpecTable(QTableWidget):
+    def __init__(self) -> None:
+        super().__init__(0, len(SPEC_COLUMNS))
+        self.setHorizontalHeaderLabels(SPEC_COLUMNS)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.setWordWrap(False)
+
+    def set_specs(self, specs: list[TensorSpec]) -> None:
+        self.setRowCount(len(specs))
+        for r, spec in enumerate(specs):
+            for c, text in enumerate(spec_cells(spec)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.setItem(r, c, item)
+
+
+class OverviewView(QWidget):
+    """What inspection found; "Trust and load" re-opens an untrusted pickle with trust."""
+
+    sig_trust_requested = Signal(str)
+    """The user asked to load this (pickle) path with trust."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc: ModelDocument | None = None
+        self.stack = QStackedWidget()
+        self.empty = placeholder("No model selected.\n\nDrop a model file or folder on the window, "
+                                 "or use File ▸ Open (Ctrl+O).")
+        self.stack.addWidget(self.empty)
+
+        page = QWidget()
+        self.head, self.title, self.subtitle = header("", "")
+        self.facts = QFormLayout()
+        self.facts.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.fact_labels: dict[str, QLabel] = {}
+        for key in ("Format", "Framework", "Task", "Classes", "Loaded"):
+            label = QLabel()
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)
+            self.fact_labels[key] = label
+            self.facts.addRow(f"{key}:", label)
+
+        self.warning_box = QFrame()
+        self.warning_box.setObjectName("warningBox")
+        wl = QHBoxLayout(self.warning_box)
+        self.warning_text = QLabel()
+        self.warning_text.setWordWrap(True)
+        self.warning_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.trust_button = QPushButton("Trust and load…")
+        self.trust_button.setToolTip("Unpickling runs code from the file: only if you trust where it came from")
+        self.trust_button.clicked.connect(lambda: self.doc and self.sig_trust_requested.emit(self.doc.path))
+        wl.addWidget(self.warning_text, 1)
+        wl.addWidget(self.trust_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        self.inputs = SpecTable()
+        self.outputs = SpecTable()
+        self.metadata = QTreeWidget()
+        self.metadata.setHeaderLabels(["Key", "Value"])
+        self.metadata.setColumnWidth(0, 150)
+        self.metadata.setAlternatingRowColors(True)
+
+        inputs_box = QGroupBox("Inputs")
+        QVBoxLayout(inputs_box).addWidget(self.inputs)
+        outputs_box = QGroupBox("Outputs")
+        QVBoxLayout(outputs_box).addWidget(self.outputs)
+        meta_box = QGroupBox("Metadata")
+        QVBoxLayout(meta_box).addWidget(self.metadata)
+        self.inputs_box, self.outputs_box = inputs_box, outputs_box
+
+        tables = QSplitter(Qt.Orientation.Vertical)
+        tables.addWidget(inputs_box)
+        tables.addWidget(outputs_box)
+        tables.setSizes([300, 150])
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(tables)
+        body.addWidget(meta_box)
+        body.setSizes([620, 380])
+
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.head)
+        layout.addLayout(self.facts)
+        layout.addWidget(self.warning_box)
+        layout.addWidget(body, 1)
+        self.page = page
+        self.stack.addWidget(page)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        outer.addWidget(self.stack)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def set_document(self, doc: ModelDocument | None) -> None:
+        if self.doc is not None:
+            self.doc.sig_info_changed.disconnect(self._refresh)
+        self.doc = doc
+        if doc is not None:
+            doc.sig_info_changed.connect(self._refresh)
+        self._refresh()
+
+    # -- private ----------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        doc = self.doc
+        if doc is None:
+            self.stack.setCurrentWidget(self.empty)
+            return
+        info: ModelInfo = doc.info
+        self.stack.setCurrentWidget(self.page)
+        self.title.setText(doc.name)
+        self.subtitle.setText(info.path)
+        version = f" {info.framework_version}" if info.framework_version else ""
+        self.fact_labels["Format"].setText(info.format)
+        self.fact_labels["Framework"].setText(f"{info.framework}{version}")
+        estimator = info.metadata.get("estimator") if isinstance(info.metadata, dict) else None
+        short = str(estimator).rsplit(".", 1)[-1] if estimator else ""
+        self.fact_labels["Task"].setText(info.task + (f"  ({short})" if short else ""))
+        self.fact_labels["Task"].setToolTip(str(estimator or ""))
+        self.fact_labels["Classes"].setText(
+            ", ".join(str(c) for c in info.classes) if info.classes is not None else "—")
+        loaded = "yes" if info.loaded else "no (inspected without running code from the file)"
+        if doc.trusted:
+            loaded += " · trusted by you"
+        self.fact_labels["Loaded"].setText(loaded)
+        self.inputs_box.setTitle(f"Inputs ({len(info.inputs)})")
+        self.outputs_box.setTitle(f"Outputs ({len(info.outputs)})")
+        self.inputs.set_specs(info.inputs)
+        self.outputs.set_specs(info.outputs)
+        fill_tree(self.metadata, info.metadata)
+        self.warning_box.setVisible(bool(info.warnings))
+        self.warning_text.setText("\n".join(f"⚠ {w}" for w in info.warnings))
+        needs_trust = self._needs_trust(info) and not doc.trusted
+        self.trust_button.setVisible(needs_trust)
+
+    @staticmethod
+    def _needs_trust(info: ModelInfo) -> bool:
+        try:
+            from workbench.core.formats.base import FORMATS
+
+            return info.format in FORMATS and FORMATS.get(info.format).runs_code and not info.loaded
+        except ImportError:  # pragma: no cover - core always importable
+            return False
+
+    def warning_lines(self) -> list[str]:
+        return [] if self.doc is None else list(self.doc.info.warnings)
