@@ -1,0 +1,69 @@
+"""Local benchmark on the sample iris model: native (joblib) and onnxruntime (ONNX)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import SAMPLES_DIR
+from workbench.core.bench.local import LocalPlan, batches_of, run_local_bench
+from workbench.core.errors import WorkbenchError
+from workbench.core.rows import read_rows
+
+
+@pytest.fixture(scope="module")
+def iris_rows():
+    return read_rows(SAMPLES_DIR / "iris_logreg.rows.csv")
+
+
+@pytest.mark.parametrize("model,runtime", [("iris_logreg.onnx", "onnxruntime"), ("iris_logreg.joblib", "native")])
+def test_fixed_count_per_configuration(model: str, runtime: str, iris_rows) -> None:
+    seen = []
+    plan = LocalPlan(runtimes=(runtime,), batch_sizes=(1, 7), duration_s=None, count=25, warmup_calls=2,
+                     warmup_s=0.0)
+    result = run_local_bench(SAMPLES_DIR / model, iris_rows, plan, trust=True, progress=seen.append)
+    assert [(c.runtime, c.batch_size) for c in result.configs] == [(runtime, 1), (runtime, 7)]
+    for c in result.configs:
+        assert c.error is None and c.stopped_by == "count"
+        assert c.calls == 25 and c.latency.count == 25
+        assert c.rows == 25 * c.batch_size
+        assert c.throughput_rows_s == pytest.approx(c.rows / c.elapsed_s)
+        lat = c.latency
+        assert 0 < lat.min_ms <= lat.p50_ms <= lat.percentiles_ms[90.0] <= lat.p99_ms <= lat.max_ms
+        assert lat.mean_ms * 25 == pytest.approx(c.elapsed_s * 1000)   # per-call samples add up to the time
+        assert c.load_s is not None and c.load_s >= 0
+        assert c.rss_mb is not None and c.rss_mb > 0
+    finished = [p for p in seen if p.last is not None]
+    assert [(p.index, p.total) for p in finished] == [(1, 2), (2, 2)]
+    assert result.format == ("onnx" if model.endswith(".onnx") else "sklearn")
+    assert result.sample_rows == len(iris_rows)
+
+
+def test_batches_cycle_rows(iris_rows) -> None:
+    n = len(iris_rows)
+    batches = batches_of(iris_rows, n + 3)       # larger than the sample: rows repeat
+    assert len(batches) == 1 and len(batches[0]) == n + 3
+    assert batches[0].iloc[n].tolist() == iris_rows.iloc[0].tolist()
+    small = batches_of(iris_rows, 4)
+    assert len(small) == 8 and all(len(b) == 4 for b in small)
+    assert small[1].iloc[0].tolist() == iris_rows.iloc[4].tolist()
+
+
+def test_runtime_that_cannot_run_the_format(iris_rows) -> None:
+    with pytest.raises(WorkbenchError, match="cannot run onnx models"):
+        run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, LocalPlan(runtimes=("native",), count=1))
+
+
+def test_cancel_stops_between_calls(iris_rows) -> None:
+    cancel = threading.Event()
+
+    def progress(p) -> None:
+        if p.calls > 0:
+            cancel.set()
+
+    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1, 8), duration_s=60.0, warmup_s=0.0)
+    result = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan, progress=progress, cancel=cancel)
+    assert result.cancelled
+    assert len(result.configs) == 1 and result.configs[0].stopped_by == "cancelled"
+    assert result.configs[0].calls > 0

@@ -1,0 +1,105 @@
+"""`workbench bench MODEL --rows CSV`: local latency/throughput of a model per runtime and batch size."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "bench"
+HELP = "benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s, memory"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model file or folder")
+    parser.add_argument("--rows", metavar="CSV", help="sample rows (CSV or JSON); default: rows generated "
+                        "from the model's inputs")
+    parser.add_argument("--runtime", action="append", metavar="NAME",
+                        help="runtime to measure (repeatable; default: every runtime available for the format)")
+    parser.add_argument("--batch-sizes", default="1,8,64", metavar="LIST", help="rows per call (default 1,8,64)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="seconds measured per configuration (default 2, none when only --count is given)")
+    parser.add_argument("--count", type=int, metavar="N", help="calls per configuration (stops at whichever "
+                        "of duration and count comes first; with --count alone no duration limit)")
+    parser.add_argument("--warmup", type=float, default=0.5, metavar="S",
+                        help="warm-up seconds per configuration (default 0.5; JVM engines want more)")
+    parser.add_argument("--trust", action="store_true", help="allow loading pickles (runs code from the file)")
+    parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
+    parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.commands._benchcli import (
+        ProgressLine,
+        baseline_table,
+        parse_int_list,
+        run_cancellable,
+        table,
+    )
+    from workbench.commands.common import print_json
+    from workbench.core.bench.local import LocalPlan, LocalProgress, run_local_bench
+    from workbench.core.bench.results import from_local, save_result
+    from workbench.core.errors import WorkbenchError
+
+    batch_sizes = parse_int_list(args.batch_sizes, "batch size")
+    if args.duration is not None and args.duration <= 0:
+        raise WorkbenchError(f"--duration must be positive, got {args.duration}")
+    if args.count is not None and args.count < 1:
+        raise WorkbenchError(f"--count must be at least 1, got {args.count}")
+    duration = args.duration if args.duration is not None else (None if args.count is not None else 2.0)
+    plan = LocalPlan(runtimes=tuple(args.runtime) if args.runtime else None, batch_sizes=batch_sizes,
+                     duration_s=duration, count=args.count, warmup_s=max(0.0, args.warmup))
+    rows = None
+    if args.rows:
+        from workbench.core.rows import read_rows
+
+        rows = read_rows(args.rows)
+    line = ProgressLine()
+
+    def progress(p: LocalProgress) -> None:
+        head = f"[{p.index}/{p.total}] {p.runtime} batch {p.batch_size}"
+        if p.last is not None:
+            c = p.last
+            if c.error:
+                line.update(f"{head}: failed: {c.error}", final=True)
+            else:
+                line.update(f"{head}: {c.calls} calls, p50 {c.latency.p50_ms:.3f} ms, p99 {c.latency.p99_ms:.3f} ms, "
+                            f"{c.throughput_rows_s:,.0f} rows/s", final=True)
+        else:
+            line.update(f"{head}: {p.calls} calls ({p.fraction:.0%})")
+
+    result, interrupted = run_cancellable(
+        lambda cancel: run_local_bench(args.model, rows, plan, trust=args.trust, rows_source=args.rows,
+                                       progress=progress, cancel=cancel))
+    line.done()
+    saved = from_local(result)
+    if args.out:
+        save_result(saved, args.out)
+    if args.json:
+        print_json(saved.to_json())
+    else:
+        headers = ["runtime", "batch", "calls", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms",
+                   "rows/s", "x best p50", "load s", "load MB", "peak MB"]
+        good = [c for c in result.configs if not c.error]
+        best = {}  # side by side: each runtime's p50 over the best p50 at the same batch size
+        for c in good:
+            best[c.batch_size] = min(best.get(c.batch_size, c.latency.p50_ms), c.latency.p50_ms)
+        rows_out = [[c.runtime, c.batch_size, c.calls, c.latency.p50_ms, c.latency.percentiles_ms.get(90.0),
+                     c.latency.p99_ms, c.latency.percentiles_ms.get(99.9), c.latency.max_ms, c.latency.mean_ms,
+                     c.throughput_rows_s, c.latency.p50_ms / best[c.batch_size] if best[c.batch_size] else None,
+                     c.load_s, c.rss_load_delta_mb, c.rss_peak_delta_mb]
+                    for c in good]
+        print(f"{result.model} ({result.format}), {result.sample_rows} sample rows"
+              f"{' from ' + result.rows_source if result.rows_source else ''}")
+        if rows_out:
+            print(table(headers, rows_out))
+        for c in result.configs:
+            if c.error:
+                print(f"{c.runtime} batch {c.batch_size}: failed: {c.error}")
+        if args.baseline:
+            print(baseline_table(saved, args.baseline))
+        if args.out:
+            print(f"saved {args.out}")
+    if interrupted or result.cancelled:
+        return 130
+    return 1 if result.configs and all(c.error for c in result.configs) else 0
+

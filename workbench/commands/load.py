@@ -1,0 +1,132 @@
+"""`workbench load URL --model NAME --rows CSV`: load-test a serving endpoint (REST or gRPC)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "load"
+HELP = "load-test a serving endpoint: closed loop (concurrency) or open loop (rate), honest percentiles"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", metavar="URL", nargs="?",
+                        help="REST endpoint: base URL (http://host:8501) or the full :predict / v2 infer URL")
+    parser.add_argument("--model", required=True, metavar="NAME", help="served model name")
+    parser.add_argument("--rows", required=True, metavar="CSV", help="feature rows to send (CSV or JSON)")
+    parser.add_argument("--grpc", metavar="HOST:PORT", help="load the TF Serving gRPC endpoint instead of REST")
+    levels = parser.add_mutually_exclusive_group()
+    levels.add_argument("--concurrency", metavar="LIST",
+                        help="closed loop: requests kept in flight, swept (default 1)")
+    levels.add_argument("--rate", metavar="LIST",
+                        help="open loop: requests per second, swept; latency counted from each request's "
+                             "intended send time (coordinated-omission corrected)")
+    parser.add_argument("--duration", type=float, metavar="S", help="seconds per level (default 10; none when "
+                        "only --count is given)")
+    parser.add_argument("--count", type=int, metavar="N", help="requests per level")
+    parser.add_argument("--warmup", type=float, default=1.0, metavar="S", help="warm-up seconds per level (default 1)")
+    parser.add_argument("--batch-size", type=int, default=1, metavar="N", help="rows per request (default 1)")
+    parser.add_argument("--connections", type=int, default=16, metavar="N",
+                        help="open loop: connections (REST) / calls in flight (gRPC) carrying the rate (default 16)")
+    parser.add_argument("--max-errors", type=int, metavar="N", help="stop when a level has more errors than N")
+    parser.add_argument("--max-error-rate", type=float, metavar="F",
+                        help="stop when more than this fraction of a level's requests fail (e.g. 0.05)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per-request timeout (default 10)")
+    parser.add_argument("--version", type=int, metavar="N", help="model version (default: latest)")
+    parser.add_argument("--signature", default="serving_default", help="signature name (default serving_default)")
+    parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
+    parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.commands._benchcli import ProgressLine, baseline_table, run_cancellable, table
+    from workbench.commands.common import print_json
+    from workbench.core.bench.load import LoadPlan, parse_levels, run_load
+    from workbench.core.bench.recorder import TimePoint
+    from workbench.core.bench.requests import build_grpc_target, build_rest_target
+    from workbench.core.bench.results import from_load, save_result
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.rows import read_rows
+
+    if not args.url and not args.grpc:
+        raise WorkbenchError("give the endpoint: a REST URL, or --grpc HOST:PORT")
+    if args.batch_size < 1:
+        raise WorkbenchError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.rate:
+        mode, levels = "open", parse_levels(args.rate, integers=False)
+    else:
+        mode, levels = "closed", parse_levels(args.concurrency or "1", integers=True)
+    duration = args.duration if args.duration is not None else (None if args.count is not None else 10.0)
+    if duration is not None and duration <= 0:
+        raise WorkbenchError(f"--duration must be positive, got {duration}")
+    plan = LoadPlan(mode=mode, levels=levels, duration_s=duration, count=args.count,
+                    warmup_s=max(0.0, args.warmup), max_errors=args.max_errors,
+                    max_error_rate=args.max_error_rate, timeout_s=args.timeout, connections=max(1, args.connections))
+    frame = read_rows(args.rows)
+    if args.grpc:
+        target = build_grpc_target(args.grpc, args.model, frame, batch_size=args.batch_size, version=args.version,
+                                   signature=args.signature, timeout=args.timeout)
+    else:
+        target = build_rest_target(args.url, args.model, frame, batch_size=args.batch_size, version=args.version,
+                                   signature=args.signature)
+    line = ProgressLine()
+    what = "concurrency" if mode == "closed" else "rate"
+
+    def on_point(p: TimePoint) -> None:
+        level = f"{int(p.level)}" if mode == "closed" else f"{p.level:g}/s"
+        p50 = "-" if p.p50_ms != p.p50_ms else f"{p.p50_ms:.3f}"
+        p99 = "-" if p.p99_ms != p.p99_ms else f"{p.p99_ms:.3f}"
+        line.update(f"{what} {level}  t={p.second}s  {p.throughput_rps:,.0f} req/s  p50 {p50} ms  p99 {p99} ms"
+                    f"  errors {p.errors}")
+
+    def on_level(lv) -> None:
+        level = f"{int(lv.level)}" if mode == "closed" else f"{lv.level:g}/s"
+        errs = ", ".join(f"{k} {v}" for k, v in lv.errors.items()) or "no errors"
+        line.update(f"{what} {level}: {lv.ok} ok, {lv.throughput_rps:,.0f} req/s, p50 {lv.latency.p50_ms:.3f} ms, "
+                    f"p99 {lv.latency.p99_ms:.3f} ms, {errs} ({lv.stopped_by})", final=True)
+
+    result, interrupted = run_cancellable(
+        lambda cancel: run_load(target, plan, model=args.model, on_point=on_point, on_level=on_level, cancel=cancel))
+    line.done()
+    saved = from_load(result)
+    if args.out:
+        save_result(saved, args.out)
+    if args.json:
+        print_json(saved.to_json())
+    else:
+        print(f"{result.target} ({result.protocol}, {'closed loop' if mode == 'closed' else 'open loop'})")
+        headers = [what, "ok", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms"]
+        if mode == "open":
+            headers += ["uncorr p50", "uncorr p99"]
+        headers += ["client us"]
+        rows = []
+        for lv in result.levels:
+            row = [int(lv.level) if mode == "closed" else lv.level, lv.ok, lv.error_count, lv.throughput_rps,
+                   lv.latency.p50_ms, lv.latency.percentiles_ms.get(90.0), lv.latency.p99_ms,
+                   lv.latency.percentiles_ms.get(99.9), lv.latency.max_ms]
+            if mode == "open":
+                row += [lv.uncorrected.p50_ms, lv.uncorrected.p99_ms]
+            row += [lv.client.in_latency_p50_us if lv.client.in_latency_p50_us is not None
+                    else lv.client.cpu_us_per_request]
+            rows.append(row)
+        if rows:
+            print(table(headers, rows))
+        for lv in result.levels:
+            if lv.errors:
+                print(f"{what} {lv.level:g}: errors " + ", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
+        floor = result.client_floor_us
+        if floor is not None:
+            how = "median client time inside each measured latency" if result.protocol == "http" \
+                else "client CPU per request"
+            print(f"client floor: {floor:.1f} us ({how}); latencies below ~{floor / 1000:.3f} ms are the client's")
+        if result.stopped_early:
+            print("stopped early: the error budget was spent")
+        if args.baseline:
+            print(baseline_table(saved, args.baseline))
+        if args.out:
+            print(f"saved {args.out}")
+    if interrupted or result.cancelled:
+        return 130
+    if result.stopped_early or not any(lv.ok for lv in result.levels):
+        return 1
+    return 0

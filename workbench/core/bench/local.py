@@ -1,0 +1,250 @@
+"""Local benchmark: one model x runtimes x batch sizes, on sample rows, honest per-call percentiles.
+
+For each runtime the model is loaded once (load time and RSS delta recorded); for each batch size the
+rows are cycled into batches, a warm-up runs, then `session.predict(batch)` is timed call by call
+(perf_counter_ns, every sample kept) until the duration or the call count is reached. The peak RSS of
+each configuration is measured with the kernel's resettable high-water mark (see memory.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.bench import memory
+from workbench.core.bench.stats import LatencyStats, summarize_ns
+from workbench.core.errors import WorkbenchError
+
+#: distinct pre-built batches cycled through per configuration (slicing a DataFrame per call would be timed)
+_DISTINCT_BATCHES = 8
+
+
+@dataclass
+class LocalPlan:
+    """What to run: runtimes (None = every runtime available for the format), batch sizes, stop rule."""
+
+    runtimes: tuple[str, ...] | None = None
+    batch_sizes: tuple[int, ...] = (1, 8, 64)
+    duration_s: float | None = 2.0
+    #: calls per configuration (stops at whichever of duration/count comes first)
+    count: int | None = None
+    warmup_calls: int = 5
+    warmup_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.batch_sizes or any(int(b) != b or b < 1 for b in self.batch_sizes):
+            raise WorkbenchError(f"batch sizes must be positive integers, got {list(self.batch_sizes)}")
+        if self.duration_s is None and self.count is None:
+            raise WorkbenchError("a benchmark needs a duration or a call count")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runtimes": list(self.runtimes) if self.runtimes else None, "batch_sizes": list(self.batch_sizes),
+                "duration_s": self.duration_s, "count": self.count, "warmup_calls": self.warmup_calls,
+                "warmup_s": self.warmup_s}
+
+
+@dataclass
+class LocalConfigResult:
+    """One runtime x batch size: per-call latency, throughput and memory."""
+
+    runtime: str
+    batch_size: int
+    calls: int = 0
+    rows: int = 0
+    elapsed_s: float = 0.0
+    throughput_rows_s: float = 0.0
+    latency: LatencyStats = field(default_factory=LatencyStats.empty)   # per predict() call
+    load_s: float | None = None            # loading the model in this runtime (same for all batch sizes)
+    rss_load_delta_mb: float | None = None  # RSS growth caused by loading the model
+    rss_peak_delta_mb: float | None = None  # peak RSS during this configuration minus RSS before it
+    rss_mb: float | None = None            # RSS after the configuration
+    stopped_by: str = ""                   # duration | count | cancelled | error
+    error: str | None = None
+
+    @property
+    def per_row_us(self) -> float | None:
+        return None if not self.rows else self.elapsed_s / self.rows * 1e6
+
+
+@dataclass
+class LocalBenchResult:
+    """A whole local benchmark."""
+
+    model: str
+    format: str
+    rows_source: str | None
+    sample_rows: int
+    plan: LocalPlan
+    configs: list[LocalConfigResult]
+    cancelled: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocalProgress:
+    """Where a running benchmark is: configuration `index` of `total`, and its fraction done."""
+
+    runtime: str
+    batch_size: int
+    index: int
+    total: int
+    calls: int
+    fraction: float       # of the current configuration, 0..1
+    last: LocalConfigResult | None = None   # set when a configuration just finished
+
+
+def resolve_runtimes(fmt: str, names: Sequence[str] | None) -> list[str]:
+    """The runtimes to benchmark: `names` checked against the registry, or all that can run `fmt` here."""
+    from workbench.core.runtimes import RUNTIMES, runtimes_for
+
+    if names:
+        for name in names:
+            runtime = RUNTIMES.get(name)
+            if not runtime.can_run(fmt):
+                able = ", ".join(r.name for r in runtimes_for(fmt)) or "none"
+                raise WorkbenchError(f"runtime {name!r} cannot run {fmt} models", hint=f"runtimes for {fmt}: {able}")
+        return list(dict.fromkeys(names))
+    found = [r.name for r in runtimes_for(fmt) if r.availability(fmt).ok]
+    if not found:
+        raise WorkbenchError(f"no runtime available here runs {fmt} models")
+    return found
+
+
+def run_local_bench(model_path: str | Path, rows: Any = None, plan: LocalPlan | None = None, *,
+                    trust: bool = False, rows_source: str | None = None, sample_rows: int = 64,
+                    progress: Callable[[LocalProgress], None] | None = None,
+                    cancel: threading.Event | None = None) -> LocalBenchResult:
+    """Benchmark `model_path` over `plan` on `rows` (a DataFrame; generated from the model's inputs if None)."""
+    from workbench.core.models import inspect_model
+    from workbench.core.rows import generate_rows, prepare_rows
+
+    plan = plan or LocalPlan()
+    cancel = cancel or threading.Event()
+    info = inspect_model(model_path, trust=trust)
+    if rows is None:
+        rows = generate_rows(info, sample_rows)
+        rows_source = rows_source or f"generated ({sample_rows} rows)"
+    prepared = prepare_rows(rows, info)
+    names = resolve_runtimes(info.format, plan.runtimes)
+    total = len(names) * len(plan.batch_sizes)
+    configs: list[LocalConfigResult] = []
+    index = 0
+    for name in names:
+        if cancel.is_set():
+            break
+        session, load_s, load_delta, error = _load(name, model_path, info, trust)
+        for batch_size in plan.batch_sizes:
+            if cancel.is_set():
+                break
+            index += 1
+            if session is None:
+                result = LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error", error=error)
+            else:
+                result = _measure(session, name, batch_size, prepared, plan, cancel, progress, index, total)
+                result.load_s, result.rss_load_delta_mb = load_s, load_delta
+            configs.append(result)
+            if progress is not None:
+                progress(LocalProgress(name, batch_size, index, total, result.calls, 1.0, last=result))
+        del session
+    return LocalBenchResult(model=str(model_path), format=info.format, rows_source=rows_source,
+                            sample_rows=len(prepared), plan=plan, configs=configs, cancelled=cancel.is_set())
+
+
+def _load(name: str, path: str | Path, info: Any, trust: bool) -> tuple[Any, float | None, float | None, str | None]:
+    from workbench.core.runtimes import RUNTIMES
+
+    before = memory.rss_bytes()
+    start = time.perf_counter()
+    try:
+        session = RUNTIMES.get(name).load(path, info, trust)
+    except WorkbenchError as exc:
+        return None, None, None, str(exc)
+    load_s = time.perf_counter() - start
+    after = memory.rss_bytes()
+    delta = memory.to_mb(after - before) if (after is not None and before is not None) else None
+    return session, load_s, delta, None
+
+
+def batches_of(prepared: Any, batch_size: int, distinct: int = _DISTINCT_BATCHES) -> list[Any]:
+    """Up to `distinct` batches of `batch_size` rows, cycling the rows (repeated when too few)."""
+    import numpy as np
+
+    n = len(prepared)
+    out = []
+    for i in range(max(1, min(distinct, -(-n // batch_size)))):
+        idx = (np.arange(batch_size) + i * batch_size) % n
+        batch = prepared.iloc[idx]
+        batch.attrs = dict(prepared.attrs)
+        out.append(batch)
+    return out
+
+
+def _measure(session: Any, name: str, batch_size: int, prepared: Any, plan: LocalPlan,
+             cancel: threading.Event, progress: Callable[[LocalProgress], None] | None,
+             index: int, total: int) -> LocalConfigResult:
+    from array import array
+
+    batches = batches_of(prepared, batch_size)
+    predict = session.predict
+    pc = time.perf_counter_ns
+    try:
+        warm_end = pc() + int(plan.warmup_s * 1e9)
+        for i in range(max(1, plan.warmup_calls)):
+            predict(batches[i % len(batches)])
+        i = 0
+        while pc() < warm_end and not cancel.is_set():
+            predict(batches[i % len(batches)])
+            i += 1
+    except Exception as exc:  # noqa: BLE001 - a runtime that cannot predict these rows: report it, go on
+        return LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error",
+                                 error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+    memory.reset_peak()
+    rss_before = memory.rss_bytes()
+    samples = array("q")
+    nb = len(batches)
+    start = pc()
+    end = start + int(plan.duration_s * 1e9) if plan.duration_s else 0
+    count = plan.count
+    next_report = start + 200_000_000
+    stopped_by = ""
+    calls = 0
+    error = None
+    while True:
+        t = pc()
+        if end and t >= end:
+            stopped_by = "duration"
+            break
+        if count is not None and calls >= count:
+            stopped_by = "count"
+            break
+        if cancel.is_set():
+            stopped_by = "cancelled"
+            break
+        if progress is not None and t >= next_report:
+            frac = (t - start) / (end - start) if end else calls / max(1, count or 1)
+            if count is not None and end:
+                frac = max(frac, calls / count)
+            progress(LocalProgress(name, batch_size, index, total, calls, min(1.0, frac)))
+            next_report = t + 200_000_000
+        batch = batches[calls % nb]
+        t0 = pc()
+        try:
+            predict(batch)
+        except Exception as exc:  # noqa: BLE001 - reported in the result, the other configurations go on
+            stopped_by, error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
+            break
+        samples.append(pc() - t0)
+        calls += 1
+    elapsed_ns = sum(samples)
+    rss_after = memory.rss_bytes()
+    peak_delta = memory.peak_since_reset(rss_before, rss_after)
+    rows = calls * batch_size
+    return LocalConfigResult(
+        runtime=name, batch_size=batch_size, calls=calls, rows=rows, elapsed_s=elapsed_ns / 1e9,
+        throughput_rows_s=rows / (elapsed_ns / 1e9) if elapsed_ns else 0.0, latency=summarize_ns(samples),
+        rss_peak_delta_mb=memory.to_mb(peak_delta),
+        rss_mb=memory.to_mb(rss_after), stopped_by=stopped_by, error=error)

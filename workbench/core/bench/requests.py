@@ -1,0 +1,182 @@
+"""Build load-test targets from feature rows, with the Serving probe's protocol pieces.
+
+Each request carries `batch_size` rows (cycled). The served signature (TF Serving metadata, or v2 model
+metadata) decides the input aliases, dtypes and shapes when the server tells; otherwise column names are
+used as input aliases. Bodies are encoded once here, so the load loop only sends bytes.
+
+REST (TF Serving :predict, row form):  {"instances": [v, ...]} for one input, [{"col": v, ...}, ...] for
+several, [[v1, v2, ...], ...] for one tensor input fed by several columns.
+REST (v2 /v2/models/NAME/infer):       {"inputs": [{"name", "shape", "datatype", "data"}]}.
+gRPC (TF Serving Predict):             PredictRequest with one TensorProto per input alias.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from workbench.core.bench.load import TFS_PREDICT_METHOD, GrpcTarget, HttpTarget, http_target
+from workbench.core.errors import WorkbenchError
+
+_MAX_DISTINCT = 256   # distinct pre-encoded requests cycled through
+
+
+def typed_columns(frame: Any) -> Any:
+    """Columns whose every value reads as a number become numbers (CSV rows arrive as text)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+            try:
+                out[col] = pd.to_numeric(out[col])
+            except (ValueError, TypeError):
+                pass
+    return out
+
+
+def _row_batches(frame: Any, batch_size: int) -> list[Any]:
+    frame = typed_columns(frame)
+    n = len(frame)
+    if n == 0:
+        raise WorkbenchError("no rows to send", hint="give a CSV with at least one row")
+    count = max(1, min(_MAX_DISTINCT, -(-n // batch_size)))
+    return [frame.iloc[(np.arange(batch_size) + i * batch_size) % n] for i in range(count)]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def rest_predict_url(url: str, model: str, version: int | None = None, verb: str = "predict") -> str:
+    """The full :predict URL: `url` as given when it has a path, else /v1/models/{model}:predict."""
+    from workbench.core.serving.rest import model_path
+
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.path in ("", "/"):
+        return f"{parts.scheme}://{parts.netloc}{model_path(model, version)}:{verb}"
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def _tfs_signature(base: str, model: str, signature: str) -> Any:
+    """The served signature over REST metadata, or None when the server does not tell."""
+    from workbench.core.serving.diagnosis import ServingError
+    from workbench.core.serving.rest import TFServingRestClient
+
+    try:
+        with TFServingRestClient(base, timeout=5.0) as client:
+            return client.metadata(model).signatures.get(signature)
+    except (ServingError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _instances(batch: Any, aliases: list[str] | None) -> list[Any]:
+    columns = [str(c) for c in batch.columns]
+    records = batch.to_dict("records")
+    if aliases and len(aliases) == 1 and aliases[0] not in columns and len(columns) > 1:
+        return [[_plain(r[c]) for c in batch.columns] for r in records]   # one tensor input fed by all columns
+    if len(columns) == 1:
+        return [_plain(r[batch.columns[0]]) for r in records]
+    return [{str(k): _plain(v) for k, v in r.items()} for r in records]
+
+
+_V2_TYPES = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}
+
+
+def _v2_body(batch: Any, meta_inputs: dict[str, Any] | None) -> dict[str, Any]:
+    columns = [str(c) for c in batch.columns]
+    if meta_inputs and len(meta_inputs) == 1 and next(iter(meta_inputs)) not in columns:
+        name, spec = next(iter(meta_inputs.items()))
+        data = np.asarray(batch.to_numpy())
+        return {"inputs": [{"name": name, "shape": [len(batch), len(columns)],
+                            "datatype": spec.dtype or _V2_TYPES.get(data.dtype.kind, "BYTES"),
+                            "data": [_plain(v) for v in data.reshape(-1)]}]}
+    inputs = []
+    for col in batch.columns:
+        values = np.asarray(batch[col].to_numpy())
+        spec = (meta_inputs or {}).get(str(col))
+        dtype = spec.dtype if spec is not None and spec.dtype else _V2_TYPES.get(values.dtype.kind, "BYTES")
+        shape = [len(batch), 1] if spec is None or spec.shape is None or len(spec.shape) != 1 else [len(batch)]
+        inputs.append({"name": str(col), "shape": shape, "datatype": dtype,
+                       "data": [_plain(v) if not isinstance(v, bytes) else v.decode() for v in values]})
+    return {"inputs": inputs}
+
+
+def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, version: int | None = None,
+                      signature: str = "serving_default", use_metadata: bool = True) -> HttpTarget:
+    """An HttpTarget whose bodies carry the rows of `frame`, `batch_size` rows per request."""
+    full = rest_predict_url(url, model, version)
+    path = urlsplit(full).path
+    base = "{0.scheme}://{0.netloc}".format(urlsplit(full))
+    bodies: list[bytes] = []
+    if "/v2/" in path:
+        meta_inputs = None
+        if use_metadata:
+            meta_inputs = _v2_inputs(base, model)
+        for batch in _row_batches(frame, batch_size):
+            bodies.append(json.dumps(_v2_body(batch, meta_inputs)).encode())
+    else:
+        sig = _tfs_signature(base, model, signature) if use_metadata else None
+        aliases = list(sig.inputs) if sig is not None else None
+        for batch in _row_batches(frame, batch_size):
+            body: dict[str, Any] = {}
+            if signature != "serving_default":
+                body["signature_name"] = signature
+            body["instances"] = _instances(batch, aliases)
+            bodies.append(json.dumps(body).encode())
+    return http_target(full, bodies)
+
+
+def _v2_inputs(base: str, model: str) -> dict[str, Any] | None:
+    from workbench.core.serving.diagnosis import ServingError
+    from workbench.core.serving.http import HttpSession
+    from workbench.core.serving.signatures import metadata_from_v2
+
+    try:
+        with HttpSession(base, timeout=5.0) as http:
+            answer = http.get(f"/v2/models/{model}")
+            if not answer.ok:
+                return None
+            return metadata_from_v2(answer.json()).signatures["infer"].inputs or None
+    except (ServingError, ValueError, KeyError, TypeError):
+        return None
+
+
+def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int = 1, version: int | None = None,
+                      signature: str = "serving_default", timeout: float = 10.0) -> GrpcTarget:
+    """A GrpcTarget of serialized TF Serving PredictRequests (dtypes and ranks from the served signature)."""
+    from workbench.core.serving.diagnosis import ServingError
+    from workbench.core.serving.grpc_client import TFServingGrpcClient, model_spec
+    from workbench.core.serving.protos import tfserving_pb2 as pb
+    from workbench.core.serving.tensors import to_tensor_proto
+
+    sig = None
+    try:
+        with TFServingGrpcClient(address, timeout=min(timeout, 5.0)) as client:
+            sig = client.metadata(model, version).signatures.get(signature)
+    except ServingError:
+        sig = None  # the load test itself will count what goes wrong
+    columns = [str(c) for c in frame.columns]
+    payloads: list[bytes] = []
+    for batch in _row_batches(frame, batch_size):
+        req = pb.PredictRequest(model_spec=model_spec(model, version, None,
+                                                      signature if signature != "serving_default" else None))
+        if sig is not None and len(sig.inputs) == 1 and next(iter(sig.inputs)) not in columns:
+            alias, meta = next(iter(sig.inputs.items()))
+            arrays = {alias: (np.asarray(batch.to_numpy()), meta)}
+        else:
+            arrays = {}
+            for col in batch.columns:
+                meta = sig.inputs.get(str(col)) if sig is not None else None
+                arrays[str(col)] = (np.asarray(batch[col].to_numpy()), meta)
+        for alias, (values, meta) in arrays.items():
+            if meta is not None and meta.shape is not None and len(meta.shape) == 2 and values.ndim == 1:
+                values = values.reshape(-1, 1)
+            req.inputs[alias].CopyFrom(to_tensor_proto(values, meta.dtype if meta is not None else None))
+        payloads.append(req.SerializeToString())
+    return GrpcTarget(address=address, method=TFS_PREDICT_METHOD, payloads=tuple(payloads))
