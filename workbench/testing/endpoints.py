@@ -70,9 +70,6 @@ class CannedHttpServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # no Nagle + delayed-ACK 40 ms stalls
-    # headers and body go out as separate writes: without TCP_NODELAY, Nagle plus the client's
-    # delayed ACK add ~40 ms to every response (TF Serving's own server sets it too)
-    disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
