@@ -14,6 +14,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from typing import Self
+
 from workbench.core.bench.results import machine_info
 
 PREDICT_BODY = '{"predictions": [[2.5]]}'
@@ -77,7 +79,7 @@ http {{
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/models/m:predict"
 
-    def __enter__(self) -> Nginx:
+    def __enter__(self) -> Self:
         self.proc = subprocess.Popen(["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)

@@ -25,8 +25,7 @@ BODY = b'{"instances": [[1.0]]}'
 def wrk(url: str, connections: int, duration: float) -> tuple[float, float]:
     """(req/s, p50 in us) of wrk -t1 sending the same POST."""
     script = Path(tempfile.mkdtemp()) / "post.lua"
-    script.write_text('wrk.method = "POST"\nwrk.body = \'%s\'\nwrk.headers["Content-Type"] = "application/json"\n'
-                      % BODY.decode())
+    script.write_text(f'wrk.method = "POST"\nwrk.body = \'{BODY.decode()}\'\nwrk.headers["Content-Type"] = "application/json"\n')
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))

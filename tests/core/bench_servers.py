@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 BODY = b'{"predictions": [2.5]}'
 
@@ -23,6 +24,7 @@ class ScriptedServer:
         (what a server's keep-alive timeout does to an idle connection)."""
         self.script = script or (lambda i: (200, 0.0))
         self.close_silently = close_silently
+        self.last_headers: dict[str, str] = {}
         self.count = 0
         self.lock = threading.Lock()
         self.release = threading.Event()
@@ -45,6 +47,7 @@ class ScriptedServer:
                 with owner.lock:
                     index = owner.count
                     owner.count += 1
+                    owner.last_headers = dict(self.headers.items())
                 status, stall = owner.script(index)
                 if stall > 0:
                     owner.first_stall.set()
@@ -70,7 +73,7 @@ class ScriptedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/models/m:predict"
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -78,3 +81,49 @@ class ScriptedServer:
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class ScriptedGrpcServer:
+    """A gRPC server on 127.0.0.1 answering every unary method with empty bytes (raw, no protos).
+
+    `script(i)` returns None (OK) or a grpc.StatusCode to abort request number i with.
+    """
+
+    def __init__(self, script: Callable[[int], object] | None = None) -> None:
+        from concurrent import futures
+
+        import grpc
+
+        self.script = script or (lambda i: None)
+        self.count = 0
+        self.lock = threading.Lock()
+        self.metadata: list[dict[str, str]] = []
+        owner = self
+
+        def handle(request: bytes, context: grpc.ServicerContext) -> bytes:
+            with owner.lock:
+                index = owner.count
+                owner.count += 1
+                owner.metadata.append(dict(context.invocation_metadata()))
+            code = owner.script(index)
+            if code is not None:
+                context.abort(code, "scripted")
+            return b""
+
+        class Generic(grpc.GenericRpcHandler):
+            def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+                return grpc.unary_unary_rpc_method_handler(handle)
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Generic()])
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop(grace=None).wait()

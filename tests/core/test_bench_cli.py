@@ -36,9 +36,10 @@ def test_load_cli_table_and_json(tmp_path, capsys) -> None:
     rows.write_text("x\n1.0\n2.0\n")
     with ScriptedServer(lambda i: (500 if i == 3 else 200, 0.0)) as srv:
         code = main(["load", srv.url, "--model", "m", "--rows", str(rows), "--concurrency", "1", "--count", "12",
-                     "--warmup", "0", "--out", str(tmp_path / "l.json")])
+                     "--warmup", "0", "--header", "Authorization: Bearer abc", "--out", str(tmp_path / "l.json")])
         text = capsys.readouterr().out
         assert code == 0
+        assert srv.last_headers["Authorization"] == "Bearer abc"
         assert "client floor:" in text and "errors http-500: 1" in text
         code = main(["load", srv.url, "--model", "m", "--rows", str(rows), "--rate", "50", "--duration", "0.5",
                      "--warmup", "0", "--json"])
@@ -68,3 +69,15 @@ def test_bench_cli_baseline_ratios(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert f"vs {base} (x = this run / baseline):" in text
     assert "onnxruntime batch 2" in text
+
+
+def test_load_cli_preflight_stops_before_loading_a_broken_endpoint(tmp_path, capsys) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("x\n1.0\n")
+    with ScriptedServer(lambda i: (404, 0.0)) as srv:
+        code = main(["load", srv.url, "--model", "m", "--rows", str(rows), "--duration", "30"])
+        served = srv.count
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: the first request failed before any load (")
+    assert served == 2      # the signature look-up (GET .../metadata) and the one preflight POST: no load

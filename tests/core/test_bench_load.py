@@ -191,3 +191,33 @@ def test_a_kept_alive_connection_closed_by_the_server_is_retried_once() -> None:
         served = srv.count
     assert level.errors == {}
     assert level.ok == 10 and served == 10
+
+
+def test_headers_go_with_every_http_request() -> None:
+    with ScriptedServer() as srv:
+        target = http_target(srv.url, BODY, headers={"Authorization": "Bearer t0k3n", "X-Team": "ml"})
+        plan = LoadPlan(mode="closed", levels=(1,), duration_s=None, count=3, warmup_s=0.0)
+        level = run_load(target, plan).levels[0]
+        seen = srv.last_headers
+    assert level.ok == 3
+    assert seen["Authorization"] == "Bearer t0k3n" and seen["X-Team"] == "ml"
+    assert seen["Content-Type"] == "application/json"
+    with pytest.raises(WorkbenchError, match="line breaks"):
+        http_target(srv.url, BODY, headers={"X": "a\r\nInjected: 1"})
+
+
+def test_grpc_engine_counts_status_codes_and_sends_metadata() -> None:
+    import grpc
+
+    from tests.core.bench_servers import ScriptedGrpcServer
+    from workbench.core.bench.load import GrpcTarget
+
+    with ScriptedGrpcServer(lambda i: grpc.StatusCode.UNAVAILABLE if i % 5 == 4 else None) as srv:
+        target = GrpcTarget(srv.address, "/test.Service/Method", (b"\x01", b"\x02"), metadata=(("x-token", "abc"),))
+        plan = LoadPlan(mode="closed", levels=(2,), duration_s=None, count=20, warmup_s=0.0)
+        level = run_load(target, plan).levels[0]
+        metadata = list(srv.metadata)
+    assert level.requests == 20 and len(metadata) == 20
+    assert level.errors == {"grpc-UNAVAILABLE": 4} and level.ok == 16
+    assert all(m.get("x-token") == "abc" for m in metadata)
+    assert level.client.in_latency_p50_us is None and level.client.cpu_us_per_request > 0

@@ -67,3 +67,10 @@ def test_cancel_stops_between_calls(iris_rows) -> None:
     assert result.cancelled
     assert len(result.configs) == 1 and result.configs[0].stopped_by == "cancelled"
     assert result.configs[0].calls > 0
+
+
+def test_untrusted_pickle_is_refused_once_for_all_runtimes(iris_rows) -> None:
+    from workbench.core.errors import UntrustedPickle
+
+    with pytest.raises(UntrustedPickle, match="--trust"):
+        run_local_bench(SAMPLES_DIR / "iris_logreg.joblib", iris_rows, LocalPlan(count=1))

@@ -92,9 +92,12 @@ def run(args: argparse.Namespace) -> int:
               f"{' from ' + result.rows_source if result.rows_source else ''}")
         if rows_out:
             print(table(headers, rows_out))
+        failed: dict[str, list[int]] = {}
         for c in result.configs:
             if c.error:
-                print(f"{c.runtime} batch {c.batch_size}: failed: {c.error}")
+                failed.setdefault(f"{c.runtime}: failed: {c.error}", []).append(c.batch_size)
+        for text, sizes in failed.items():
+            print(f"{text} (batch {', '.join(map(str, sizes))})")
         if args.baseline:
             print(baseline_table(saved, args.baseline))
         if args.out:

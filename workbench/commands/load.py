@@ -31,8 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-error-rate", type=float, metavar="F",
                         help="stop when more than this fraction of a level's requests fail (e.g. 0.05)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per-request timeout (default 10)")
+    parser.add_argument("--header", action="append", metavar="'NAME: VALUE'",
+                        help="extra header on every request (gRPC: metadata), repeatable; e.g. an authorization")
     parser.add_argument("--version", type=int, metavar="N", help="model version (default: latest)")
     parser.add_argument("--signature", default="serving_default", help="signature name (default serving_default)")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="skip sending one request first to check (and diagnose) the endpoint")
     parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
     parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -62,13 +66,30 @@ def run(args: argparse.Namespace) -> int:
     plan = LoadPlan(mode=mode, levels=levels, duration_s=duration, count=args.count,
                     warmup_s=max(0.0, args.warmup), max_errors=args.max_errors,
                     max_error_rate=args.max_error_rate, timeout_s=args.timeout, connections=max(1, args.connections))
+    from workbench.core.serving.http import parse_headers
+
+    try:
+        headers = parse_headers(args.header)
+    except ValueError as exc:
+        raise WorkbenchError(str(exc), hint="write headers as 'Name: value'") from None
     frame = read_rows(args.rows)
     if args.grpc:
         target = build_grpc_target(args.grpc, args.model, frame, batch_size=args.batch_size, version=args.version,
-                                   signature=args.signature, timeout=args.timeout)
+                                   signature=args.signature, timeout=args.timeout, headers=headers)
     else:
         target = build_rest_target(args.url, args.model, frame, batch_size=args.batch_size, version=args.version,
-                                   signature=args.signature)
+                                   signature=args.signature, headers=headers)
+    if not args.no_preflight:
+        from workbench.commands.common import fail
+        from workbench.core.bench.requests import preflight
+        from workbench.core.serving.diagnosis import ServingError
+
+        try:
+            preflight(target, timeout=args.timeout)
+        except ServingError as exc:
+            diag = exc.diagnosis
+            return fail(f"the first request failed before any load ({diag.kind}): {exc}",
+                        1 if diag.reachable else 2)
     line = ProgressLine()
     what = "concurrency" if mode == "closed" else "rate"
 

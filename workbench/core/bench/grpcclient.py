@@ -21,14 +21,16 @@ _POLL_S = 0.05
 def run_grpc_level(address: str, method: str, payloads: Sequence[bytes], *, mode: str, level: float,
                    connections: int, duration_s: float | None, count: int | None, warmup_s: float,
                    timeout_s: float, recorder_factory, cancel: threading.Event | None,
-                   drain_s: float = 1.0) -> LevelOutcome:
+                   drain_s: float = 1.0, metadata: Sequence[tuple[str, str]] = ()) -> LevelOutcome:
     """Run one level (concurrency or rate) against a gRPC method; see the HTTP engine for semantics."""
     if mode not in ("closed", "open"):
         raise ValueError(f"unknown load mode {mode!r}")
     if not payloads:
         raise ValueError("no requests to send")
-    return asyncio.run(_Level(address, method, list(payloads), mode, level, connections, timeout_s,
-                              cancel or threading.Event()).run(duration_s, count, warmup_s, recorder_factory,
+    runner = _Level(address, method, list(payloads), mode, level, connections, timeout_s,
+                    cancel or threading.Event())
+    runner.metadata = tuple((k.lower(), v) for k, v in metadata) or None
+    return asyncio.run(runner.run(duration_s, count, warmup_s, recorder_factory,
                                                                drain_s))
 
 
@@ -44,6 +46,7 @@ class _Level:
         self.next_payload = 0
         self.inflight = 0
         self.started = 0
+        self.metadata: tuple[tuple[str, str], ...] | None = None
         self.sending = True
 
     def _payload(self) -> bytes:
@@ -58,7 +61,7 @@ class _Level:
         self.inflight += 1
         sent = time.perf_counter_ns()
         try:
-            await call(self._payload(), timeout=self.timeout_s)
+            await call(self._payload(), timeout=self.timeout_s, metadata=self.metadata)
         except grpc.aio.AioRpcError as exc:
             kind = "timeout" if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else f"grpc-{exc.code().name}"
             if self.rec is not None and gen == self.gen and gen > 0:

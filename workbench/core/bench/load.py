@@ -8,6 +8,9 @@ Open-loop latencies are measured from each request's intended send time (coordin
 correction, as wrk2 does); the uncorrected numbers (from the actual send) are kept beside them. In a
 closed loop both are the same. Only successful (2xx / gRPC OK) responses enter the latency statistics;
 failures are counted by kind. Every level reports the client's own cost (see `ClientCost`).
+
+Every completed request keeps 32 bytes of exact samples (corrected, uncorrected, client part, completion
+time; int64 ns) until its level ends: 19 MB for 10 s at 60,000 req/s, 115 MB for an hour at 1,000 req/s.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class GrpcTarget:
     address: str
     method: str
     payloads: tuple[bytes, ...]
+    #: gRPC metadata sent with every call (keys lower-case, as gRPC requires)
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def protocol(self) -> str:
@@ -68,8 +73,10 @@ Target = HttpTarget | GrpcTarget
 
 
 def http_target(url: str, bodies: Sequence[bytes], *, method: str = "POST",
-                content_type: str = "application/json") -> HttpTarget:
-    """An HttpTarget for `url` sending each body in turn (https is not supported by the load engine)."""
+                content_type: str = "application/json", headers: dict[str, str] | None = None) -> HttpTarget:
+    """An HttpTarget for `url` sending each body in turn, with extra `headers` (e.g. authorization).
+
+    https is not supported by the load engine."""
     parts = urlsplit(url)
     if parts.scheme != "http":
         raise WorkbenchError(f"load tests need an http:// URL, got {url!r}",
@@ -77,8 +84,13 @@ def http_target(url: str, bodies: Sequence[bytes], *, method: str = "POST",
     if not parts.hostname:
         raise WorkbenchError(f"no host in URL {url!r}")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = (("Content-Type", content_type),) if bodies and any(bodies) else ()
-    requests = tuple(HttpRequest(method, path, bytes(b), headers) for b in (bodies or [b""]))
+    extra = tuple((k, v) for k, v in (headers or {}).items() if k.lower() not in ("host", "content-length"))
+    if bodies and any(bodies) and not any(k.lower() == "content-type" for k, _ in extra):
+        extra = (("Content-Type", content_type), *extra)
+    for key, value in extra:
+        if any(c in key + value for c in "\r\n") or not key.strip():
+            raise WorkbenchError(f"bad header {key!r}: names and values cannot hold line breaks")
+    requests = tuple(HttpRequest(method, path, bytes(b), extra) for b in (bodies or [b""]))
     return HttpTarget(parts.hostname, parts.port or 80, requests, url)
 
 
@@ -208,7 +220,8 @@ def run_load(target: Target, plan: LoadPlan, *, model: str | None = None,
         else:
             from workbench.core.bench.grpcclient import run_grpc_level
 
-            outcome = run_grpc_level(target.address, target.method, target.payloads, **common)
+            outcome = run_grpc_level(target.address, target.method, target.payloads, metadata=target.metadata,
+                                     **common)
         result = _level_result(plan.mode, level, outcome, client_measured=isinstance(target, HttpTarget))
         levels.append(result)
         if on_level is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from workbench.core.bench import memory
 from workbench.core.bench.stats import LatencyStats, summarize_ns
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import UntrustedPickle, WorkbenchError
 
 #: distinct pre-built batches cycled through per configuration (slicing a DataFrame per call would be timed)
 _DISTINCT_BATCHES = 8
@@ -161,6 +161,8 @@ def _load(name: str, path: str | Path, info: Any, trust: bool) -> tuple[Any, flo
     start = time.perf_counter()
     try:
         session = RUNTIMES.get(name).load(path, info, trust)
+    except UntrustedPickle:
+        raise  # the same for every runtime: the user has to decide, not the benchmark
     except WorkbenchError as exc:
         return None, None, None, str(exc)
     load_s = time.perf_counter() - start

@@ -63,13 +63,13 @@ def rest_predict_url(url: str, model: str, version: int | None = None, verb: str
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
-def _tfs_signature(base: str, model: str, signature: str) -> Any:
+def _tfs_signature(base: str, model: str, signature: str, headers: dict[str, str] | None = None) -> Any:
     """The served signature over REST metadata, or None when the server does not tell."""
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.rest import TFServingRestClient
 
     try:
-        with TFServingRestClient(base, timeout=5.0) as client:
+        with TFServingRestClient(base, timeout=5.0, headers=headers) as client:
             return client.metadata(model).signatures.get(signature)
     except (ServingError, ValueError, KeyError, TypeError):
         return None
@@ -108,8 +108,11 @@ def _v2_body(batch: Any, meta_inputs: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, version: int | None = None,
-                      signature: str = "serving_default", use_metadata: bool = True) -> HttpTarget:
-    """An HttpTarget whose bodies carry the rows of `frame`, `batch_size` rows per request."""
+                      signature: str = "serving_default", use_metadata: bool = True,
+                      headers: dict[str, str] | None = None) -> HttpTarget:
+    """An HttpTarget whose bodies carry the rows of `frame`, `batch_size` rows per request.
+
+    `headers` go with every request (and with the metadata look-up), e.g. an authorization token."""
     full = rest_predict_url(url, model, version)
     path = urlsplit(full).path
     base = "{0.scheme}://{0.netloc}".format(urlsplit(full))
@@ -117,11 +120,11 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
     if "/v2/" in path:
         meta_inputs = None
         if use_metadata:
-            meta_inputs = _v2_inputs(base, model)
+            meta_inputs = _v2_inputs(base, model, headers)
         for batch in _row_batches(frame, batch_size):
             bodies.append(json.dumps(_v2_body(batch, meta_inputs)).encode())
     else:
-        sig = _tfs_signature(base, model, signature) if use_metadata else None
+        sig = _tfs_signature(base, model, signature, headers) if use_metadata else None
         aliases = list(sig.inputs) if sig is not None else None
         for batch in _row_batches(frame, batch_size):
             body: dict[str, Any] = {}
@@ -129,16 +132,16 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
                 body["signature_name"] = signature
             body["instances"] = _instances(batch, aliases)
             bodies.append(json.dumps(body).encode())
-    return http_target(full, bodies)
+    return http_target(full, bodies, headers=headers)
 
 
-def _v2_inputs(base: str, model: str) -> dict[str, Any] | None:
+def _v2_inputs(base: str, model: str, headers: dict[str, str] | None = None) -> dict[str, Any] | None:
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.http import HttpSession
     from workbench.core.serving.signatures import metadata_from_v2
 
     try:
-        with HttpSession(base, timeout=5.0) as http:
+        with HttpSession(base, timeout=5.0, headers=headers) as http:
             answer = http.get(f"/v2/models/{model}")
             if not answer.ok:
                 return None
@@ -148,7 +151,8 @@ def _v2_inputs(base: str, model: str) -> dict[str, Any] | None:
 
 
 def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int = 1, version: int | None = None,
-                      signature: str = "serving_default", timeout: float = 10.0) -> GrpcTarget:
+                      signature: str = "serving_default", timeout: float = 10.0,
+                      headers: dict[str, str] | None = None) -> GrpcTarget:
     """A GrpcTarget of serialized TF Serving PredictRequests (dtypes and ranks from the served signature)."""
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.grpc_client import TFServingGrpcClient, model_spec
@@ -157,7 +161,7 @@ def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int =
 
     sig = None
     try:
-        with TFServingGrpcClient(address, timeout=min(timeout, 5.0)) as client:
+        with TFServingGrpcClient(address, timeout=min(timeout, 5.0), headers=headers) as client:
             sig = client.metadata(model, version).signatures.get(signature)
     except ServingError:
         sig = None  # the load test itself will count what goes wrong
@@ -179,4 +183,35 @@ def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int =
                 values = values.reshape(-1, 1)
             req.inputs[alias].CopyFrom(to_tensor_proto(values, meta.dtype if meta is not None else None))
         payloads.append(req.SerializeToString())
-    return GrpcTarget(address=address, method=TFS_PREDICT_METHOD, payloads=tuple(payloads))
+    metadata = tuple((k.lower(), v) for k, v in (headers or {}).items())
+    return GrpcTarget(address=address, method=TFS_PREDICT_METHOD, payloads=tuple(payloads), metadata=metadata)
+
+
+def preflight(target: HttpTarget | GrpcTarget, timeout: float = 10.0) -> None:
+    """Send the first request once, with the Serving probe's client and diagnosis, before any load.
+
+    Raises `ServingError` (with the probe's kind, the server's own message and a hint) when the endpoint
+    cannot be reached or answers the request with an error: a load test of a 404 measures nothing.
+    """
+    from workbench.core.serving.diagnosis import ServingError, diagnose_grpc
+
+    if isinstance(target, HttpTarget):
+        from workbench.core.serving.http import HttpSession
+
+        first = target.requests[0]
+        extra = {k: v for k, v in first.headers if k.lower() != "content-type"}
+        with HttpSession(target.url, timeout=timeout, headers=extra) as http:
+            answer = http.request(first.method, first.path, data=first.body or None)
+        if not answer.ok:
+            raise ServingError(answer.diagnosis())
+        return
+    import grpc
+
+    channel = grpc.insecure_channel(target.address)
+    try:
+        call = channel.unary_unary(target.method, request_serializer=None, response_deserializer=None)
+        call(target.payloads[0], timeout=timeout, metadata=target.metadata or None)
+    except grpc.RpcError as exc:
+        raise ServingError(diagnose_grpc(exc, target.address, timeout)) from None
+    finally:
+        channel.close()
