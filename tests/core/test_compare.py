@@ -195,3 +195,13 @@ def test_two_different_real_models_fail_with_the_right_worst_rows() -> None:
     assert first["features"] == {k: str(v) for k, v in rows.iloc[order[0]].items()}
     assert first["a"]["probabilities"]["2"] == pytest.approx(pa[order[0], 2])
     assert first["b"]["probabilities"]["2"] == pytest.approx(pb[order[0], 2], abs=1e-6)
+
+
+def test_different_class_sets_fail() -> None:
+    a = clf([[0.5, 0.5, 0.0]], ["cat", "dog", "eel"])
+    b = clf([[0.5, 0.5]], ["cat", "dog"])
+    report = compare_batches(a, b)
+    assert not report.passed
+    assert report.roles["probabilities"].note == "the two models have different class labels"
+    assert report.notes[0] == ("class labels differ: a ['cat', 'dog', 'eel'], b ['cat', 'dog']; probabilities "
+                               "compared on a's classes")

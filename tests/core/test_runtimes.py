@@ -235,9 +235,20 @@ JVM_SCRIPT = textwrap.dedent("""
 
     rows = read_rows(sys.argv[1])
     out = {}
-    for runtime in ("jpmml", "pmml4s", "jpmml", "pmml4s"):  # each JVM starts once, then is reused
-        _, _, batch = predict_rows(sys.argv[2], rows, runtime=runtime)
-        out[runtime] = [str(x) for x in batch.labels]
+
+    def work():
+        for runtime in ("jpmml", "pmml4s", "jpmml", "pmml4s"):  # each JVM starts once, then is reused
+            _, _, batch = predict_rows(sys.argv[2], rows, runtime=runtime)
+            out[runtime] = [str(x) for x in batch.labels]
+
+    if sys.argv[3] == "worker-thread":  # as the GUI does: the JVMs start on a worker thread
+        import threading
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+    else:
+        work()
 
     def children():
         found = []
@@ -270,9 +281,10 @@ def _alive_java(pid: int) -> bool:
 
 @pytest.mark.java
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-@pytest.mark.parametrize("ending", ["exit", "kill"])
+@pytest.mark.parametrize("ending", ["exit", "kill", "worker-thread"])
 def test_no_jvm_outlives_the_workbench(tmp_path: Path, ending: str) -> None:
-    """Both PMML engines in one process; after it exits (or is killed), no java process is left."""
+    """Both PMML engines in one process; it exits promptly (also when the JVMs were started on a
+    worker thread, which used to hang JPype's shutdown) or is killed, and no java process is left."""
     script = tmp_path / "both_engines.py"
     script.write_text(JVM_SCRIPT)
     sample = BY_NAME["iris_logreg_pmml"]
@@ -292,7 +304,9 @@ def test_no_jvm_outlives_the_workbench(tmp_path: Path, ending: str) -> None:
             proc.kill()
         else:
             proc.stdin.close()
-        proc.wait(timeout=60)
+        proc.wait(timeout=60)  # a JVM shutdown that hangs fails here
+        if ending != "kill":
+            assert proc.returncode == 0, proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -449,3 +463,32 @@ def test_unknown_task_gives_values() -> None:
     batch = interpret_outputs("tensorflow", {"y": np.array([[2.5], [3.0]], dtype=np.float32)}, _info())
     assert batch.labels is None and batch.probabilities is None
     assert batch.values.tolist() == [2.5, 3.0]
+
+
+def test_class_order_from_labels_when_the_model_does_not_list_classes() -> None:
+    from workbench.core.runtimes.outputs import interpret_outputs
+
+    raw = {"label": np.array([b"virginica", b"setosa", b"versicolor"]),
+           "probabilities": np.array([[0.1, 0.2, 0.7], [0.8, 0.1, 0.1], [0.2, 0.6, 0.2]])}
+    batch = interpret_outputs("tensorflow", raw, _info("classification"))
+    assert batch.classes == ["setosa", "versicolor", "virginica"]
+    assert batch.labels.tolist() == ["virginica", "setosa", "versicolor"]
+    assert batch.to_records()[0]["probabilities"] == {"setosa": 0.1, "versicolor": 0.2, "virginica": 0.7}
+
+
+@pytest.mark.java
+def test_pmml_without_output_fields(tmp_path: Path) -> None:
+    """No <Output>: PMML4S makes its own predicted/probability_N columns; JPMML gives the label only."""
+    import re
+
+    text = (SAMPLES_DIR / "iris_logreg.pmml").read_text()
+    stripped = tmp_path / "no_output.pmml"
+    stripped.write_text(re.sub(r"<Output>.*?</Output>", "", text, flags=re.DOTALL))
+    rows = _rows("iris_logreg.rows.csv")
+    expected = native_reference("iris_logreg", "iris_logreg.rows.csv")
+    _, _, pmml4s = predict_rows(stripped, rows, runtime="pmml4s")
+    assert compare_batches(expected, pmml4s, atol=1e-9, rtol=0).passed
+    _, _, jpmml = predict_rows(stripped, rows, runtime="jpmml")
+    assert jpmml.probabilities is None and jpmml.roles == ["label"]
+    assert jpmml.labels.tolist() == expected.labels.tolist()
+    assert "the PMML file declares no probability output fields: JPMML reports labels only" in jpmml.warnings

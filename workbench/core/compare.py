@@ -87,8 +87,7 @@ class ParityReport:
             parts.append(f"max abs diff {self.max_abs_diff:.3g}")
         if self.max_rel_diff is not None:
             parts.append(f"max rel diff {self.max_rel_diff:.3g}")
-        parts.append(f"(atol {self.atol:g}, rtol {self.rtol:g})")
-        return ", ".join(parts)
+        return ", ".join(parts) + f" (atol {self.atol:g}, rtol {self.rtol:g})"
 
 
 @dataclass
@@ -130,7 +129,7 @@ def compare_batches(a: PredictionBatch, b: PredictionBatch, atol: float = DEFAUL
         raise WorkbenchError(f"the rows frame has {len(frame)} rows but the predictions have {a.rows}")
     n = a.rows
     notes: list[str] = []
-    va, vb = _views(a, b, notes)
+    va, vb, classes_differ = _views(a, b, notes)
     roles: dict[str, RoleParity] = {}
     row_diff = np.zeros(n)
     row_outside = np.zeros(n, dtype=bool)
@@ -147,6 +146,9 @@ def compare_batches(a: PredictionBatch, b: PredictionBatch, atol: float = DEFAUL
 
     if va.probabilities is not None and vb.probabilities is not None:
         role, diff, outside = _numeric("probabilities", va.probabilities, vb.probabilities, atol, rtol)
+        if classes_differ:
+            role.passed = False
+            role.note = "the two models have different class labels"
         roles["probabilities"] = role
         row_diff = np.maximum(row_diff, diff)
         row_outside |= outside
@@ -180,8 +182,10 @@ def compare_batches(a: PredictionBatch, b: PredictionBatch, atol: float = DEFAUL
 
 # ------------------------------------------------------------------------------------------ views
 
-def _views(a: PredictionBatch, b: PredictionBatch, notes: list[str]) -> tuple[_View, _View]:
+def _views(a: PredictionBatch, b: PredictionBatch, notes: list[str]) -> tuple[_View, _View, bool]:
+    """Comparable views of both batches (b aligned to a's classes); True when the class sets differ."""
     va, vb = _view(a), _view(b)
+    classes_differ = False
     # One side a classifier, the other only raw values of the same width (e.g. a SavedModel whose
     # signature does not say it classifies): read those values as probabilities of the same classes.
     for x, y, xname, yname in ((va, vb, "a", "b"), (vb, va, "b", "a")):
@@ -202,6 +206,7 @@ def _views(a: PredictionBatch, b: PredictionBatch, notes: list[str]) -> tuple[_V
                 vb.classes = list(va.classes)
                 notes.append("b's probability columns reordered to a's class order")
             else:
+                classes_differ = True
                 notes.append(f"class labels differ: a {ca}, b {cb}; probabilities compared on a's classes")
                 vb.probabilities = align_probabilities(vb.probabilities, vb.classes, va.classes) \
                     if set(ca) & set(cb) else None
@@ -211,7 +216,7 @@ def _views(a: PredictionBatch, b: PredictionBatch, notes: list[str]) -> tuple[_V
         widths = f"{va.probabilities.shape[1]} vs {vb.probabilities.shape[1]}"
         notes.append(f"probability widths differ ({widths})")
         vb.probabilities = None
-    return va, vb
+    return va, vb, classes_differ
 
 
 def _view(batch: PredictionBatch) -> _View:

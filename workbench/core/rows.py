@@ -378,6 +378,14 @@ def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
         return None
     arr = np.asarray(values)
     dtype = spec.dtype
+    if arr.dtype == object and dtype in _FLOATS[1:]:
+        # CSV text: one float() per cell; any blank, NaN or bad cell takes the cell-by-cell path
+        try:
+            parsed = np.asarray([float(v) if isinstance(v, str) else _reject(v) for v in arr.tolist()],
+                                dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return (parsed.astype(dtype), []) if not np.isnan(parsed).any() else None
     if arr.dtype.kind == "b" and dtype == "bool":
         return arr.astype(bool), []
     if arr.dtype.kind not in "fiu" or dtype not in _FLOATS[1:] + tuple(_INT_LIMITS):
@@ -398,6 +406,11 @@ def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
                                         f"missing value, but input {spec.name!r} does not accept missing "
                                         f"values (expected {_article(dtype)})"))
     return out, problems
+
+
+def _reject(value: Any) -> float:
+    """Non-text values leave the float() fast path (the cell-by-cell path judges them)."""
+    raise TypeError(type(value).__name__)
 
 
 def _coerce_value(value: Any, dtype: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import UntrustedPickle, WorkbenchError
 from workbench.core.predictions import PredictionBatch
 from workbench.core.runtimes import jpmml, native, onnxruntime, pmml4s, tensorflow
 from workbench.core.runtimes.base import (
@@ -26,12 +26,21 @@ from workbench.core.runtimes.base import (
 )
 from workbench.core.types import ModelInfo
 
-for _module in (native, onnxruntime, pmml4s, jpmml, tensorflow):
-    if _module.RUNTIME.name not in RUNTIMES:
-        RUNTIMES.register(_module.RUNTIME.name, _module.RUNTIME)
+__all__ = ["DEFAULTS", "RUNTIMES", "Availability", "Runtime", "Session", "default_runtime", "get_runtime",
+           "open_session", "predict_rows", "register_builtin_runtimes", "resolve_runtime", "runtimes_for"]
 
-__all__ = ["DEFAULTS", "RUNTIMES", "Availability", "Runtime", "Session", "default_runtime", "runtimes_for",
-           "get_runtime", "open_session", "predict_rows"]
+
+def register_builtin_runtimes() -> None:
+    """Register the built-in runtimes through the public `register` call (idempotent).
+
+    Called when this package is imported, so `RUNTIMES` is never seen empty.
+    """
+    for module in (native, onnxruntime, pmml4s, jpmml, tensorflow):
+        if module.RUNTIME.name not in RUNTIMES:
+            RUNTIMES.register(module.RUNTIME.name, module.RUNTIME)
+
+
+register_builtin_runtimes()
 
 
 def get_runtime(name: str) -> Runtime:
@@ -39,13 +48,20 @@ def get_runtime(name: str) -> Runtime:
     return RUNTIMES.get(name)
 
 
+def resolve_runtime(name: str | None, fmt: str) -> Runtime:
+    """The runtime called `name` (default: the natural one for `fmt`), checked to run `fmt`."""
+    name = name or default_runtime(fmt)
+    if name not in RUNTIMES:
+        raise WorkbenchError(f"unknown runtime {name!r}", hint=f"runtimes: {', '.join(RUNTIMES.keys())}")
+    chosen = RUNTIMES.get(name)
+    chosen.check_format(fmt)
+    return chosen
+
+
 def open_session(path: str | Path, info: ModelInfo, runtime: str | None = None,
                  trust: bool = False) -> Session:
     """Load `path` in `runtime` (default: the natural runtime of its format)."""
-    name = runtime or default_runtime(info.format)
-    if name not in RUNTIMES:
-        raise WorkbenchError(f"unknown runtime {name!r}", hint=f"runtimes: {', '.join(RUNTIMES.keys())}")
-    return RUNTIMES.get(name).load(path, info, trust)
+    return resolve_runtime(runtime, info.format).load(path, info, trust)
 
 
 def predict_rows(path: str | Path, frame: pd.DataFrame, runtime: str | None = None,
@@ -54,18 +70,15 @@ def predict_rows(path: str | Path, frame: pd.DataFrame, runtime: str | None = No
 
     Returns (model info, prepared rows, predictions). Raises InputRowsError for rows that do not fit.
     """
-    from workbench.core.models import inspect_model
+    from workbench.core.models import inspect_model, model_format
     from workbench.core.rows import prepare_rows
+    from workbench.core.runtimes.native import TRUST_HINT
 
     info = inspect_model(str(path), trust=trust)
-    name = runtime or default_runtime(info.format)
-    if name not in RUNTIMES:
-        raise WorkbenchError(f"unknown runtime {name!r}", hint=f"runtimes: {', '.join(RUNTIMES.keys())}")
-    chosen = RUNTIMES.get(name)
-    if not chosen.can_run(info.format):
-        able = ", ".join(r.name for r in runtimes_for(info.format)) or "none"
-        raise WorkbenchError(f"runtime {name!r} cannot run {info.format} models",
-                             hint=f"runtimes for {info.format}: {able}")
+    chosen = resolve_runtime(runtime, info.format)
+    if chosen.name == "native" and not trust and model_format(info.format).runs_code:
+        raise UntrustedPickle(f"{Path(path).name} is a pickle: loading it runs code from the file; "
+                              f"{TRUST_HINT}")
     prepared = prepare_rows(frame, info)
     session = chosen.load(path, info, trust)
     return info, prepared, session.predict(prepared)

@@ -82,16 +82,20 @@ class Runtime(ABC):
         """True when this runtime runs models of format `fmt`."""
         return fmt in self.formats
 
+    def check_format(self, fmt: str) -> None:
+        """Raise, naming the runtimes that can, when this runtime cannot run format `fmt`."""
+        if not self.can_run(fmt):
+            able = ", ".join(r.name for r in runtimes_for(fmt)) or "none"
+            raise WorkbenchError(f"runtime {self.name!r} cannot run {fmt} models",
+                                 hint=f"runtimes for {fmt}: {able}")
+
     @abstractmethod
     def availability(self, fmt: str | None = None) -> Availability:
         """Whether the runtime (for format `fmt`, if given) can run here."""
 
     def load(self, path: str | Path, info: ModelInfo, trust: bool = False) -> Session:
         """Load the model at `path` (described by `info`) for prediction."""
-        if not self.can_run(info.format):
-            able = ", ".join(r.name for r in runtimes_for(info.format)) or "none"
-            raise WorkbenchError(f"runtime {self.name!r} cannot run {info.format} models",
-                                 hint=f"runtimes for {info.format}: {able}")
+        self.check_format(info.format)
         avail = self.availability(info.format)
         if not avail.ok:
             raise BackendUnavailable(f"runtime {self.name!r} is not available here: {avail.message()}")
@@ -129,6 +133,12 @@ def default_runtime(fmt: str) -> str:
     if not found:
         raise WorkbenchError(f"no runtime runs {fmt} models", hint=f"runtimes: {', '.join(RUNTIMES.keys())}")
     return found[0].name
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (backends put stack traces after it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Timer:

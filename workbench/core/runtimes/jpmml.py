@@ -8,25 +8,28 @@ one `evaluateAll` call.
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from workbench.core.errors import BackendUnavailable, CorruptModel
 from workbench.core.predictions import PredictionBatch, canonical_label
-from workbench.core.runtimes.base import Availability, Runtime, Timer, missing_module, named_columns
+from workbench.core.runtimes.base import (
+    Availability,
+    Runtime,
+    Timer,
+    first_line,
+    missing_module,
+    named_columns,
+)
 from workbench.core.runtimes.java import JAVA_HINT, find_java, java_availability
-from workbench.core.runtimes.pmml4s import _argmax_labels, _floats, _labels_like
+from workbench.core.runtimes.pmml_results import PROB_COLUMN, pmml_batch, probability_columns
 from workbench.core.types import ModelInfo
 
 _lock = threading.Lock()
 _backend: Any = None
-_PROB_COLUMN = re.compile(r"^probability[(_](.+?)\)?$")
-UTIL_CLASS = "org.jpmml.evaluator.python.PythonEvaluatorUtil"
 
 
 def ensure_jvm() -> Any:
@@ -43,12 +46,7 @@ def ensure_jvm() -> Any:
         if not jpype.isJVMStarted():
             java = find_java()
             jvm_path = java.libjvm if java and java.libjvm else None
-            try:
-                jpype.startJVM(jvm_path or jpype.getDefaultJVMPath(), classpath=_classpath(user_classpath=[]),
-                               convertStrings=False)
-            except (OSError, jpype.JVMNotFoundException) as exc:
-                raise BackendUnavailable(f"cannot start the Java VM for JPMML: {exc}",
-                                         hint=JAVA_HINT) from None
+            _start_jvm_detached(jpype, jvm_path or jpype.getDefaultJVMPath(), _classpath(user_classpath=[]))
         try:
             _backend = JPypeBackend()
         except ImportError:
@@ -57,6 +55,32 @@ def ensure_jvm() -> Any:
                 "one JVM per process",
                 hint="use the pmml4s runtime, or run jpmml in a fresh process") from None
         return _backend
+
+
+def _start_jvm_detached(jpype: Any, jvm_path: str, classpath: list[str]) -> None:
+    """Start the JVM on a short-lived thread that detaches from it before it ends.
+
+    The thread that starts a JVM stays attached as a non-daemon Java thread; when that is a worker
+    thread (the GUI's thread pool), the JVM's shutdown at interpreter exit waits for it forever and
+    the process hangs. Threads that later call Java are attached by JPype as daemons, which is fine.
+    """
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            jpype.startJVM(jvm_path, classpath=classpath, convertStrings=False)
+            jpype.java.lang.Thread.detach()
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    starter = threading.Thread(target=start, name="workbench-jvm-start", daemon=True)
+    starter.start()
+    starter.join()
+    if failure:
+        exc = failure[0]
+        if isinstance(exc, OSError | jpype.JVMNotFoundException):
+            raise BackendUnavailable(f"cannot start the Java VM for JPMML: {exc}", hint=JAVA_HINT) from None
+        raise exc
 
 
 class JpmmlRuntime(Runtime):
@@ -88,7 +112,7 @@ class JpmmlRuntime(Runtime):
         except JavaError as exc:
             raise CorruptModel(str(path), f"{path.name}: JPMML cannot load it: {exc}") from None
         except Exception as exc:  # Java exceptions surface as jpype JException subclasses
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise CorruptModel(str(path), f"{path.name}: JPMML cannot load it: {first}") from None
         warnings: list[str] = []
         try:
@@ -123,43 +147,20 @@ class JpmmlSession:
 
     def _batch(self, columns: dict[str, list[Any]], n: int) -> PredictionBatch:
         errors = columns.pop("errors", None)
-        outputs = {name: np.asarray(values, dtype=object) for name, values in columns.items()}
-        batch = PredictionBatch(runtime=self.runtime, outputs=outputs, warnings=list(self.warnings))
-        if errors is not None:
-            bad = [(i, e) for i, e in enumerate(errors) if isinstance(e, str) and e not in ("", "nan")]
-            for i, e in bad[:5]:
-                batch.warnings.append(f"row {i + 1}: JPMML error: {e}")
         target = next((t for t in self.targets if t in columns), None)
-        if self.function == "classification":
-            prob_cols: dict[str, str] = {}
-            for name, feature, value in self.output_fields:
-                if feature == "probability" and value is not None and name in columns:
-                    prob_cols[canonical_label(value)] = name
-            if not prob_cols:
-                for name in columns:
-                    m = _PROB_COLUMN.match(name)
-                    if m:
-                        prob_cols[canonical_label(m.group(1))] = name
-            classes = self._classes(list(prob_cols), columns.get(target) if target else None)
-            probs = np.full((n, len(classes)), np.nan)
-            for j, cls in enumerate(classes):
-                col = prob_cols.get(canonical_label(cls))
-                if col is not None:
-                    probs[:, j] = _floats(columns[col])
-            batch.classes = classes
-            if prob_cols:
-                batch.probabilities = probs
-            else:
-                batch.warnings.append("the PMML file declares no probability output fields: JPMML reports "
-                                      "labels only")
-            if target is not None:
-                batch.labels = _labels_like(columns[target], classes)
-            elif prob_cols:
-                batch.labels = _argmax_labels(probs, classes)
-            return batch
-        value_col = target or next(iter(columns), None)
-        if value_col is not None:
-            batch.values = _floats(columns[value_col])
+        classification = self.function == "classification"
+        classes = None
+        if classification:
+            prob_labels = list(probability_columns(self.output_fields, list(columns)))
+            classes = self._classes(prob_labels, columns.get(target) if target else None)
+        batch = pmml_batch(self.runtime, columns, n, classification=classification,
+                           output_fields=self.output_fields, classes=classes, label_column=target)
+        batch.warnings.extend(self.warnings)
+        if classification and batch.probabilities is None:
+            batch.warnings.append("the PMML file declares no probability output fields: JPMML reports "
+                                  "labels only")
+        bad = [(i, e) for i, e in enumerate(errors or []) if isinstance(e, str) and e not in ("", "nan")]
+        batch.warnings.extend(f"row {i + 1}: JPMML error: {e}" for i, e in bad[:5])
         return batch
 
     def _classes(self, prob_labels: list[str], target_values: list[Any] | None) -> list[Any]:
@@ -188,7 +189,7 @@ def _describe_output(field: Any) -> tuple[str, str, Any]:
         value = pmml_field.getValue()
         return name, feature, (str(value) if value is not None else None)
     except Exception:  # not an org.jpmml.evaluator.OutputField we know: parse the name
-        m = _PROB_COLUMN.match(name)
+        m = PROB_COLUMN.match(name)
         return (name, "probability", m.group(1)) if m else (name, "", None)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.errors import BackendUnavailable, UntrustedPickle, WorkbenchError
+from workbench.core.formats.sklearn_pickle import TRUST_HINT
 from workbench.core.predictions import (
     PredictionBatch,
     binary_to_two_columns,
@@ -19,11 +20,10 @@ from workbench.core.predictions import (
     natural_label,
 )
 from workbench.core.rows import input_arrays, is_tensor_input
-from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, missing_module
-from workbench.core.runtimes.outputs import interpret_outputs
+from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, feature_matrix, missing_module
+from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
 
-TRUST_HINT = "pass --trust (CLI) or confirm the trust dialog, only if you trust where the file came from"
 
 _NEEDS = {
     "sklearn": ("sklearn", "scikit-learn", "pip install scikit-learn"),
@@ -92,14 +92,12 @@ class NativeSession:
 
     # -- scikit-learn API (also LGBMClassifier, XGBClassifier, pipelines) --------------------
     def _sklearn_input(self, frame: pd.DataFrame) -> Any:
-        arrays = input_arrays(frame, self.info)
-        if any(is_tensor_input(s) for s in self.info.inputs):
-            return np.concatenate([a.reshape(len(frame), -1) for a in arrays.values()], axis=1)
+        """A DataFrame named like `feature_names_in_` when the model has it, else a matrix in input order."""
         names = getattr(self.model, "feature_names_in_", None)
-        if names is not None:
-            return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
-        return np.column_stack([np.asarray(a, dtype=np.float64 if a.dtype != object else object)
-                                for a in arrays.values()])
+        if names is None or any(is_tensor_input(s) for s in self.info.inputs):
+            return feature_matrix(frame, self.info, dtype=object if _has_text(self.info) else np.float64)
+        arrays = input_arrays(frame, self.info)
+        return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
 
     def _predict_sklearn(self, frame: pd.DataFrame) -> PredictionBatch:
         X = self._sklearn_input(frame)
@@ -119,13 +117,8 @@ class NativeSession:
         return PredictionBatch("native", values=values.astype(np.float64), outputs={"value": pred})
 
     # -- LightGBM Booster ------------------------------------------------------------------
-    def _matrix(self, frame: pd.DataFrame, dtype: Any = np.float64) -> np.ndarray:
-        arrays = input_arrays(frame, self.info)
-        return np.concatenate([np.asarray(a, dtype=dtype).reshape(len(frame), -1) for a in arrays.values()],
-                              axis=1)
-
     def _predict_lightgbm(self, frame: pd.DataFrame) -> PredictionBatch:
-        raw = np.asarray(self.model.predict(self._matrix(frame)))
+        raw = np.asarray(self.model.predict(feature_matrix(frame, self.info)))
         return self._booster_batch(raw)
 
     # -- XGBoost Booster -------------------------------------------------------------------
@@ -133,7 +126,8 @@ class NativeSession:
         import xgboost
 
         names = self.model.feature_names
-        dmatrix = xgboost.DMatrix(self._matrix(frame, np.float32), feature_names=names, missing=np.nan)
+        X = feature_matrix(frame, self.info, np.float32)
+        dmatrix = xgboost.DMatrix(X, feature_names=names, missing=np.nan)
         raw = np.asarray(self.model.predict(dmatrix))
         objective = str(self.info.metadata.get("objective", ""))
         if objective == "multi:softmax":
@@ -159,15 +153,12 @@ class NativeSession:
         feeds = {name: _float_or_keep(arr, specs[name].dtype) for name, arr in arrays.items()}
         x: Any = next(iter(feeds.values())) if len(feeds) == 1 else feeds
         out = self.model.predict(x, verbose=0, batch_size=max(len(frame), 1))
-        names = list(getattr(self.model, "output_names", None) or [])
-        if isinstance(out, dict):
-            outputs = {str(k): np.asarray(v) for k, v in out.items()}
-        elif isinstance(out, list | tuple):
-            outputs = {(names[i] if i < len(names) else f"output_{i}"): np.asarray(v)
-                       for i, v in enumerate(out)}
-        else:
-            outputs = {(names[0] if names else "output_0"): np.asarray(out)}
+        outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []))
         return interpret_outputs("native", outputs, self.info)
+
+
+def _has_text(info: ModelInfo) -> bool:
+    return any(s.dtype in ("string", "object") for s in info.inputs)
 
 
 def _float_or_keep(arr: np.ndarray, dtype: str) -> np.ndarray:

@@ -11,7 +11,7 @@ import pandas as pd
 from workbench.core.errors import CorruptModel, WorkbenchError
 from workbench.core.predictions import PredictionBatch
 from workbench.core.rows import input_arrays
-from workbench.core.runtimes.base import Availability, Runtime, Timer, missing_module
+from workbench.core.runtimes.base import Availability, Runtime, Timer, first_line, missing_module
 from workbench.core.runtimes.outputs import interpret_outputs
 from workbench.core.types import ModelInfo
 
@@ -41,7 +41,7 @@ class OnnxRuntime(Runtime):
             session = ort.InferenceSession(str(path), sess_options=options,
                                            providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise CorruptModel(str(path), f"{path.name}: ONNX Runtime cannot load it: {first}") from None
         return OnnxSession(info, session)
 

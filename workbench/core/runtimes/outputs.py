@@ -27,6 +27,15 @@ _LABEL_NAME = re.compile(r"(^|[_/:.])(label|labels|class|classes|predicted_?labe
 _PROB_NAME = re.compile(r"prob|scores?(:\d+)?$", re.IGNORECASE)
 
 
+def named_outputs(out: Any, names: Sequence[str], to_numpy: Any = np.asarray) -> dict[str, Any]:
+    """A Keras call's result (dict, list or one tensor) as {output name: array}."""
+    if isinstance(out, Mapping):
+        return {str(k): to_numpy(v) for k, v in out.items()}
+    if isinstance(out, list | tuple):
+        return {(names[i] if i < len(names) else f"output_{i}"): to_numpy(v) for i, v in enumerate(out)}
+    return {(names[0] if names else "output_0"): to_numpy(out)}
+
+
 def is_map_sequence(value: Any) -> bool:
     """A ZipMap-style output: a list of {class: probability} dicts."""
     return isinstance(value, list | tuple | np.ndarray) and len(value) > 0 and isinstance(value[0], Mapping)
@@ -70,6 +79,8 @@ def interpret_outputs(runtime: str, outputs: Mapping[str, Any], info: ModelInfo,
         else:
             probs = np.asarray(raw[prob_name], dtype=np.float64)
             per_row = _per_row_classes(raw, probs)
+            if per_row is None and classes is None and label_name is not None:
+                classes = _classes_from_labels(_flatten_if_column(raw[label_name]), probs, batch.warnings)
             probs, classes = _probabilities_and_classes(probs, per_row or classes)
         batch.probabilities, batch.classes = probs, classes
         batch.labels = (_flatten_if_column(raw[label_name]) if label_name is not None
@@ -103,6 +114,23 @@ def _per_row_classes(raw: Mapping[str, Any], probs: np.ndarray) -> list[Any] | N
             first = arr[0].tolist()
             if all((np.asarray(arr) == np.asarray(first, dtype=arr.dtype)).all(axis=1)):
                 return first
+    return None
+
+
+def _classes_from_labels(labels: np.ndarray, probs: np.ndarray, warnings: list[str]) -> list[Any] | None:
+    """Class order when the model does not say it: the sorted distinct labels when every class was
+    predicted (scikit-learn's `classes_` order), else 0..C-1 for integer labels."""
+    width = probs.shape[1] if probs.ndim == 2 else 2
+    distinct = list(dict.fromkeys(v.item() if isinstance(v, np.generic) else v for v in labels.tolist()))
+    if len(distinct) == width:
+        try:
+            return sorted(distinct)
+        except TypeError:
+            return sorted(distinct, key=str)
+    if labels.dtype.kind in "iu":
+        return None
+    warnings.append("the model does not list its classes and not every class was predicted: probability "
+                    "columns are numbered 0..C-1")
     return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import re
 import subprocess
 import threading
 from pathlib import Path
@@ -20,13 +19,20 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.errors import BackendUnavailable, CorruptModel
-from workbench.core.predictions import PredictionBatch, canonical_label, labels_from_probabilities
-from workbench.core.runtimes.base import Availability, Runtime, Timer, missing_module, named_columns
+from workbench.core.predictions import PredictionBatch
+from workbench.core.runtimes.base import (
+    Availability,
+    Runtime,
+    Timer,
+    first_line,
+    missing_module,
+    named_columns,
+)
 from workbench.core.runtimes.java import find_java, java_availability
+from workbench.core.runtimes.pmml_results import pmml_batch
 from workbench.core.types import ModelInfo
 
 _lock = threading.Lock()
-_PROB_COLUMN = re.compile(r"^probability[(_](.+?)\)?$")
 
 
 _java_process: Any = None
@@ -106,7 +112,7 @@ class Pmml4sRuntime(Runtime):
             reason = " ".join(map(str, exc.args))
             raise CorruptModel(str(path), f"{path.name}: PMML4S cannot load it: {reason}") from None
         except Exception as exc:  # py4j.protocol.Py4JJavaError and friends
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise CorruptModel(str(path), f"{path.name}: PMML4S cannot load it: {first}") from None
         return Pmml4sSession(info, model)
 
@@ -135,61 +141,16 @@ class Pmml4sSession:
         return batch
 
     def _batch(self, columns: dict[str, list[Any]], n: int) -> PredictionBatch:
-        outputs = {name: np.asarray(values, dtype=object) for name, values in columns.items()}
         predicted = next((name for name, feature, _ in self.output_fields
                           if feature.lower() == "predictedvalue" and name in columns), None)
-        batch = PredictionBatch(runtime=self.runtime, outputs=outputs)
-        if self.function == "classification":
-            prob_cols = {canonical_label(value): name for name, feature, value in self.output_fields
-                         if feature.lower() == "probability" and value is not None and name in columns}
-            if not prob_cols:
-                for name in columns:
-                    m = _PROB_COLUMN.match(name)
-                    if m:
-                        prob_cols[canonical_label(m.group(1))] = name
-            classes = self.classes or list(prob_cols)
-            probs = np.full((n, len(classes)), np.nan)
-            for j, cls in enumerate(classes):
-                col = prob_cols.get(canonical_label(cls))
-                if col is not None:
-                    probs[:, j] = _floats(columns[col])
-            batch.classes = classes
-            if prob_cols:
-                batch.probabilities = probs
-            if predicted is not None:
-                batch.labels = _labels_like(columns[predicted], classes)
-            elif prob_cols:
-                batch.labels = _argmax_labels(probs, classes)
-            return batch
-        candidates = (f"predicted_{self.target}", self.target)
-        value_col = predicted or next((c for c in candidates if c in columns), None)
-        if value_col is None and columns:
-            value_col = next(iter(columns))
-        if value_col is not None:
-            batch.values = _floats(columns[value_col])
-        return batch
+        return pmml_batch(self.runtime, columns, n, classification=self.function == "classification",
+                          output_fields=self.output_fields, classes=self.classes, label_column=predicted,
+                          value_columns=(f"predicted_{self.target}", self.target))
 
 
 def _json_rows(frame: pd.DataFrame) -> list[list[Any]]:
     rows = frame.astype(object).where(frame.notna(), None).values.tolist()
     return [[v.item() if isinstance(v, np.generic) else v for v in row] for row in rows]
-
-
-def _floats(values: list[Any]) -> np.ndarray:
-    return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-
-
-def _labels_like(values: list[Any], classes: list[Any]) -> np.ndarray:
-    """Labels as the model's typed class values where they match (PMML engines often give text)."""
-    by_label = {canonical_label(c): c for c in classes}
-    return np.asarray([by_label.get(canonical_label(v), v) if v is not None else None for v in values],
-                      dtype=object)
-
-
-def _argmax_labels(probs: np.ndarray, classes: list[Any]) -> np.ndarray:
-    labels = labels_from_probabilities(np.nan_to_num(probs, nan=-1.0), classes)
-    labels[np.isnan(probs).all(axis=1)] = None
-    return labels
 
 
 RUNTIME = Pmml4sRuntime()

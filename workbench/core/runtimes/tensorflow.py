@@ -15,8 +15,8 @@ import pandas as pd
 from workbench.core.errors import CorruptModel, WorkbenchError
 from workbench.core.predictions import PredictionBatch
 from workbench.core.rows import input_arrays
-from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, missing_module
-from workbench.core.runtimes.outputs import interpret_outputs
+from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, first_line, missing_module
+from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -62,11 +62,11 @@ class TensorFlowRuntime(Runtime):
             try:
                 return V1SignatureSession(info, folder, tf)
             except Exception:  # noqa: BLE001  report the TF2 loader's error, the more common path
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                first = first_line(exc)
                 raise CorruptModel(str(path), f"{folder}: TensorFlow cannot load this SavedModel: {first}") \
                     from None
         except OSError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise CorruptModel(str(path),
                                f"{folder}: TensorFlow cannot load this SavedModel: {first}") from None
         signatures = dict(loaded.signatures)
@@ -174,14 +174,8 @@ class KerasGraphSession:
                        for name, arr in arrays.items()}
             x: Any = next(iter(tensors.values())) if len(tensors) == 1 else tensors
             out = self._fn(x)
-            names = list(getattr(self.model, "output_names", None) or [])
-            if isinstance(out, dict):
-                outputs = {str(k): v.numpy() for k, v in out.items()}
-            elif isinstance(out, list | tuple):
-                outputs = {(names[i] if i < len(names) else f"output_{i}"): v.numpy()
-                           for i, v in enumerate(out)}
-            else:
-                outputs = {(names[0] if names else "output_0"): out.numpy()}
+            outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []),
+                                    to_numpy=lambda t: t.numpy())
             batch = interpret_outputs(self.runtime, outputs, self.info)
         batch.elapsed_ms = timer.ms
         return batch
