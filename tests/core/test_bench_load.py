@@ -107,6 +107,10 @@ def test_per_second_timeline_is_streamed_and_adds_up() -> None:
     assert sum(p.requests for p in points) == level.requests
     assert all(p.errors == 0 and p.p50_ms <= p.p99_ms for p in points)
     assert all(p.throughput_rps > 0 for p in points)
+    # the level's histogram counts every successful response and spans the measured min..max
+    hist = level.histogram
+    assert hist is not None and hist.count == level.ok == level.latency.count
+    assert hist.edges_ms[0] <= level.latency.min_ms and level.latency.max_ms < hist.edges_ms[-1]
 
 
 def test_plan_and_levels_validation() -> None:

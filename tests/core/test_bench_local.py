@@ -32,6 +32,8 @@ def test_fixed_count_per_configuration(model: str, runtime: str, iris_rows) -> N
         lat = c.latency
         assert 0 < lat.min_ms <= lat.p50_ms <= lat.percentiles_ms[90.0] <= lat.p99_ms <= lat.max_ms
         assert lat.mean_ms * 25 == pytest.approx(c.elapsed_s * 1000)   # per-call samples add up to the time
+        assert c.histogram is not None and c.histogram.count == 25   # one count per call
+        assert c.histogram.edges_ms[0] <= lat.min_ms and lat.max_ms < c.histogram.edges_ms[-1]
         assert c.load_s is not None and c.load_s >= 0
         assert c.rss_mb is not None and c.rss_mb > 0
     finished = [p for p in seen if p.last is not None]

@@ -30,6 +30,16 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
         assert view.table.item(r, 4).data(0x0100) == c.latency.percentiles_ms[50.0]
         assert view.table.item(r, 2).data(0x0100) == c.calls
     assert view.bar_heights == [c.latency.percentiles_ms[50.0] for c in result.configs]
+    # the histogram chart draws the core's histogram of every call, per configuration
+    assert set(view.hist_curves) == {("onnxruntime", 1), ("onnxruntime", 16)}
+    for c in result.configs:
+        curve = view.hist_curves[(c.runtime, c.batch_size)]
+        shown = c.histogram.coarsen(2)                      # drawn at 20 bins per decade
+        assert curve.histogram == shown and shown.count == c.calls
+        assert list(curve.xData) == shown.edges_ms          # bin edges in ms (log axis)
+        assert list(curve.yData) == pytest.approx([100.0 * n / c.calls for n in shown.counts])
+        assert curve.xData[0] <= c.latency.min_ms and c.latency.max_ms < curve.xData[-1]
+        assert curve.name() == f"onnxruntime × {c.batch_size}"
     # exports
     written = view.save_charts(str(tmp_path / "bench.png"))
     assert all(Path(p).stat().st_size > 1000 for p in written)
@@ -37,6 +47,7 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     assert Path(svg[0]).read_text().lstrip().startswith("<?xml")
     saved = json.loads(Path(view.save_results(str(tmp_path / "bench.json"))).read_text())
     assert [row["calls"] for row in saved["rows"]] == [c.calls for c in result.configs]
+    assert [row["histogram"]["counts"] for row in saved["rows"]] == [list(c.histogram.counts) for c in result.configs]
     assert Path(view.save_results(str(tmp_path / "bench.csv"))).read_text().startswith("kind,")
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from workbench.core.bench.histogram import LatencyHistogram
 from workbench.core.bench.httpclient import HttpRequest, LevelOutcome, run_http_level
 from workbench.core.bench.recorder import ProgressCallback, Recorder, TimePoint
 from workbench.core.bench.stats import LatencyStats, summarize_ns
@@ -170,6 +171,8 @@ class LevelResult:
     incomplete: int = 0
     unsent: int = 0
     timeline: list[TimePoint] = field(default_factory=list)
+    #: histogram of `latency` (the corrected one) from every sample; None when nothing succeeded
+    histogram: LatencyHistogram | None = None
 
     @property
     def error_count(self) -> int:
@@ -252,7 +255,7 @@ def _level_result(mode: Mode, level: float, outcome: LevelOutcome, client_measur
             in_latency_p99_us=client_stats.percentiles_ms[99.0] * 1000 if client_stats else None,
             cpu_us_per_request=cpu_per),
         stopped_by=outcome.stopped_by, incomplete=outcome.incomplete, unsent=outcome.unsent,
-        timeline=list(rec.timeline))
+        timeline=list(rec.timeline), histogram=LatencyHistogram.from_ns(rec.corrected))
 
 
 def parse_levels(text: str, *, integers: bool) -> tuple[float, ...]:

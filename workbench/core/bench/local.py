@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.bench import memory
+from workbench.core.bench.histogram import LatencyHistogram
 from workbench.core.bench.stats import LatencyStats, summarize_ns
 from workbench.core.errors import UntrustedPickle, WorkbenchError
 
@@ -64,6 +65,8 @@ class LocalConfigResult:
     rss_mb: float | None = None            # RSS after the configuration
     stopped_by: str = ""                   # duration | count | cancelled | error
     error: str | None = None
+    #: per-call latency histogram from every sample (log bins, see histogram.py); None without samples
+    histogram: LatencyHistogram | None = None
 
     @property
     def per_row_us(self) -> float | None:
@@ -249,4 +252,5 @@ def _measure(session: Any, name: str, batch_size: int, prepared: Any, plan: Loca
         runtime=name, batch_size=batch_size, calls=calls, rows=rows, elapsed_s=elapsed_ns / 1e9,
         throughput_rows_s=rows / (elapsed_ns / 1e9) if elapsed_ns else 0.0, latency=summarize_ns(samples),
         rss_peak_delta_mb=memory.to_mb(peak_delta),
-        rss_mb=memory.to_mb(rss_after), stopped_by=stopped_by, error=error)
+        rss_mb=memory.to_mb(rss_after), stopped_by=stopped_by, error=error,
+        histogram=LatencyHistogram.from_ns(samples))

@@ -13,12 +13,14 @@ import json
 import math
 import os
 import platform
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.core.bench.histogram import LatencyHistogram, histogram_of
 from workbench.core.bench.stats import PERCENTILES, LatencyStats, percentile_key
 from workbench.core.errors import WorkbenchError
 
@@ -27,11 +29,12 @@ SCHEMA_VERSION = 1
 
 STAT_COLUMNS = ["count", "mean_ms", "stdev_ms", "min_ms", *[percentile_key(p) for p in PERCENTILES], "max_ms"]
 LOCAL_COLUMNS = ["kind", "runtime", "batch_size", "calls", "rows", "elapsed_s", "throughput_rows_s",
-                 *STAT_COLUMNS, "load_s", "rss_load_delta_mb", "rss_peak_delta_mb", "rss_mb", "stopped_by", "error"]
+                 *STAT_COLUMNS, "load_s", "rss_load_delta_mb", "rss_peak_delta_mb", "rss_mb", "stopped_by", "error",
+                 "histogram"]
 LOAD_COLUMNS = ["kind", "protocol", "mode", "level", "requests", "ok", "errors_total", "errors", "elapsed_s",
                 "throughput_rps", *STAT_COLUMNS, *[f"uncorrected_{c}" for c in STAT_COLUMNS],
                 "client_in_latency_p50_us", "client_in_latency_p99_us", "client_cpu_us_per_request",
-                "stopped_by", "incomplete", "unsent"]
+                "stopped_by", "incomplete", "unsent", "histogram"]
 _INT_COLUMNS = {"batch_size", "calls", "rows", "count", "requests", "ok", "errors_total", "incomplete", "unsent",
                 "uncorrected_count"}
 _TEXT_COLUMNS = {"kind", "runtime", "protocol", "mode", "stopped_by", "error", "errors"}
@@ -106,7 +109,7 @@ def from_local(result: Any) -> BenchResult:
         row.update(_stats_columns(c.latency))
         row.update({"load_s": c.load_s, "rss_load_delta_mb": c.rss_load_delta_mb,
                     "rss_peak_delta_mb": c.rss_peak_delta_mb, "rss_mb": c.rss_mb, "stopped_by": c.stopped_by,
-                    "error": c.error})
+                    "error": c.error, "histogram": _histogram_json(getattr(c, "histogram", None))})
         rows.append(row)
     return BenchResult(kind="local", rows=rows, created=_now(), machine=machine_info(),
                        subject={"model": result.model, "format": result.format, "rows_source": result.rows_source,
@@ -128,7 +131,8 @@ def from_load(result: Any) -> BenchResult:
         row.update({"client_in_latency_p50_us": lv.client.in_latency_p50_us,
                     "client_in_latency_p99_us": lv.client.in_latency_p99_us,
                     "client_cpu_us_per_request": lv.client.cpu_us_per_request,
-                    "stopped_by": lv.stopped_by, "incomplete": lv.incomplete, "unsent": lv.unsent})
+                    "stopped_by": lv.stopped_by, "incomplete": lv.incomplete, "unsent": lv.unsent,
+                    "histogram": _histogram_json(getattr(lv, "histogram", None))})
         rows.append(row)
         timeline.extend(p.to_json() for p in lv.timeline)
     return BenchResult(kind="load", rows=rows, created=_now(), machine=machine_info(),
@@ -136,6 +140,18 @@ def from_load(result: Any) -> BenchResult:
                        plan=result.plan.to_json(), timeline=timeline,
                        summary={"cancelled": result.cancelled, "stopped_early": result.stopped_early,
                                 "client_floor_us": result.client_floor_us, **result.meta})
+
+
+def _histogram_json(hist: LatencyHistogram | None) -> dict[str, Any] | None:
+    return None if hist is None else hist.to_json()
+
+
+def row_histogram(row: dict[str, Any]) -> LatencyHistogram | None:
+    """The latency histogram of a result row (JSON or CSV); None for files written before histograms."""
+    try:
+        return histogram_of(row.get("histogram"))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 # ---- files -----------------------------------------------------------------------------------------
@@ -176,11 +192,22 @@ def to_csv_text(result: BenchResult) -> str:
             value = row.get(col)
             if col == "errors" and isinstance(value, dict):
                 value = ";".join(f"{k}={v}" for k, v in value.items())
+            elif col == "histogram" and value is not None:
+                value = histogram_of(value).to_text()
             elif isinstance(value, float):
                 value = "" if not math.isfinite(value) else repr(value)
             flat[col] = "" if value is None else value
         writer.writerow(flat)
     return out.getvalue()
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)\s*\]")
+
+
+def to_json_text(result: BenchResult) -> str:
+    """Indented JSON with lists of plain numbers (histogram edges and counts) kept on one line."""
+    text = json.dumps(_finite(result.to_json()), indent=2, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
 def save_result(result: BenchResult, path: str | Path) -> Path:
@@ -190,7 +217,7 @@ def save_result(result: BenchResult, path: str | Path) -> Path:
     if suffix == ".csv":
         _atomic_write(p, to_csv_text(result))
     elif suffix == ".json":
-        _atomic_write(p, json.dumps(_finite(result.to_json()), indent=2, ensure_ascii=False) + "\n")
+        _atomic_write(p, to_json_text(result))
     else:
         raise WorkbenchError(f"cannot save results as {p.name!r}", hint="use a .json or .csv file name")
     return p
@@ -231,6 +258,8 @@ def _parse_cell(col: str, value: str) -> Any:
         return out
     if col in _TEXT_COLUMNS:
         return value
+    if col == "histogram":
+        return LatencyHistogram.from_text(value).to_json()
     if col in _INT_COLUMNS:
         return int(float(value))
     return float(value)

@@ -3,8 +3,9 @@
 Live: the core reports each configuration's progress about every 200 ms (calls so far); the chart
 plots the mean latency of each such window (window time / calls in it). When a configuration
 finishes, its percentiles go into the table, the comparison bar chart (p50 and p99 per runtime and
-batch size) and, when the core hands per-call samples, the histogram. Charts export to PNG/SVG and
-results to CSV/JSON through the core's `save_result`.
+batch size) and its latency histogram (the core's `LatencyHistogram` of every per-call sample, on a
+log time axis) into the distribution chart. Charts export to PNG/SVG and results to CSV/JSON through
+the core's `save_result`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from workbench.gui.resources import icon
 from workbench.gui.views.common import color, core_module, header, placeholder
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
+#: bins per decade the histograms are drawn at (the core's 40 merged in pairs: each bin 12 % wide)
+HIST_BINS_PER_DECADE = 20
 PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#862e9c"]
 TABLE_COLUMNS = ["Runtime", "Batch", "Calls", "Mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms",
                  "Max ms", "Rows/s", "Load s"]
@@ -76,8 +79,57 @@ def _plot(title: str, left: str, bottom: str) -> Any:
     for axis in ("left", "bottom"):
         item.getAxis(axis).setPen(fg)
         item.getAxis(axis).setTextPen(fg)
-    item.addLegend(offset=(-10, 10), labelTextColor=fg)
+        item.getAxis(axis).enableAutoSIPrefix(False)   # "ms per call (x0.001)" helps nobody
+    legend = item.addLegend(offset=(-10, 10), labelTextColor=fg)
+    legend.setBrush(pg.mkBrush(c + "b0"))     # readable over the curves it covers
+    legend.setPen(pg.mkPen(color("border").name()))
     return widget
+
+
+def histogram_plot(title: str, what: str = "calls") -> Any:
+    """A chart for latency histograms: log time axis, share of `what` per bin."""
+    widget = _plot(title, f"% of {what} per bin", "ms (log scale)")
+    widget.getPlotItem().setLogMode(x=True, y=False)
+    widget.getPlotItem().setToolTip(f"Histogram of every measured latency, {HIST_BINS_PER_DECADE} log-spaced bins "
+                                    f"per factor of ten (each bin 12 % wide); the percentiles come from the "
+                                    f"exact samples, not from these bins")
+    return widget
+
+
+def fit_log_ticks(widget: Any) -> None:
+    """Readable ticks on a log-scale x axis: 1-2-5 labels (decades only over > 3 decades), the rest unlabelled.
+
+    pyqtgraph labels every minor tick when the range is under two decades ("0.3 0.4 0.5 0.6 ...")."""
+    xs = [x for item in widget.getPlotItem().listDataItems() if item.xData is not None and len(item.xData)
+          for x in (float(np.min(item.xData)), float(np.max(item.xData))) if x > 0]
+    if not xs:
+        return
+    lo, hi = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
+    labelled = (1,) if hi - lo > 3 else (1, 2, 5)
+    major, minor = [], []
+    for decade in range(lo, hi + 1):
+        for m in range(1, 10):
+            value = m * 10.0 ** decade
+            if not min(xs) / 1.5 <= value <= max(xs) * 1.5:
+                continue
+            pos = math.log10(value)
+            (major if m in labelled else minor).append((pos, f"{value:g}" if m in labelled else ""))
+    widget.getPlotItem().getAxis("bottom").setTicks([major, minor])
+
+
+def histogram_curve(hist: Any, colour: str, name: str, dashed: bool = False) -> Any:
+    """A step curve of a core `LatencyHistogram`: x = bin edges in ms, y = % of the samples per bin."""
+    import pyqtgraph as pg
+
+    shown = hist.coarsen(hist.bins_per_decade // HIST_BINS_PER_DECADE) \
+        if hist.bins_per_decade % HIST_BINS_PER_DECADE == 0 else hist
+    percent = [100.0 * f for f in shown.fractions()]
+    pen = pg.mkPen(colour, width=2 if not dashed else 1.5,
+                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    curve = pg.PlotDataItem(shown.edges_ms, percent, stepMode="center", fillLevel=0 if not dashed else None,
+                            brush=pg.mkBrush(colour + "40") if not dashed else None, pen=pen, name=name)
+    curve.histogram = shown
+    return curve
 
 
 class BenchmarkView(QWidget):
@@ -144,23 +196,30 @@ class BenchmarkView(QWidget):
         export.addWidget(self.save_chart)
         export.addWidget(self.save_data)
 
-        self.latency_plot = _plot("Latency while running (mean per 200 ms window)", "ms per call", "seconds")
-        self.hist_plot = _plot("Latency distribution", "calls", "ms per call")
-        self.bar_plot = _plot("Runtime comparison: p50 (solid) and p99 (light) per call", "ms per call", "")
+        self.latency_plot = _plot("Latency while running", "ms per call (mean of 200 ms)", "seconds")
+        self.hist_plot = histogram_plot("Latency distribution")
+        self.bar_plot = _plot("Comparison: p50 (solid), p99 (light)", "ms per call", "")
+        self.bar_plot.getPlotItem().getAxis("bottom").setHeight(38)   # two-line labels: runtime, ×batch
+        self.bar_plot.getPlotItem().legend.setVisible(False)        # colours match the other two charts' keys
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
+        self.table.setMinimumHeight(150)
         self.curves: dict[tuple[str, int], Any] = {}
+        #: the histogram drawn per configuration (its `.histogram` is what the curve shows)
+        self.hist_curves: dict[tuple[str, int], Any] = {}
+        self.colours: dict[tuple[str, int], str] = {}
 
-        grid = QGridLayout()
-        grid.addWidget(self.latency_plot, 0, 0)
-        grid.addWidget(self.hist_plot, 0, 1)
+        charts = QHBoxLayout()
+        for widget in (self.latency_plot, self.hist_plot, self.bar_plot):
+            charts.addWidget(widget, 1)
+        grid = QGridLayout()   # charts on top, the full-width percentile table below
+        grid.addLayout(charts, 0, 0)
         grid.addWidget(self.table, 1, 0)
-        grid.addWidget(self.bar_plot, 1, 1)
-        grid.setRowStretch(0, 1)
-        grid.setRowStretch(1, 1)
+        grid.setRowStretch(0, 5)
+        grid.setRowStretch(1, 2)
 
         layout = QVBoxLayout(page)
         layout.addWidget(self.head)
@@ -271,19 +330,24 @@ class BenchmarkView(QWidget):
     def _reset_charts(self) -> None:
         for plot in (self.latency_plot, self.hist_plot, self.bar_plot):
             plot.getPlotItem().clear()
-        self.hist_plot.getPlotItem().setLogMode(y=False)
         self.curves.clear()
+        self.hist_curves.clear()
+        self.colours.clear()
         self.live.clear()
         self.live_points = 0
         self.table.setRowCount(0)
         self.save_chart.setEnabled(False)
         self.save_data.setEnabled(False)
 
+    def _colour(self, key: tuple[str, int]) -> str:
+        """One colour per configuration, the same in the live chart, the histogram and the bars."""
+        return self.colours.setdefault(key, PALETTE[len(self.colours) % len(PALETTE)])
+
     def _curve(self, key: tuple[str, int]) -> Any:
         import pyqtgraph as pg
 
         if key not in self.curves:
-            pen = pg.mkPen(PALETTE[len(self.curves) % len(PALETTE)], width=2)
+            pen = pg.mkPen(self._colour(key), width=2)
             self.curves[key] = self.latency_plot.plot([], [], pen=pen, name=f"{key[0]} × {key[1]}")
         return self.curves[key]
 
@@ -331,9 +395,8 @@ class BenchmarkView(QWidget):
             self.table.item(r, 2).setText(f"error: {c.error}")
         self.table.resizeColumnsToContents()
         self._draw_bars()
-        samples = getattr(c, "samples_ns", None)
-        if samples is not None and len(samples):
-            self._draw_histogram((c.runtime, c.batch_size), np.asarray(samples, dtype=np.float64) / 1e6)
+        if getattr(c, "histogram", None) is not None:
+            self._draw_histogram((c.runtime, c.batch_size), c.histogram)
 
     def _configs(self) -> list[Any]:
         if self.result is not None:
@@ -355,8 +418,7 @@ class BenchmarkView(QWidget):
         if not rows:
             return
         x = np.arange(len(rows), dtype=float)
-        runtimes = list(dict.fromkeys(r["Runtime"] for r in rows))
-        brushes = [PALETTE[runtimes.index(r["Runtime"]) % len(PALETTE)] for r in rows]
+        brushes = [self._colour((r["Runtime"], r["Batch"])) for r in rows]   # the same colour in every chart
         p99 = [r["p99 ms"] if isinstance(r["p99 ms"], float) else r["p50 ms"] for r in rows]
         item.addItem(pg.BarGraphItem(x=x - 0.2, height=[r["p50 ms"] for r in rows], width=0.38,
                                      brushes=[pg.mkBrush(b) for b in brushes], pens=[pg.mkPen(None)] * len(rows)))
@@ -367,44 +429,14 @@ class BenchmarkView(QWidget):
         item.getAxis("bottom").setTicks([ticks])
         self.bar_heights = [r["p50 ms"] for r in rows]
 
-    def _draw_histogram(self, key: tuple[str, int], ms: np.ndarray) -> None:
-        import pyqtgraph as pg
-
-        hi = np.percentile(ms, 99.5) if len(ms) > 20 else ms.max()
-        counts, edges = np.histogram(ms[ms <= hi], bins=40)
-        colour = PALETTE[list(self.curves).index(key) % len(PALETTE)] if key in self.curves else PALETTE[0]
-        self.hist_plot.getPlotItem().addItem(pg.PlotDataItem(edges, counts, stepMode="center", fillLevel=0,
-                                                             brush=pg.mkBrush(colour + "55"), pen=pg.mkPen(colour),
-                                                             name=f"{key[0]} × {key[1]}"))
-
-    def _draw_percentile_curves(self, configs: list[Any]) -> None:
-        """Without per-call samples: the latency distribution as percentile curves (p50 … max)."""
-        import pyqtgraph as pg
-
-        item = self.hist_plot.getPlotItem()
-        item.clear()
-        item.setTitle("Latency distribution by percentile (log scale)", color=color("plot_fg").name(), size="10pt")
-        item.setToolTip("A histogram needs per-call samples, which the benchmark core does not hand out; "
-                        "these are its exact percentiles")
-        if item.legend is not None:
-            item.legend.setOffset((60, 10))
-        item.setLabel("left", "ms per call")
-        item.setLabel("bottom", "percentile")
-        marks = [50.0, 90.0, 95.0, 99.0, 99.9]
-        xs = [0, 1, 2, 3, 4, 5]
-        for i, c in enumerate(cfg for cfg in configs if not cfg.error):
-            ys = [c.latency.percentiles_ms.get(p, float("nan")) for p in marks] + [c.latency.max_ms]
-            item.plot(xs, ys, pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2), symbol="o", symbolSize=6,
-                      symbolBrush=PALETTE[i % len(PALETTE)], name=f"{c.runtime} × {c.batch_size}")
-        item.getAxis("bottom").setTicks([[(x, t) for x, t in zip(xs, ["p50", "p90", "p95", "p99", "p99.9", "max"],
-                                                                     strict=True)]])
-        item.setLogMode(y=True)
+    def _draw_histogram(self, key: tuple[str, int], hist: Any) -> None:
+        curve = histogram_curve(hist, self._colour(key), f"{key[0]} × {key[1]}")
+        self.hist_curves[key] = curve
+        self.hist_plot.getPlotItem().addItem(curve)
+        fit_log_ticks(self.hist_plot)
 
     def _done(self, result: Any) -> None:
         self.result = result
-        got_samples = any(getattr(c, "samples_ns", None) is not None for c in result.configs)
-        if not got_samples:
-            self._draw_percentile_curves(result.configs)
         done = sum(1 for c in result.configs if not c.error)
         self.status.setText(f"{'Cancelled after' if result.cancelled else 'Done:'} {done} configuration(s) "
                             f"on {result.sample_rows} rows ({result.rows_source or 'generated'}).")
@@ -455,10 +487,3 @@ def _render_svg(widget: QWidget, path: str) -> None:
     widget.render(painter)
     painter.end()
 
-
-def _text_item(text: str) -> Any:
-    import pyqtgraph as pg
-
-    item = pg.TextItem(text, color=color("muted").name(), anchor=(0.5, 0.5))
-    item.setPos(0.5, 0.5)
-    return item

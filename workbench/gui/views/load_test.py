@@ -1,8 +1,10 @@
 """Load test of an endpoint with live charts, through `workbench.core.bench.load.run_load` on a worker.
 
 Each second of measurement arrives as a `TimePoint`: the latency chart draws p50 and p99 over time,
-the throughput chart successful responses per second and errors. The previous run stays on the
-charts (dashed, "A") under the current one ("B") for an A/B comparison.
+the throughput chart successful responses per second and errors. Each finished level arrives as a
+`LevelResult` whose latency histogram (every response, log bins) goes into the distribution chart,
+one curve per level. The previous run stays on the charts (dashed, "A") under the current one ("B")
+for an A/B comparison.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from PySide6.QtWidgets import (
 
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
-from workbench.gui.views.benchmark import _plot
+from workbench.gui.views.benchmark import PALETTE, _plot, fit_log_ticks, histogram_curve, histogram_plot
 from workbench.gui.views.common import color
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
-LEVEL_COLUMNS = ["Run", "Level", "Requests", "OK", "Errors", "Req/s", "p50 ms", "p90 ms", "p99 ms", "Max ms"]
+WARN = "#e8590c"
+LEVEL_COLUMNS = ["Run", "Level", "OK", "Errors", "Req/s", "p50 ms", "p90 ms", "p99 ms", "Max ms"]
 
 
 def load_job(url: str, model: str, frame: Any, levels: tuple[float, ...], duration_s: float, batch_size: int,
@@ -50,7 +53,11 @@ def load_job(url: str, model: str, frame: Any, levels: tuple[float, ...], durati
         done = levels.index(point.level) * duration_s + point.second if point.level in levels else 0
         task.progress(min(1.0, done / total), f"level {point.level:g}: second {point.second}", point)
 
-    return run_load(target, plan, model=model, on_point=on_point, cancel=task.cancel_event)
+    def on_level(level: Any) -> None:
+        done = (levels.index(level.level) + 1) * duration_s if level.level in levels else 0
+        task.progress(min(1.0, done / total), f"level {level.level:g} done", level)
+
+    return run_load(target, plan, model=model, on_point=on_point, on_level=on_level, cancel=task.cancel_event)
 
 
 class LoadTestPanel(QWidget):
@@ -66,7 +73,8 @@ class LoadTestPanel(QWidget):
         self.rows_source = rows_source
         self.worker: Worker | None = None
         self.result: Any = None
-        self.runs: list[dict[str, Any]] = []  # {"label", "x", "p50", "p99", "rps", "err", "curves"}
+        #: {"label", "x", "p50", "p99", "rps", "err", "curves" (the 4 time curves), "hist" {level: curve}}
+        self.runs: list[dict[str, Any]] = []
 
         self.levels = QLineEdit("1, 4")
         self.levels.setToolTip("Concurrency levels (closed loop), e.g. 1, 4, 16")
@@ -104,16 +112,30 @@ class LoadTestPanel(QWidget):
                              "second.")
         self.status.setWordWrap(True)
 
-        self.latency_plot = _plot("Latency per second (p50, p99)", "ms", "seconds")
+        self.latency_plot = _plot("Latency per second (p50, p99)", "ms", "")
         self.rps_plot = _plot("Throughput and errors", "per second", "seconds")
+        self.rps_plot.setXLink(self.latency_plot)
+        self.hist_plot = histogram_plot("Latency distribution per level", "responses")
         self.table = QTableWidget(0, len(LEVEL_COLUMNS))
         self.table.setHorizontalHeaderLabels(LEVEL_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setMaximumHeight(130)
-        grid = QGridLayout()
+        self.table.setMaximumHeight(160)   # four rows: two levels of runs A and B
+        # these two charts are short: the key goes into the title instead of a legend over the curves
+        accent, fg = color("accent").name(), color("plot_fg").name()
+        bad = color("bad").name()
+        for plot, title in ((self.latency_plot, f"Latency per second {_key(accent, 'p50')} {_key(WARN, 'p99')}"),
+                            (self.rps_plot, f"Throughput {_key(accent, 'ok/s')} {_key(bad, 'errors/s')}")):
+            item = plot.getPlotItem()
+            item.setTitle(title, color=fg, size="9pt")
+            item.setToolTip("Solid: this run (B); dashed: the previous run (A)")
+            item.legend.setVisible(False)
+        grid = QGridLayout()   # time series stacked on a shared time axis, the histogram beside them
         grid.addWidget(self.latency_plot, 0, 0)
-        grid.addWidget(self.rps_plot, 0, 1)
+        grid.addWidget(self.rps_plot, 1, 0)
+        grid.addWidget(self.hist_plot, 0, 1, 2, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
@@ -188,10 +210,16 @@ class LoadTestPanel(QWidget):
                 curve.setPen(pen)
                 plot = self.latency_plot if i < 2 else self.rps_plot
                 _rename(plot, curve, "A" + curve.name()[1:])
+            for curve in old["hist"].values():
+                pen = curve.opts["pen"]
+                curve.setPen(pg.mkPen(pen.color(), width=1.5, style=Qt.PenStyle.DashLine))
+                curve.setFillLevel(None)
+                curve.setBrush(None)
+                _rename(self.hist_plot, curve, "A" + curve.name()[1:])
             old["label"] = "A"
         label = "B" if self.runs else "A"
         accent = color("accent").name()
-        warn = "#e8590c"
+        warn = WARN
         curves = [
             self.latency_plot.plot([], [], pen=pg.mkPen(accent, width=2), name=f"{label} p50"),
             self.latency_plot.plot([], [], pen=pg.mkPen(warn, width=1), name=f"{label} p99"),
@@ -199,7 +227,7 @@ class LoadTestPanel(QWidget):
             self.rps_plot.plot([], [], pen=pg.mkPen(color("bad").name(), width=1), name=f"{label} errors/s"),
         ]
         self.runs.append({"label": label, "x": [], "p50": [], "p99": [], "rps": [], "err": [], "curves": curves,
-                          "offset": {}})
+                          "offset": {}, "hist": {}})
 
     def _drop_run(self, index: int) -> None:
         run = self.runs.pop(index)
@@ -209,6 +237,10 @@ class LoadTestPanel(QWidget):
             legend = plot.getPlotItem().legend
             if legend is not None:
                 legend.removeItem(curve)
+        for curve in run["hist"].values():
+            self.hist_plot.getPlotItem().removeItem(curve)
+            if self.hist_plot.getPlotItem().legend is not None:
+                self.hist_plot.getPlotItem().legend.removeItem(curve)
 
     def _clear_runs(self) -> None:
         while self.runs:
@@ -218,6 +250,9 @@ class LoadTestPanel(QWidget):
     def _point(self, report: Progress) -> None:
         point = report.data
         if point is None or not self.runs:
+            return
+        if hasattr(point, "histogram"):   # a finished level (LevelResult), not a second (TimePoint)
+            self._level_done(point)
             return
         run = self.runs[-1]
         # seconds since the start of the run: levels follow each other
@@ -235,6 +270,20 @@ class LoadTestPanel(QWidget):
         self.status.setText(f"level {point.level:g} · second {point.second}: {point.throughput_rps:.0f} ok/s, "
                             f"p50 {point.p50_ms:.2f} ms, p99 {point.p99_ms:.2f} ms, {point.errors} errors")
 
+    def _level_done(self, level: Any) -> None:
+        run = self.runs[-1]
+        if level.histogram is None or level.level in run["hist"]:
+            return
+        colour = PALETTE[len(run["hist"]) % len(PALETTE)]
+        curve = histogram_curve(level.histogram, colour, f"{run['label']} c={level.level:g}")
+        run["hist"][level.level] = curve
+        self.hist_plot.getPlotItem().addItem(curve)
+        fit_log_ticks(self.hist_plot)
+
+    def histograms(self, run: int = -1) -> dict[float, Any]:
+        """The histogram curve drawn per level of a run (its `.histogram` is the data shown)."""
+        return dict(self.runs[run]["hist"])
+
     def _done(self, result: Any) -> None:
         self.result = result
         label = self.runs[-1]["label"] if self.runs else "run"
@@ -242,12 +291,12 @@ class LoadTestPanel(QWidget):
             r = self.table.rowCount()
             self.table.insertRow(r)
             pct = lv.latency.percentiles_ms
-            cells = [label, f"{lv.level:g}", lv.requests, lv.ok, lv.error_count, f"{lv.throughput_rps:.1f}",
+            cells = [label, f"{lv.level:g}", lv.ok, lv.error_count, f"{lv.throughput_rps:.1f}",
                      pct.get(50.0), pct.get(90.0), pct.get(99.0), lv.latency.max_ms]
             for col, value in enumerate(cells):
                 text = f"{value:.3f}" if isinstance(value, float) else str(value)
                 item = QTableWidgetItem("" if text == "nan" else text)
-                if col == 4 and lv.error_count:
+                if col == 3 and lv.error_count:
                     item.setForeground(color("bad"))
                     item.setToolTip(", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
                 self.table.setItem(r, col, item)
@@ -266,6 +315,11 @@ class LoadTestPanel(QWidget):
     def _finished(self) -> None:
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+
+
+def _key(colour: str, text: str) -> str:
+    """A coloured line sample and its label, for a chart title."""
+    return f"<span style='color:{colour}'>━ {text}</span>"
 
 
 def _rename(plot: Any, curve: Any, name: str) -> None:
