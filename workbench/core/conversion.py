@@ -41,7 +41,8 @@ from workbench.core.converters.thresholds import (
     threshold_rows,
 )
 from workbench.core.errors import ConversionFailed, WorkbenchError
-from workbench.core.types import ModelInfo, jsonable
+from workbench.core.files import atomic_write_text
+from workbench.core.types import ModelInfo, finite, jsonable
 
 #: rows generated when no sample rows are given
 GENERATED_ROWS = 64
@@ -136,19 +137,7 @@ def _move_into_place(tmp: Path, output: Path, force: bool) -> None:
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_text(json.dumps(_finite(jsonable(payload)), indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+    atomic_write_text(path, json.dumps(finite(jsonable(payload)), indent=2, ensure_ascii=False) + "\n")
 
 
 def default_name(source: Path) -> str:

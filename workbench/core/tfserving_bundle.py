@@ -21,6 +21,7 @@ from typing import Any
 
 from workbench.core.errors import CorruptModel, WorkbenchError
 from workbench.core.formats.protowire import WireError, fields
+from workbench.core.files import atomic_write_bytes
 
 CONFIG_FILE = "models.config"
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
@@ -370,9 +371,7 @@ def next_version(model_base: Path) -> int:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
 
 
 def install_bundle(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +19,8 @@ class TensorSpec:
 
     `shape` uses None for unknown dimensions (the batch dimension is usually None).
     `categories` are the levels of a categorical input where the model knows them;
-    `value_range` is (min, max) of a numeric input where the model knows it.
+    `value_range` is (min, max) of a numeric input where the model knows it; `typical` is its
+    (mean, standard deviation) where the model knows them.
     """
 
     name: str
@@ -28,6 +30,8 @@ class TensorSpec:
     value_range: tuple[float, float] | None = None
     accepts_missing: bool = False
     description: str = ""
+    #: (mean, standard deviation) of a numeric input where the model knows them (e.g. a StandardScaler)
+    typical: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "dtype": self.dtype,
@@ -36,6 +40,8 @@ class TensorSpec:
             out["categories"] = list(self.categories)
         if self.value_range is not None:
             out["range"] = list(self.value_range)
+        if self.typical is not None:
+            out["typical"] = list(self.typical)
         return out
 
 
@@ -91,3 +97,14 @@ def _jsonable(value: Any) -> Any:
 
 
 jsonable = _jsonable
+
+
+def finite(value: Any) -> Any:
+    """Replace NaN and infinities by None, recursively, so json.dumps writes strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value

@@ -14,7 +14,6 @@ import math
 import os
 import platform
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 from workbench.core.bench.histogram import LatencyHistogram, histogram_of
 from workbench.core.bench.stats import PERCENTILES, LatencyStats, percentile_key
 from workbench.core.errors import WorkbenchError
+from workbench.core.files import atomic_write_text
+from workbench.core.types import finite
 
 SCHEMA = "workbench-bench-result"
 SCHEMA_VERSION = 1
@@ -97,7 +98,7 @@ def _now() -> str:
 
 def _stats_columns(stats: LatencyStats, prefix: str = "") -> dict[str, Any]:
     """The stats as row columns; NaN (no samples) becomes None, as it reads back from JSON and CSV."""
-    return {f"{prefix}{k}": _finite(v) for k, v in stats.to_json().items()}
+    return {f"{prefix}{k}": finite(v) for k, v in stats.to_json().items()}
 
 
 def from_local(result: Any) -> BenchResult:
@@ -156,31 +157,6 @@ def row_histogram(row: dict[str, Any]) -> LatencyHistogram | None:
 
 # ---- files -----------------------------------------------------------------------------------------
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def to_csv_text(result: BenchResult) -> str:
     """CSV: a header of the kind's columns, one row per configuration; `errors` as kind=n;kind=n."""
     out = io.StringIO()
@@ -206,7 +182,7 @@ _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)
 
 def to_json_text(result: BenchResult) -> str:
     """Indented JSON with lists of plain numbers (histogram edges and counts) kept on one line."""
-    text = json.dumps(_finite(result.to_json()), indent=2, ensure_ascii=False)
+    text = json.dumps(finite(result.to_json()), indent=2, ensure_ascii=False)
     return _NUMBER_LIST.sub(lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
@@ -215,9 +191,9 @@ def save_result(result: BenchResult, path: str | Path) -> Path:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        _atomic_write(p, to_csv_text(result))
+        atomic_write_text(p, to_csv_text(result))
     elif suffix == ".json":
-        _atomic_write(p, to_json_text(result))
+        atomic_write_text(p, to_json_text(result))
     else:
         raise WorkbenchError(f"cannot save results as {p.name!r}", hint="use a .json or .csv file name")
     return p
