@@ -498,7 +498,9 @@ def build_xgb(out: Path) -> list[Sample]:
 
 
 def build_keras(out: Path) -> list[Sample]:
-    """keras_mlp.keras and the SavedModel folder keras_mlp_savedmodel/ (model.export)."""
+    """keras_mlp.keras and the SavedModel folder keras_mlp_savedmodel/ (the workbench's Keras export)."""
+    from workbench.core.converters.to_savedmodel.keras_export import export_keras
+
     model = train_keras_mlp()
     X, _ = iris_data()
     common = dict(task="classification", inputs=list(X.columns), estimator="Functional",
@@ -510,11 +512,13 @@ def build_keras(out: Path) -> list[Sample]:
         Sample("keras_mlp", "keras_mlp.keras", "keras", "keras", trust=False,
                description="Keras 3 MLP on iris (softmax over classes 0, 1, 2)", **common),
         Sample("keras_mlp_savedmodel", "keras_mlp_savedmodel", "savedmodel", "tensorflow", trust=False,
-               description="the same Keras model exported with model.export (signature "
+               description="the same Keras model exported like model.export (signature "
                            "serving_default: input `features`, output `output_0`)", **common),
     ]
     _atomic_file(out / "keras_mlp.keras", lambda tmp: model.save(str(tmp)))
-    _atomic_dir(out / "keras_mlp_savedmodel", lambda tmp: model.export(str(tmp), verbose=False))
+    # the workbench's Keras export (keras.export.ExportArchive, as model.export does) also records
+    # the task and classes in assets.extra/workbench_model.json, which inspection reads
+    _atomic_dir(out / "keras_mlp_savedmodel", lambda tmp: export_keras(model, tmp))
     rows = sample_rows(X)
     for sample in samples:
         _write_rows(rows, out / sample.rows)

@@ -9,16 +9,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import typing
 from collections.abc import Sequence
 
 from workbench import __version__
 from workbench.commands import available_commands
 from workbench.commands.common import fail
+from workbench.core import quiet
 from workbench.core.errors import WorkbenchError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the workbench's error contract: one line `error: ...` on stderr, exit 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="Model Serving Workbench: inspect, convert, predict, compare, probe and benchmark models.",
     )
@@ -33,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `workbench` console script."""
+    quiet.install()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

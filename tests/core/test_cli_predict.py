@@ -79,7 +79,7 @@ def test_predict_table(capsys: pytest.CaptureFixture[str]) -> None:
     labels, probs = sklearn_iris()
     first = lines[2].split()
     assert first[0] == "1" and first[1] == str(labels[0])
-    assert [float(x) for x in first[2:]] == pytest.approx(probs[0].tolist(), rel=1e-5)
+    assert [float(x) for x in first[2:]] == pytest.approx(probs[0].tolist(), rel=1e-5, abs=5e-7)
     assert len(lines) == 2 + len(labels)
 
 
@@ -236,3 +236,90 @@ def test_console_entry_point_subprocess() -> None:
                           capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["passed"] is True
+
+
+# ------------------------------------------------------------------------ warnings and formatting
+
+def test_predict_warns_about_unknown_categories(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rows = SAMPLES_DIR / BY_NAME["ctr_pipeline"]["rows"]
+    lines = rows.read_text().splitlines()[:4]
+    header = lines[0].split(",")
+    cells = lines[2].split(",")
+    cells[header.index("device")] = "blackberry"
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join([lines[0], lines[1], ",".join(cells), lines[3]]) + "\n")
+    expected = ("row 2, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
+                "the model will treat it as unknown (an all-zero one-hot encoding)")
+    code, out, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--trust", "--rows", path)
+    assert code == 0
+    assert err == f"warning: {expected}\n"
+    assert len(out.splitlines()) == 2 + 3  # title, header, three rows: the warning is not in the table
+    code, out, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--trust", "--rows", path, "--json")
+    doc = json.loads(out)
+    assert code == 0 and err == "" and doc["warnings"] == [expected] and doc["rows"] == 3
+    assert list(doc)[:7] == ["model", "format", "runtime", "rows", "classes", "predictions", "elapsed_ms"]
+
+
+def test_predict_generate_shows_the_generated_rows_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.core.models import inspect_model
+    from workbench.core.rows import generate_rows
+
+    expected = generate_rows(inspect_model(sample_path("iris_logreg_onnx")), 3).attrs["warnings"]
+    assert expected and "standard normal" in expected[0]
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--generate", "3", "--json")
+    assert code == 0 and json.loads(out)["warnings"] == expected
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--generate", "3")
+    assert code == 0 and err == f"warning: {expected[0]}\n" and len(out.splitlines()) == 2 + 3
+    code, out, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--generate", "3", "--trust",
+                             "--json")
+    assert code == 0 and json.loads(out)["warnings"] == []  # the pipeline knows its inputs' values
+
+
+def test_predict_generate_unpickles_once(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    loads: list[str] = []
+    real_load = joblib.load
+
+    def counting_load(path, *args, **kwargs):
+        loads.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", counting_load)
+    code, out, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--generate", "5", "--trust",
+                             "--seed", "3", "--json")
+    assert code == 0, err
+    assert loads == [str(sample_path("ctr_pipeline"))]
+    from workbench.core.models import inspect_model
+    from workbench.core.rows import generate_rows, prepare_rows
+
+    model = real_load(sample_path("ctr_pipeline"))
+    info = inspect_model(sample_path("ctr_pipeline"), trust=True)
+    expected = model.predict_proba(prepare_rows(generate_rows(info, 5, seed=3), info))[:, 1]
+    assert [p["probabilities"]["1"] for p in json.loads(out)["predictions"]] == pytest.approx(expected.tolist(),
+                                                                                              rel=1e-12)
+    code, _, err = run_cli(capsys, "predict", sample_path("ctr_pipeline"), "--generate", "5")
+    assert code == 2 and "--trust" in err and len(loads) == 2  # the inspect above; no unpickling without trust
+
+
+def test_table_numbers_use_one_notation_per_column() -> None:
+    from workbench.commands.predict import column_formatter, render_batch
+    from workbench.core.predictions import PredictionBatch
+
+    probs = np.array([[6.897992e-05, 0.0434755, 0.95645552], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])
+    batch = PredictionBatch("native", classes=[0, 1, 2], labels=np.array([2, 0, 0]), probabilities=probs)
+    lines = render_batch(batch).splitlines()
+    assert lines[0].split() == ["row", "label", "p(0)", "p(1)", "p(2)"]
+    assert lines[1].split() == ["1", "2", "6.897992e-05", "0.043476", "0.956456"]
+    assert lines[2].split() == ["2", "0", "5.000000e-01", "0.250000", "0.250000"]
+    assert lines[3].split() == ["3", "0", "1.000000e+00", "0.000000", "0.000000"]
+    tiny = column_formatter([3e-9, 0.5, None, float("nan")])
+    assert [tiny(v) for v in (3e-9, 0.5, None, float("nan"))] == ["3.000000e-09", "5.000000e-01", "-", "nan"]
+    big = column_formatter([2.5e7, 12.0])
+    assert big(12.0) == "1.200000e+01"
+    plain = column_formatter([152.25, -3.5, 0.0])
+    assert [plain(v) for v in (152.25, -3.5, 0.0)] == ["152.250000", "-3.500000", "0.000000"]
+    assert column_formatter([[0.1, 2e-7], [0.3, 0.4]])([0.1, 2e-7]) == "[1.000000e-01, 2.000000e-07]"
+    values = PredictionBatch("native", values=np.array([1.5, 10234.125]))
+    assert [line.split() for line in render_batch(values).splitlines()] == [
+        ["row", "value"], ["1", "1.500000"], ["2", "10234.125000"]]

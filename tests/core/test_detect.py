@@ -46,9 +46,8 @@ def test_every_sample_inspects_as_its_manifest_says(entry: dict, capsys: pytest.
         assert doc["inputs"][0]["shape"] == entry["input_shape"]
     else:
         assert names == entry["inputs"]
-    expected_task = "other" if entry["format"] == "savedmodel" else entry["task"]
-    assert doc["task"] == expected_task
-    if entry.get("classes") is not None and entry["format"] != "savedmodel":
+    assert doc["task"] == entry["task"]
+    if entry.get("classes") is not None:
         assert doc["classes"] == entry["classes"]
     for spec in doc["inputs"] + doc["outputs"]:
         assert spec["dtype"] in ("float32", "float64", "int64", "int32", "string", "bool", "object")
@@ -230,6 +229,8 @@ BAD_FILES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("base-folder-without-pb", _folder("base", {"1/variables/variables.index": b"x"}), "none holds a saved_model.pb"),
     ("folder-of-tflite", _folder("base", {"1/model.tflite": b"\x1c\x00\x00\x00TFL3"}), "TensorFlow Lite"),
     ("folder-of-csvs", _folder("data", {"a.csv": b"x,y\n1,2\n"}), "folder without saved_model.pb"),
+    ("tfserving-models-root", _folder("serving", {"models.config": b"model_config_list {}\n",
+                                                  "m/1/saved_model.pb": b"x"}), "serving/ is a TF Serving models root"),
     ("savedmodel-garbage-pb", _folder("sm", {"saved_model.pb": b"\x12\xff\xff\xff\xff\x0f garbage"}),
      "not a readable SavedModel protobuf"),
 ]

@@ -309,3 +309,275 @@ def test_positionally_named_inputs_take_the_columns_in_order() -> None:
     assert input_arrays(out, info)["x2"].tolist() == [2.0]
     with pytest.raises(InputRowsError, match="missing column 'x3'"):
         prepare_rows(frame.iloc[:, :3], info)
+
+
+# ------------------------------------------------------------------------ reading prepared columns
+
+def test_column_reads_equal_pandas_and_cannot_change_the_rows() -> None:
+    from workbench.core.rows import column_values
+
+    frame = pd.DataFrame({"f": np.array([1.5, 2.5], dtype=np.float32), "i": np.array([3, 4]),
+                          "s": np.array(["a", None], dtype=object), "b": np.array([True, False]),
+                          "n": pd.array([1, None], dtype="Int64")})
+    frame.attrs[LAYOUT_ATTR] = {c: [c] for c in frame.columns}
+    for j, col in enumerate(frame.columns):
+        got = column_values(frame, j)
+        expected = frame[col].to_numpy()
+        assert got.dtype == expected.dtype, col
+        assert pd.isna(got).tolist() == pd.isna(expected).tolist(), col
+        assert got[~pd.isna(got)].tolist() == expected[~pd.isna(expected)].tolist(), col
+    view = column_values(frame, 0)
+    with pytest.raises(ValueError):
+        view[0] = 99.0
+    assert frame["f"].tolist() == [1.5, 2.5]
+
+
+def test_feed_plans_are_reused_for_frames_of_the_same_columns() -> None:
+    from workbench.core.rows import FeedPlans
+
+    info = ModelInfo(path="m", format="onnx", framework="onnx", inputs=[
+        TensorSpec("a", "float32"), TensorSpec("v", "float32", (None, 2)), TensorSpec("city", "string")])
+    info.metadata["input_features"] = {"v": ["v1", "v2"]}
+    raw = pd.DataFrame({"city": ["Oslo", "Rome", "Lima"], "v2": ["5", "6", "7"], "a": ["1", "2", "3"],
+                        "v1": ["8", "9", "10"]})
+    prepared = prepare_rows(raw, info)
+    plans = FeedPlans(info)
+    one = prepared.iloc[[1]]
+    assert plans.plan(prepared) is plans.plan(one)  # same column Index: no lookup at all
+    for frame in (prepared, one, prepared.copy(), prepared.rename(columns=str)):
+        expected = {"a": frame["a"].to_numpy(),
+                    "v": np.column_stack([frame["v1"].to_numpy(), frame["v2"].to_numpy()]).astype(np.float32),
+                    "city": frame["city"].to_numpy()}
+        for arrays in (plans.arrays(frame), input_arrays(frame, info)):
+            assert set(arrays) == set(expected)
+            for name, want in expected.items():
+                assert arrays[name].dtype == want.dtype and arrays[name].tolist() == want.tolist(), name
+    lost = prepared.copy()
+    lost.attrs = {}  # the layout is recomputed from the model
+    assert input_arrays(lost, info)["v"].tolist() == [[8.0, 5.0], [9.0, 6.0], [10.0, 7.0]]
+    with pytest.raises(InputRowsError, match="prepare them for this model"):
+        input_arrays(prepared.drop(columns=["a"]), info)
+
+
+# ------------------------------------------------------------------- plausible generated rows
+
+def _ctr_bounds() -> dict[str, tuple[float, float]]:
+    """The CTR rows file's min/max per numeric column, widened by 30% of the span on each side."""
+    rows = pd.read_csv(SAMPLES_DIR / "ctr_pipeline.rows.csv")
+    out = {}
+    for col in rows.select_dtypes("number").columns:
+        lo, hi = float(rows[col].min()), float(rows[col].max())
+        out[col] = (lo - 0.3 * (hi - lo), hi + 0.3 * (hi - lo))
+    return out
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_generated_ctr_rows_are_plausible_and_predict(trust: bool) -> None:
+    import joblib
+
+    from workbench.core.models import inspect_model
+    from workbench.core.runtimes import predict_rows
+
+    path = SAMPLES_DIR / "ctr_pipeline.joblib"
+    info = inspect_model(path, trust=trust)
+    model = joblib.load(path)
+    scaler = model.named_steps["preprocess"].named_transformers_["scale"]
+    encoder = model.named_steps["preprocess"].named_transformers_["onehot"]
+    specs = {s.name: s for s in info.inputs}
+    for i, name in enumerate(scaler.feature_names_in_):  # what the model knows, as the model knows it
+        assert specs[name].typical == pytest.approx((scaler.mean_[i], scaler.scale_[i]))
+        assert info.to_json()["inputs"][list(specs).index(name)]["typical"] == pytest.approx(
+            [scaler.mean_[i], scaler.scale_[i]])
+    frame = generate_rows(info, 500, seed=5)
+    assert "warnings" not in frame.attrs
+    for col, (lo, hi) in _ctr_bounds().items():
+        values = frame[col].to_numpy(dtype=float)
+        assert values.min() >= max(lo, 0.0) and values.max() <= hi, (col, values.min(), values.max())
+        assert values.std() > 0.1 * scaler.scale_[list(scaler.feature_names_in_).index(col)]  # not constant
+    for col, levels in zip(encoder.feature_names_in_, encoder.categories_, strict=True):
+        assert set(frame[col]) == set(levels.tolist())
+    if trust:
+        _, prepared, batch = predict_rows(path, frame, trust=True)
+        expected = model.predict_proba(prepared)
+        np.testing.assert_allclose(batch.probabilities, expected, rtol=1e-12)
+
+
+def test_generated_rows_from_split_thresholds_and_lightgbm_ranges() -> None:
+    import joblib
+    import xgboost
+
+    from workbench.core.formats.value_facts import THRESHOLD_WIDENING
+    from workbench.core.models import inspect_model
+
+    forest = joblib.load(SAMPLES_DIR / "diabetes_rf.joblib")
+    info = inspect_model(SAMPLES_DIR / "diabetes_rf.joblib")  # untrusted: read from the pickle's node tables
+    for i, spec in enumerate(info.inputs):
+        thresholds = np.concatenate([t.tree_.threshold[t.tree_.feature == i] for t in forest.estimators_])
+        lo, hi = thresholds.min(), thresholds.max()
+        if hi > lo:
+            low = lo - THRESHOLD_WIDENING * (hi - lo)
+            expected = (max(low, 0.0) if lo >= 0 else low, hi + THRESHOLD_WIDENING * (hi - lo))
+        else:  # one split point (the scaled 0/1 'sex' column): as far again on each side
+            expected = (lo - abs(lo), hi + abs(hi))
+        assert spec.value_range == pytest.approx(expected)
+    frame = generate_rows(info, 300, seed=2)
+    for spec in info.inputs:
+        assert frame[spec.name].between(*spec.value_range).all()
+    trees = xgboost.Booster(model_file=str(SAMPLES_DIR / "xgb_classifier.json")).trees_to_dataframe()
+    for file in ("xgb_classifier.json", "xgb_classifier.joblib"):
+        native = inspect_model(SAMPLES_DIR / file)
+        for spec in native.inputs:
+            splits = trees.loc[trees["Feature"] == spec.name, "Split"]
+            lo, hi = splits.min(), splits.max()
+            pad = THRESHOLD_WIDENING * (hi - lo)
+            assert spec.value_range == pytest.approx((max(lo - pad, 0.0), hi + pad), rel=1e-6)
+    wrapper = inspect_model(SAMPLES_DIR / "lgbm_classifier.joblib")
+    booster = inspect_model(SAMPLES_DIR / "lgbm_classifier.txt")  # feature_infos of the saved model
+    assert [s.value_range for s in wrapper.inputs] == [s.value_range for s in booster.inputs]
+    assert all(s.value_range is not None for s in wrapper.inputs)
+
+
+def test_scaler_and_imputer_facts_reach_the_inputs() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler
+
+    from workbench.core.formats import sklearn_introspect as ski
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(100, 5, 200), "b": rng.uniform(3, 9, 200), "c": rng.normal(-7, 2, 200),
+                      "d": rng.normal(50, 1, 200)})
+    pipe = make_pipeline(ColumnTransformer([
+        ("robust", make_pipeline(SimpleImputer(), RobustScaler()), ["a"]),
+        ("minmax", MinMaxScaler(), ["b"]),
+        ("imputed", SimpleImputer(strategy="median"), ["c"]),
+        ("kept", "passthrough", ["d"])]), LinearRegression()).fit(X, X.sum(axis=1))
+    specs = {s.name: s for s in ski.input_specs(pipe)[0]}
+    robust = pipe[0].named_transformers_["robust"][-1]
+    assert specs["a"].typical == pytest.approx((robust.center_[0], robust.scale_[0] / 1.349))
+    assert specs["b"].value_range == pytest.approx((X["b"].min(), X["b"].max()))
+    assert specs["c"].typical[0] == pytest.approx(X["c"].median())
+    assert specs["d"].typical is None and specs["d"].value_range is None
+    info = ModelInfo(path="m", format="sklearn", framework="scikit-learn", inputs=list(specs.values()))
+    frame = generate_rows(info, 400, seed=1)
+    center, spread = robust.center_[0], robust.scale_[0]
+    assert frame["a"].between(center - 2 * spread, center + 2 * spread).all()
+    assert frame["b"].between(X["b"].min(), X["b"].max()).all()
+    assert (frame["c"] <= 0).all()  # around the median -7 (half of it as spread), never flipped positive
+    assert frame.attrs["warnings"] and "input(s) d take" in frame.attrs["warnings"][0]
+
+
+def test_integer_inputs_with_a_mean_get_whole_numbers_and_models_that_know_nothing_warn() -> None:
+    info = ModelInfo(path="m", format="pmml", framework="pmml", inputs=[
+        TensorSpec("visits", "int64", typical=(4.0, 3.0)),
+        TensorSpec("temp", "float64", typical=(-2.0, 5.0))])
+    frame = generate_rows(info, 1000, seed=0)
+    assert frame["visits"].dtype == np.int64 and frame["visits"].between(0, 10).all()
+    assert frame["temp"].between(-12.0, 8.0).all() and (frame["temp"] > 0).any() and (frame["temp"] < 0).any()
+    assert "warnings" not in frame.attrs
+    onnx = ModelInfo(path="m.onnx", format="onnx", framework="onnx",
+                     inputs=[TensorSpec("x", "float32", (None, 3))])
+    generated = generate_rows(onnx, 5)
+    assert "standard normal" in generated.attrs["warnings"][0] and "x take" in generated.attrs["warnings"][0]
+
+
+# ----------------------------------------------------------------------------- unknown categories
+
+def ctr_like_info(**overrides: object) -> ModelInfo:
+    inputs = [TensorSpec("device", "string", categories=("android", "ios", "web")),
+              TensorSpec("age", "float64"),
+              TensorSpec("slot", "float64", categories=(1, 2, 3))]
+    return ModelInfo(path="ctr.joblib", format="sklearn", framework="scikit-learn", task="classification",
+                     inputs=inputs, classes=[0, 1], **overrides)
+
+
+def test_unknown_categories_are_warnings_with_rows_column_value_and_levels() -> None:
+    frame = pd.DataFrame({"device": ["ios", "blackberry", "web", "blackberry", "nokia"],
+                          "age": ["30", "41", "22", "50", "61"],
+                          "slot": ["1", "2.0", "3", "7", "2"]}, dtype=object)
+    prepared = prepare_rows(frame, ctr_like_info())
+    assert prepared["device"].tolist() == frame["device"].tolist()  # accepted as they are
+    assert prepared.attrs["warnings"] == [
+        "rows 2, 4, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
+        "the model will treat it as unknown (an all-zero one-hot encoding)",
+        "row 5, column 'device': 'nokia' is not a known category (known: 'android', 'ios', 'web'): "
+        "the model will treat it as unknown (an all-zero one-hot encoding)",
+        "row 4, column 'slot': 7 is not a known category (known: 1, 2, 3): "  # "2.0" is level 2
+        "the model will treat it as unknown (an all-zero one-hot encoding)",
+    ]
+
+
+def test_known_categories_and_missing_values_give_no_warning() -> None:
+    info = ctr_like_info()
+    info.inputs[0] = TensorSpec("device", "string", categories=("android", "ios", "web"), accepts_missing=True)
+    prepared = prepare_rows(pd.DataFrame({"device": ["ios", None], "age": [1.0, 2.0], "slot": [1.0, 3.0]}), info)
+    assert "warnings" not in prepared.attrs
+
+
+def test_many_unknown_categories_are_summed_up() -> None:
+    values = [f"phone{i}" for i in range(25)]
+    frame = pd.DataFrame({"device": values, "age": [1.0] * 25, "slot": [1.0] * 25})
+    warnings = prepare_rows(frame, ctr_like_info()).attrs["warnings"]
+    assert len(warnings) == 21 and warnings[0].startswith("row 1, column 'device': 'phone0' is not")
+    assert warnings[-1] == "and 5 more unknown categories in column(s) 'device'"
+
+
+def test_unknown_categories_are_errors_when_the_model_rejects_them() -> None:
+    frame = pd.DataFrame({"device": ["ios", "blackberry"], "age": ["30", "x"], "slot": ["1", "2"]}, dtype=object)
+    with pytest.raises(InputRowsError) as caught:
+        prepare_rows(frame, ctr_like_info(metadata={"rejects_unknown_categories": ["device"]}))
+    assert caught.value.problems == [
+        "row 2, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
+        "the model rejects unknown categories",
+        "row 2, column 'age': 'x' is not a number (float64)"]
+    assert caught.value.message.startswith("the rows do not fit the model (2 bad values): ")
+
+
+@pytest.mark.parametrize("treatment, rejected", [(None, True), ("returnInvalid", True), ("asIs", False),
+                                                 ("asMissing", False)])
+def test_pmml_fields_say_whether_unknown_categories_are_rejected(treatment: str | None, rejected: bool) -> None:
+    info = ModelInfo(path="m.pmml", format="pmml", framework="pmml", inputs=[
+        TensorSpec("color", "string", categories=("red", "blue"))],
+        metadata={"mining_schema": [{"name": "color", "usageType": "active",
+                                     "invalidValueTreatment": treatment}]})
+    frame = pd.DataFrame({"color": ["red", "green"]})
+    if rejected:
+        with pytest.raises(InputRowsError, match=r"row 2, column 'color': 'green' is not a known category "
+                                                 r"\(known: 'red', 'blue'\): the model rejects"):
+            prepare_rows(frame, info)
+    else:
+        assert prepare_rows(frame, info).attrs["warnings"] == [
+            "row 2, column 'color': 'green' is not a known category (known: 'red', 'blue'): the model will "
+            "treat it as unknown (an unseen category)"]
+
+
+# -------------------------------------------------------------------------------------- separators
+
+def test_a_semicolon_header_read_as_one_column_names_the_separator() -> None:
+    frame = pd.DataFrame({";".join(IRIS): ["5.1;3.5;1.4;0.2", "4.9;3.0;1.4;0.2"]}, dtype=object)
+    with pytest.raises(InputRowsError) as caught:
+        prepare_rows(frame, iris_info())
+    assert caught.value.message.startswith("the file seems to use ';' as separator: its header "
+                                           "'sepal_length;sepal_width;petal_length;petal_width' was read as a "
+                                           "single column")
+    tabs = pd.DataFrame({"\t".join(IRIS): ["5.1\t3.5\t1.4\t0.2"]}, dtype=object)
+    with pytest.raises(InputRowsError, match="the file seems to use tab as separator"):
+        prepare_rows(tabs, iris_info())
+
+
+def test_a_file_read_with_the_wrong_separator_names_the_right_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "rows.tsv", "a;b;c\n1;2;3\n4;5;6\n")  # .tsv means tab, but it uses ';'
+    with pytest.raises(InputRowsError, match=r"rows\.tsv seems to use ';' as separator: its header 'a;b;c' "
+                                             r"was read as a single column"):
+        read_rows(path)
+
+
+def test_separator_from_the_header_when_the_sniffer_gives_up(tmp_path: Path) -> None:
+    # csv.Sniffer fails on a trailing separator on some lines only; the header still tells ';'
+    path = write(tmp_path, "rows.csv", "a;b;c\n1;2;3;\n4;5;6\n")
+    with pytest.raises(InputRowsError, match="the header has 3 fields but line 2 has 4"):
+        read_rows(path)
+    ok = write(tmp_path, "ok.csv", "a;b;c\n1,5;2;3\n4;5;6\n7;8;9\n")
+    assert read_rows(ok).to_dict("list") == {"a": ["1,5", "4", "7"], "b": ["2", "5", "8"], "c": ["3", "6", "9"]}

@@ -492,3 +492,136 @@ def test_pmml_without_output_fields(tmp_path: Path) -> None:
     assert jpmml.probabilities is None and jpmml.roles == ["label"]
     assert jpmml.labels.tolist() == expected.labels.tolist()
     assert "the PMML file declares no probability output fields: JPMML reports labels only" in jpmml.warnings
+
+
+# --------------------------------------------------------------- the single-row predict path (issue 6)
+
+def _same_batch(a: PredictionBatch, b: PredictionBatch) -> None:
+    assert a.classes == b.classes and a.roles == b.roles and a.warnings == b.warnings
+    for name in ("labels", "probabilities", "values"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype and x.tolist() == y.tolist(), name
+    assert list(a.outputs) == list(b.outputs)
+
+
+def test_onnx_feeds_from_the_value_matrix_equal_column_by_column_feeds() -> None:
+    sample = BY_NAME["iris_logreg_onnx"]
+    path = SAMPLES_DIR / sample["file"]
+    info = inspect_model(path)
+    session = open_session(path, info)
+    rows = _rows(sample["rows"])
+    prepared = prepare_rows(rows, info)
+    whole = session.predict(prepared)
+    mixed = prepared.astype({"sepal_width": np.float64})  # two dtypes: a new value matrix, cast per input
+    shuffled = prepare_rows(rows[list(reversed(rows.columns))], info)
+    for frame in (prepared, mixed, shuffled, prepared.iloc[[3]], prepared.iloc[5:9]):
+        plan = session._plans.plan(frame)
+        fast, slow = session.feeds(frame), session._feeds_by_column(plan, frame)
+        assert list(fast) == list(slow)
+        for name in fast:
+            assert fast[name].dtype == slow[name].dtype and fast[name].shape == slow[name].shape
+            np.testing.assert_array_equal(fast[name], slow[name])
+    import onnxruntime as ort
+
+    bare = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for i in range(len(prepared)):  # one row per call, as the GUI and the benchmark call it
+        one = session.predict(prepared.iloc[[i]])
+        labels, probabilities = bare.run(["label", "probabilities"], {
+            c: rows[[c]].iloc[[i]].to_numpy(np.float32) for c in rows.columns})
+        assert one.labels.tolist() == labels.tolist() == whole.labels[i:i + 1].tolist()
+        np.testing.assert_array_equal(one.probabilities, probabilities.astype(np.float64))
+    assert prepared.to_numpy().flags.writeable is False  # the caller's rows were only read
+
+
+def test_output_interpreter_equals_interpret_outputs_call_after_call() -> None:
+    from workbench.core.runtimes.outputs import OutputInterpreter, interpret_outputs
+
+    info = _info("classification", [0, 1, 2])
+    dense = {"label": np.array([2, 0]), "probabilities": np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]],
+                                                                     dtype=np.float32)}
+    narrow = {"label": np.array([1]), "probabilities": np.array([[0.4, 0.6]], dtype=np.float32)}
+    zipmap = {"label": np.array([1]), "probabilities": [{0: 0.2, 1: 0.7, 2: 0.1}]}
+    tf = {"classes": np.array([[b"a", b"b", b"c"]]), "scores": np.array([[0.3, 0.3, 0.4]])}
+    value = {"y": np.array([[2.5], [3.0]], dtype=np.float32)}
+    for fixed in (False, True):  # fixed_outputs: a promise broken here on purpose, still answered right
+        interpreter = OutputInterpreter("onnxruntime", info, fixed_outputs=fixed)
+        for outputs in (dense, dense, narrow, dense, zipmap, dense, tf, tf, value, value, dense, dense):
+            _same_batch(interpreter(outputs), interpret_outputs("onnxruntime", outputs, info))
+    unknown = OutputInterpreter("tensorflow", _info("classification"))
+    raw = {"label": np.array([b"virginica", b"setosa", b"versicolor"]),
+           "probabilities": np.array([[0.1, 0.2, 0.7], [0.8, 0.1, 0.1], [0.2, 0.6, 0.2]])}
+    for _ in range(2):
+        _same_batch(unknown(raw), interpret_outputs("tensorflow", raw, _info("classification")))
+
+
+def test_predict_rows_unpickles_a_trusted_pickle_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    loads: list[str] = []
+    real_load = joblib.load
+
+    def counting_load(path, *args, **kwargs):
+        loads.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", counting_load)
+    sample = BY_NAME["ctr_pipeline"]
+    info, prepared, batch = predict_rows(SAMPLES_DIR / sample["file"], _rows(sample["rows"]), trust=True)
+    assert len(loads) == 1
+    assert info.loaded and info.path == str(SAMPLES_DIR / sample["file"])
+    model = real_load(SAMPLES_DIR / sample["file"])
+    np.testing.assert_allclose(batch.probabilities, model.predict_proba(prepared), rtol=1e-12)
+    with pytest.raises(UntrustedPickle):
+        predict_rows(SAMPLES_DIR / sample["file"], _rows(sample["rows"]))
+    assert len(loads) == 1
+
+
+# ----------------------------------------------------------------------------- unknown categories
+
+def _device_pipeline(handle_unknown: str):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = pd.DataFrame({"device": ["ios", "android", "web", "ios", "web", "android"],
+                      "age": [20.0, 35.0, 50.0, 28.0, 61.0, 44.0]})
+    y = [0, 1, 1, 0, 1, 0]
+    return make_pipeline(ColumnTransformer([("onehot", OneHotEncoder(handle_unknown=handle_unknown), ["device"]),
+                                            ("scale", StandardScaler(), ["age"])]),
+                         LogisticRegression()).fit(X, y)
+
+
+def test_unknown_categories_reach_the_batch_warnings_and_predict_like_the_model() -> None:
+    sample = BY_NAME["ctr_pipeline"]
+    rows = _rows(sample["rows"]).head(4).copy()
+    rows.loc[1, "device"] = "blackberry"
+    info, prepared, batch = predict_rows(SAMPLES_DIR / sample["file"], rows, trust=True)
+    assert batch.warnings[0] == ("row 2, column 'device': 'blackberry' is not a known category (known: 'android', "
+                                 "'ios', 'web'): the model will treat it as unknown (an all-zero one-hot encoding)")
+    import joblib
+
+    model = joblib.load(SAMPLES_DIR / sample["file"])  # handle_unknown='ignore': it predicts the row
+    np.testing.assert_allclose(batch.probabilities, model.predict_proba(rows.astype(
+        {c: float for c in ("age", "hour", "price", "user_ctr_7d", "item_popularity")})), rtol=1e-12)
+
+
+def test_a_model_that_refuses_unknown_categories_gets_a_row_error(tmp_path: Path) -> None:
+    import joblib
+
+    from workbench.core.errors import InputRowsError
+    from workbench.core.runtimes.native import rejecting_category_columns
+
+    strict, lenient = _device_pipeline("error"), _device_pipeline("ignore")
+    assert rejecting_category_columns(strict) == ["device"] and rejecting_category_columns(lenient) == []
+    path = tmp_path / "strict.joblib"
+    joblib.dump(strict, path)
+    rows = pd.DataFrame({"device": ["ios", "nokia"], "age": ["30", "40"]}, dtype=object)
+    with pytest.raises(InputRowsError) as caught:
+        predict_rows(path, rows, trust=True)
+    assert caught.value.problems == ["row 2, column 'device': 'nokia' is not a known category (known: 'android', "
+                                     "'ios', 'web'): the model rejects unknown categories"]
+    with pytest.raises(ValueError, match="unknown categor"):  # what the model itself would have said
+        strict.predict(rows.astype({"age": float}))

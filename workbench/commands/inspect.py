@@ -35,16 +35,33 @@ def _shape(shape: tuple[int | None, ...] | None) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+_LABELS = {"booster_format_version": "file format", "pmml_version": "PMML version"}
+
+
+def _value(key: str, value: object) -> str:
+    """Metadata values as a person reads them (sizes with units, no Python reprs)."""
+    if key == "file_size" and isinstance(value, int):
+        for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+            if value >= size:
+                return f"{value / size:.1f} {unit} ({value:,} bytes)"
+        return f"{value} bytes"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(key, v) if isinstance(v, list | dict) else str(v) for v in value)
+    return str(value)
+
+
 def render(info: ModelInfo) -> str:
     """A readable summary of a ModelInfo."""
     lines = [
         f"{info.path}",
-        f"  format     {info.format}",
-        f"  framework  {info.framework}" + (f" {info.framework_version}" if info.framework_version else ""),
-        f"  task       {info.task}",
+        f"  format        {info.format}",
+        f"  framework     {info.framework}" + (f" {info.framework_version}" if info.framework_version else ""),
+        f"  task          {info.task}",
     ]
     if info.classes is not None:
-        lines.append(f"  classes    {', '.join(map(str, info.classes))}")
+        lines.append(f"  classes       {', '.join(map(str, info.classes))}")
     lines.append(f"  inputs ({len(info.inputs)})")
     width = max((len(s.name) for s in info.inputs + info.outputs), default=4)
     for spec in info.inputs:
@@ -59,16 +76,16 @@ def render(info: ModelInfo) -> str:
     for spec in info.outputs:
         lines.append(f"    {spec.name:<{width}}  {spec.dtype:<8} {_shape(spec.shape)}")
     meta = info.metadata
-    for key in ("estimator", "model_type", "pmml_version", "producer", "opset", "versions", "tags",
-                "objective", "feature_count", "file_size", "sha256"):
+    for key in ("model_class", "estimator", "model_type", "pmml_version", "producer", "opset", "versions",
+                "tags", "objective", "booster_format_version", "feature_count", "file_size", "sha256"):
         if meta.get(key) not in (None, [], {}):
-            lines.append(f"  {key:<10} {meta[key]}")
+            lines.append(f"  {_LABELS.get(key, key.replace('_', ' ')):<13} {_value(key, meta[key])}")
     if "signatures" in meta:
         for name, sig in meta["signatures"].items():
             ins = ", ".join(f"{a}:{v['dtype']} {_shape(tuple(v['shape']) if v['shape'] is not None else None)}"
                             for a, v in sig["inputs"].items())
             outs = ", ".join(sig["outputs"])
-            lines.append(f"  signature  {name} ({sig['method'].rsplit('/', 1)[-1]}): {ins} -> {outs}")
+            lines.append(f"  signature     {name} ({sig['method'].rsplit('/', 1)[-1]}): {ins} -> {outs}")
     for warning in info.warnings:
         lines.append(f"  warning: {warning}")
     return "\n".join(lines)

@@ -117,6 +117,13 @@ def _read_csv(p: Path, text: str) -> pd.DataFrame:
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputRowsError(f"rows file {p} names column(s) {', '.join(map(repr, dupes))} more than once")
+    sep = separator_hint(header)
+    if sep is not None and sep != delimiter and len(records) > 1:
+        shown_sep = {"\t": "tab"}.get(sep, repr(sep))
+        raise InputRowsError(f"rows file {p} seems to use {shown_sep} as separator: its header "
+                             f"{_clip(header[0])!r} was read as a single column",
+                             hint=f"save the rows with one separator throughout (commas, or {shown_sep} "
+                                  "on every line)")
     bad = [(i + 2, len(r)) for i, r in enumerate(records[1:]) if len(r) != len(header)]
     if bad:
         shown = ", ".join(f"line {line} has {n}" for line, n in bad[:5])
@@ -137,9 +144,42 @@ def _plausible_single_column(records: list[list[str]]) -> bool:
 def _sniff_delimiter(lines: Sequence[str]) -> str:
     sample = "\n".join(lines)
     try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
-        return ","
+        sniffed = None
+    header = lines[0] if lines else ""
+    if sniffed is not None and sniffed in header:
+        return sniffed
+    # the sniffer gave up (or picked a separator the header lacks, e.g. decimal commas in the
+    # values): take the separator the header line uses, if it uses exactly one of them
+    used = [d for d in ",;\t|" if d in _unquoted(header)]
+    if len(used) == 1:
+        return used[0]
+    return sniffed or ","
+
+
+def _unquoted(line: str) -> str:
+    """`line` without its double-quoted parts (separators inside quotes do not count)."""
+    return re.sub(r'"[^"]*"', "", line)
+
+
+#: separators a CSV may use instead of a comma
+OTHER_SEPARATORS = (";", "\t", "|")
+
+
+def separator_hint(columns: Sequence[Any]) -> str | None:
+    """The separator a one-column frame was probably meant to be split on, else None.
+
+    A header like `a;b;c` read as one column means the file uses `;` (or tab, `|`) and was read
+    as comma-separated.
+    """
+    if len(columns) != 1:
+        return None
+    name = str(columns[0])
+    for sep in OTHER_SEPARATORS:
+        if len([part for part in name.split(sep) if part.strip()]) >= 2:
+            return sep
+    return None
 
 
 def _read_json(p: Path, text: str) -> pd.DataFrame:
@@ -487,6 +527,19 @@ def prepare_rows(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:
             array, bad = coerce_column(values, col, spec)
             columns[col] = array
             cells.extend(bad)
+    sep = separator_hint(list(frame.columns)) if column_problems else None
+    if sep is not None:
+        shown_sep = {"\t": "tab"}.get(sep, repr(sep))
+        name = str(frame.columns[0])
+        raise InputRowsError(
+            f"the file seems to use {shown_sep} as separator: its header {_clip(name)!r} was read as a "
+            f"single column, so none of the model's columns were found", column_problems,
+            hint=f"save the rows with commas as separator, or check that every line uses {shown_sep} "
+                 "the same way")
+    unknown = unknown_categories(columns, layout, info)
+    rejected = [u for u in unknown if u.rejected]
+    for u in rejected:
+        cells.extend(CellProblem(row, u.column, u.value, specs[u.input].dtype, u.reason()) for row in u.rows)
     if column_problems or cells:
         position = {col: j for j, col in enumerate(str(c) for c in frame.columns)}
         cells.sort(key=lambda c: (c.row, position.get(c.column, 0)))
@@ -503,6 +556,134 @@ def prepare_rows(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:
                                      dtype=object if columns[c].dtype == object else columns[c].dtype)
                         for c in order}, index=frame.index)
     out.attrs[LAYOUT_ATTR] = {k: list(v) for k, v in layout.items()}
+    warnings = category_warnings(unknown)
+    if warnings:
+        out.attrs["warnings"] = warnings
+    return out
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------- unknown categories
+
+#: how many rows of one unknown value, and how many known levels, a warning names
+SHOWN_ROWS = 5
+SHOWN_LEVELS = 12
+#: how many unknown-category warnings at most (one per column and value); the rest are summed up
+MAX_CATEGORY_WARNINGS = 20
+
+
+@dataclass(frozen=True)
+class UnknownCategory:
+    """A value of a categorical input that is not one of the levels the model was fitted on.
+
+    `rows` count data rows from 1; `rejected` is True when the model is known to refuse unknown
+    levels (an encoder with handle_unknown='error', a PMML field with invalidValueTreatment
+    'returnInvalid'), False when it encodes them as "unknown" (e.g. an all-zero one-hot).
+    """
+
+    input: str
+    column: str
+    value: Any
+    rows: tuple[int, ...]
+    known: tuple[Any, ...]
+    rejected: bool = False
+    one_hot: bool = False
+
+    def _where(self) -> str:
+        rows = ", ".join(str(r) for r in self.rows[:SHOWN_ROWS])
+        more = f" and {len(self.rows) - SHOWN_ROWS} more" if len(self.rows) > SHOWN_ROWS else ""
+        return f"row{'s' if len(self.rows) > 1 else ''} {rows}{more}, column {self.column!r}"
+
+    def _levels(self) -> str:
+        shown = ", ".join(repr(natural_level(v)) for v in self.known[:SHOWN_LEVELS])
+        more = f", ... ({len(self.known)} levels)" if len(self.known) > SHOWN_LEVELS else ""
+        return f"known: {shown}{more}"
+
+    def reason(self) -> str:
+        """Why the value is a problem (without the row and column)."""
+        what = f"{natural_level(self.value)!r} is not a known category ({self._levels()})"
+        if self.rejected:
+            return f"{what}: the model rejects unknown categories"
+        treat = "an all-zero one-hot encoding" if self.one_hot else "an unseen category"
+        return f"{what}: the model will treat it as unknown ({treat})"
+
+    def __str__(self) -> str:
+        return f"{self._where()}: {self.reason()}"
+
+
+def natural_level(value: Any) -> Any:
+    """A category value as plain Python (numpy scalars unwrapped, whole floats as ints)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _level_key(value: Any) -> str:
+    from workbench.core.predictions import canonical_label
+
+    return canonical_label(value)
+
+
+def rejects_unknown_categories(info: ModelInfo, spec: TensorSpec) -> bool:
+    """True when the model is known to refuse a value of `spec` outside its categories.
+
+    Runtimes that loaded the model list such inputs in `metadata["rejects_unknown_categories"]`
+    (scikit-learn encoders with handle_unknown='error'); PMML says it per field in its mining
+    schema (invalidValueTreatment, 'returnInvalid' by default).
+    """
+    meta = info.metadata or {}
+    listed = meta.get("rejects_unknown_categories")
+    if isinstance(listed, list | tuple | set) and spec.name in listed:
+        return True
+    if info.format == "pmml":
+        for field in meta.get("mining_schema") or []:
+            if isinstance(field, dict) and field.get("name") == spec.name:
+                return (field.get("invalidValueTreatment") or "returnInvalid") == "returnInvalid"
+    return False
+
+
+def unknown_categories(columns: dict[str, np.ndarray], layout: dict[str, list[str]],
+                       info: ModelInfo) -> list[UnknownCategory]:
+    """Every (column, value) of a categorical input that the model does not know, with its rows.
+
+    `columns` are coerced values by column name (as `prepare_rows` builds them); missing values
+    are not categories and are skipped.
+    """
+    found: list[UnknownCategory] = []
+    one_hot = info.format in ("sklearn", "skops")
+    for spec in info.inputs:
+        if not spec.categories or is_tensor_input(spec):
+            continue
+        known_keys = {_level_key(v) for v in spec.categories}
+        rejected = rejects_unknown_categories(info, spec)
+        for col in layout.get(spec.name, []):
+            values = columns.get(col)
+            if values is None:
+                continue
+            for value in pd.unique(np.asarray(values)).tolist():  # each distinct value judged once
+                if value is None or (isinstance(value, float) and np.isnan(value)):
+                    continue
+                if _level_key(value) in known_keys:
+                    continue
+                where = np.flatnonzero(np.asarray(values == value, dtype=bool)) + 1
+                found.append(UnknownCategory(spec.name, col, value, tuple(int(r) for r in where),
+                                             tuple(spec.categories), rejected=rejected, one_hot=one_hot))
+    return found
+
+
+def category_warnings(unknown: Sequence[UnknownCategory]) -> list[str]:
+    """One warning per accepted unknown (column, value), at most `MAX_CATEGORY_WARNINGS`."""
+    accepted = [u for u in unknown if not u.rejected]
+    out = [str(u) for u in accepted[:MAX_CATEGORY_WARNINGS]]
+    rest = accepted[MAX_CATEGORY_WARNINGS:]
+    if rest:
+        columns = sorted({u.column for u in rest})
+        out.append(f"and {len(rest)} more unknown categories in column(s) {', '.join(map(repr, columns))}")
     return out
 
 
@@ -533,19 +714,127 @@ def layout_of(frame: pd.DataFrame, info: ModelInfo) -> dict[str, list[str]]:
     return layout
 
 
-def input_arrays(frame: pd.DataFrame, info: ModelInfo) -> dict[str, np.ndarray]:
-    """The arrays to feed each input of a prepared frame: (N,) for scalar inputs, (N, k) for tensors."""
+_GET_COLUMN_ARRAY = getattr(pd.DataFrame, "_get_column_array", None)
+
+
+def column_values(frame: pd.DataFrame, position: int) -> np.ndarray:
+    """The values of the column at `position` as a read-only numpy array (a view when possible).
+
+    Unlike `frame[col].to_numpy()` this builds no Series: pandas deep-copies `frame.attrs` into
+    every object it derives from a frame, which made each column read cost ~5 us. Read-only like
+    pandas' own `to_numpy()` views, so a runtime cannot change the caller's rows by accident.
+    """
+    arr: Any = None
+    if _GET_COLUMN_ARRAY is not None:
+        try:
+            arr = _GET_COLUMN_ARRAY(frame, position)
+        except (AttributeError, IndexError, TypeError, ValueError):  # another pandas: use the public path
+            arr = None
+    if arr is None:
+        return frame.iloc[:, position].to_numpy()
+    if type(arr) is not np.ndarray:  # an ExtensionArray (nullable ints, pandas strings, categoricals)
+        return np.asarray(arr.to_numpy() if hasattr(arr, "to_numpy") else arr)
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """Which column positions of a prepared frame feed each input, decided once per column set.
+
+    `inputs` holds (input spec, column positions, whether the input takes a vector per row).
+    `arrays(frame)` then reads the columns by position, with no per-call layout or pandas lookups.
+    """
+
+    columns: tuple[str, ...]
+    inputs: tuple[tuple[TensorSpec, tuple[int, ...], bool], ...]
+
+    def arrays(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The arrays to feed each input: (N,) for scalar inputs, (N, k) for tensors."""
+        out: dict[str, np.ndarray] = {}
+        everything = tuple(range(len(self.columns)))
+        for spec, positions, tensor in self.inputs:
+            if not tensor:
+                out[spec.name] = column_values(frame, positions[0])
+                continue
+            dtype = object if spec.dtype in _STRINGS else spec.dtype
+            if not positions:
+                out[spec.name] = np.empty((len(frame), 0))
+            elif positions == everything:  # the usual ONNX/Keras case: one matrix, one pandas call
+                out[spec.name] = frame.to_numpy().astype(dtype)
+            else:
+                out[spec.name] = np.column_stack([column_values(frame, j) for j in positions]).astype(dtype)
+        return out
+
+
+def feed_plan(frame: pd.DataFrame, info: ModelInfo) -> FeedPlan:
+    """The `FeedPlan` of a prepared frame (its layout from attrs, or recomputed from the model)."""
     layout = layout_of(frame, info)
-    out: dict[str, np.ndarray] = {}
+    columns = tuple(str(c) for c in frame.columns)
+    position = {c: j for j, c in enumerate(columns)}
+    missing = [c for cols in layout.values() for c in cols if c not in position]
+    if missing:
+        raise InputRowsError(f"the rows have no column {missing[0]!r}: prepare them for this model first",
+                             hint="rows go through prepare_rows before predicting")
+    plan = []
     for spec in info.inputs:
         cols = layout.get(spec.name, [])
-        if is_tensor_input(spec):
-            dtype = object if spec.dtype in _STRINGS else (spec.dtype if spec.dtype != "object" else object)
-            out[spec.name] = np.column_stack([frame[c].to_numpy() for c in cols]).astype(dtype) \
-                if cols else np.empty((len(frame), 0))
-        else:
-            out[spec.name] = frame[cols[0]].to_numpy()
-    return out
+        tensor = is_tensor_input(spec)
+        if not tensor and not cols:
+            raise InputRowsError(f"the rows have no column for input {spec.name!r}: prepare them for this "
+                                 "model first")
+        plan.append((spec, tuple(position[c] for c in cols), tensor))
+    return FeedPlan(columns, tuple(plan))
+
+
+class FeedPlans:
+    """`feed_plan` cached per column set, for a session that predicts many frames of the same rows.
+
+    The cache is keyed on the frame's (immutable) column Index: frames sliced or copied from one
+    prepared frame share it (`Index.is_`: the same Index or a view of it), which is recognised
+    without comparing column names; other frames are looked up by their column names.
+    """
+
+    def __init__(self, info: ModelInfo) -> None:
+        self.info = info
+        self._last: tuple[Any, FeedPlan] | None = None  # (column Index, its plan): one attribute, thread-safe
+        self._by_columns: dict[tuple[str, ...], FeedPlan] = {}
+
+    def plan(self, frame: pd.DataFrame) -> FeedPlan:
+        """The plan for `frame`'s columns (computed on the first frame with these columns)."""
+        index = frame.columns
+        last = self._last
+        if last is not None and (index is last[0] or index.is_(last[0])):
+            return last[1]
+        key = tuple(str(c) for c in index)
+        plan = self._by_columns.get(key)
+        layout = frame.attrs.get(LAYOUT_ATTR)
+        if plan is None or (layout and _layout_differs(plan, layout)):
+            plan = feed_plan(frame, self.info)
+            if len(self._by_columns) > 64:
+                self._by_columns.clear()
+            self._by_columns[key] = plan
+        self._last = (index, plan)  # holding the Index keeps its identity unique
+        return plan
+
+    def arrays(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """`input_arrays` through the cached plan."""
+        return self.plan(frame).arrays(frame)
+
+
+def _layout_differs(plan: FeedPlan, layout: dict[str, list[str]]) -> bool:
+    return any(list(layout.get(spec.name, [])) != [plan.columns[j] for j in positions]
+               for spec, positions, _ in plan.inputs)
+
+
+def input_arrays(frame: pd.DataFrame, info: ModelInfo) -> dict[str, np.ndarray]:
+    """The arrays to feed each input of a prepared frame: (N,) for scalar inputs, (N, k) for tensors.
+
+    Scalar inputs come back as read-only views of the frame's columns, tensors as new arrays.
+    Sessions that predict many frames keep a `FeedPlans` instead of calling this each time.
+    """
+    return feed_plan(frame, info).arrays(frame)
 
 
 # ------------------------------------------------------------------------------------ generating
@@ -553,9 +842,12 @@ def input_arrays(frame: pd.DataFrame, info: ModelInfo) -> dict[str, np.ndarray]:
 def generate_rows(info: ModelInfo, n: int, seed: int = 0) -> pd.DataFrame:
     """Make `n` plausible rows from the model's input schema (reproducible for a given seed).
 
-    Categorical inputs draw from their known categories; numeric inputs draw uniformly from their
-    known value range, or from a standard normal (floats) / 0..9 (integers) when none is known.
-    The columns are named as `prepare_rows` expects them.
+    Categorical inputs draw from their known categories. Numeric inputs use what the model knows
+    (see `_generate`): a value range (MinMaxScaler, split thresholds, LightGBM, PMML intervals),
+    a mean and standard deviation (StandardScaler, RobustScaler, SimpleImputer), or, when the
+    model knows nothing (ONNX, Keras), a standard normal (floats) / 0..9 (integers), named in
+    `frame.attrs["warnings"]`. Integer inputs get whole numbers. The columns are named as
+    `prepare_rows` expects them.
     """
     if n < 1:
         raise InputRowsError(f"cannot generate {n} rows", hint="ask for at least one row")
@@ -564,10 +856,13 @@ def generate_rows(info: ModelInfo, n: int, seed: int = 0) -> pd.DataFrame:
                              "generated")
     rng = np.random.default_rng(seed)
     data: dict[str, Any] = {}
+    guessed: list[str] = []
     tensors = [s for s in info.inputs if is_tensor_input(s)]
     for spec in info.inputs:
         if spec not in tensors:
             data[spec.name] = _generate(spec, n, rng)
+            if _unknown_values(spec):
+                guessed.append(spec.name)
             continue
         width = input_width(spec)
         if width is None:
@@ -576,7 +871,52 @@ def generate_rows(info: ModelInfo, n: int, seed: int = 0) -> pd.DataFrame:
         names = feature_names(info, spec) or [f"{spec.name}_{i}" for i in range(width)]
         for col in names:
             data[col] = _generate(spec, n, rng)
-    return pd.DataFrame(data)
+        if _unknown_values(spec):
+            guessed.append(spec.name)
+    frame = pd.DataFrame(data)
+    if guessed:
+        shown = ", ".join(guessed[:6]) + (f" and {len(guessed) - 6} more" if len(guessed) > 6 else "")
+        message = (f"the model does not say what values input(s) {shown} take: they were drawn from a "
+                   "standard normal (0..9 for integers), so predictions on these rows may be meaningless; "
+                   "use real rows where you can")
+        frame.attrs["warnings"] = [message]
+    return frame
+
+
+def _unknown_values(spec: TensorSpec) -> bool:
+    numeric = spec.dtype not in _STRINGS and spec.dtype != "bool"
+    return numeric and not spec.categories and spec.value_range is None and spec.typical is None
+
+
+#: how many standard deviations from the mean generated values may go
+TYPICAL_SPREAD = 2.0
+
+
+def _numeric_draw(spec: TensorSpec, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Floats from what the model knows of the input's values; None when it knows nothing.
+
+    With (mean, std): a normal clipped to mean +- 2 std (and to the value range, if known too).
+    A positive mean less than 2 std from zero is what non-negative, skewed quantities look like
+    (prices, counts, rates), where a normal would give impossible negative values: those draw from
+    the log-normal with the same mean and std, clipped to (0, mean + 2 std]. With a range only:
+    uniform over it.
+    """
+    if spec.typical is not None:
+        mean, std = float(spec.typical[0]), abs(float(spec.typical[1]))
+        lo, hi = mean - TYPICAL_SPREAD * std, mean + TYPICAL_SPREAD * std
+        if mean > 0 and lo < 0:
+            sigma2 = np.log1p((std / mean) ** 2)
+            values = rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size=n)
+            lo = 0.0
+        else:
+            values = rng.normal(mean, std, size=n)
+        if spec.value_range is not None:
+            lo, hi = max(lo, float(spec.value_range[0])), min(hi, float(spec.value_range[1]))
+        return np.clip(values, lo, hi) if hi >= lo else values
+    if spec.value_range is not None:
+        lo, hi = float(spec.value_range[0]), float(spec.value_range[1])
+        return rng.uniform(lo, hi if hi > lo else lo + 1.0, size=n)
+    return None
 
 
 def _generate(spec: TensorSpec, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -590,12 +930,16 @@ def _generate(spec: TensorSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     if dtype == "bool":
         return rng.integers(0, 2, size=n).astype(bool)
     if dtype in _INT_LIMITS:
+        lo_limit, hi_limit = _INT_LIMITS[dtype]
+        if spec.typical is not None:
+            values = np.rint(_numeric_draw(spec, n, rng))
+            return np.clip(values, max(lo_limit, -2.0**62), min(hi_limit, 2.0**62)).astype(dtype)
         lo, hi = (int(np.ceil(spec.value_range[0])), int(np.floor(spec.value_range[1]))) \
             if spec.value_range else (0, 9)
-        lo, hi = max(lo, _INT_LIMITS[dtype][0]), min(hi, _INT_LIMITS[dtype][1])
+        lo, hi = max(lo, lo_limit), min(hi, hi_limit)
         return rng.integers(lo, max(hi, lo) + 1, size=n).astype(dtype)
     np_dtype = dtype if dtype in _FLOATS else "float64"
-    if spec.value_range:
-        lo, hi = float(spec.value_range[0]), float(spec.value_range[1])
-        return rng.uniform(lo, hi if hi > lo else lo + 1.0, size=n).astype(np_dtype)
+    drawn = _numeric_draw(spec, n, rng)
+    if drawn is not None:
+        return drawn.astype(np_dtype)
     return rng.standard_normal(size=n).astype(np_dtype)

@@ -77,7 +77,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     }
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="lightgbm", framework="lightgbm",
-                     framework_version=header.get("version"), task=task, inputs=inputs, outputs=outputs,
+                     framework_version=None, task=task, inputs=inputs, outputs=outputs,
                      classes=classes, metadata=metadata, loaded=True)
 
 

@@ -5,6 +5,7 @@ inspection needs no TensorFlow; running the model does (the `tensorflow` runtime
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -158,8 +159,10 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     if importlib.util.find_spec("tensorflow") is None:
         warnings.append("TensorFlow is not installed: signatures were read from saved_model.pb, but running "
                         "the model needs it (pip install 'model-serving-workbench[tf]')")
-    inputs = [_spec(a, i) for a, i in sorted(default["inputs"].items())] if default else []
-    outputs = [_spec(a, i) for a, i in sorted(default["outputs"].items())] if default else []
+    recorded = _workbench_metadata(model_dir)
+    order = [entry.get("alias") or entry.get("name") for entry in recorded.get("inputs", [])]
+    inputs = [_spec(a, i) for a, i in _ordered(default["inputs"], order)] if default else []
+    outputs = [_spec(a, i) for a, i in default["outputs"].items()] if default else []
     metadata: dict[str, Any] = {
         "tags": [g["tags"] for g in graphs],
         "signatures": {name: {"method": sig["method"],
@@ -175,10 +178,28 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     if (model_dir / "keras_metadata.pb").exists() or (model_dir / "fingerprint.pb").exists():
         metadata["fingerprint"] = (model_dir / "fingerprint.pb").exists()
     metadata.update(file_facts(model_dir))
-    task = _task(default) if default else "other"
+    task = recorded.get("task") or (_task(default) if default else "other")
+    if recorded:
+        metadata["workbench_export"] = {k: recorded.get(k) for k in ("producer", "estimator", "task")}
     return ModelInfo(path=str(path), format="savedmodel", framework="tensorflow",
                      framework_version=serve["tensorflow_version"], task=task, inputs=inputs, outputs=outputs,
-                     classes=None, metadata=metadata, warnings=warnings, loaded=False)
+                     classes=recorded.get("classes"), metadata=metadata, warnings=warnings, loaded=False)
+
+
+def _workbench_metadata(model_dir: Path) -> dict[str, Any]:
+    """What the workbench's own exports record beside the model (task, classes, column order)."""
+    path = model_dir / "assets.extra" / "workbench_model.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ordered(tensors: dict[str, Any], order: list[str]) -> list[tuple[str, Any]]:
+    """Signature tensors in the recorded column order, then the rest as stored in the file."""
+    known = [(alias, tensors[alias]) for alias in order if alias in tensors]
+    return known + [(alias, info) for alias, info in tensors.items() if alias not in order]
 
 
 def _shape(shape: tuple[int | None, ...] | None) -> list[int | None] | None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.formats.pickle_scan import Stub, qualified_name
+from workbench.core.formats.value_facts import column_facts
 from workbench.core.types import TensorSpec
 
 #: final-estimator class names that are regressors although they have no `classes_`
@@ -196,17 +197,20 @@ def input_specs(obj: Any) -> tuple[list[TensorSpec], list[str]]:
     categories = _column_categories(obj)
     ranges = _column_ranges(obj)
     imputes = _imputed_columns(obj)
+    facts = column_facts(obj, names)  # scaler statistics, split thresholds, LightGBM ranges
     specs = []
     for name in names:
         levels = categories.get(name)
         is_text = levels is not None and any(isinstance(v, str) for v in levels)
+        known = facts.get(name)
         specs.append(TensorSpec(
             name=name,
             dtype="string" if is_text else "float64",
             shape=(None,),
             categories=tuple(levels) if levels is not None else None,
-            value_range=ranges.get(name),
+            value_range=ranges.get(name) or (known.value_range if known and not is_text else None),
             accepts_missing=name in imputes or _handles_nan(obj),
+            typical=known.typical if known and not is_text else None,
         ))
     return specs, warnings
 

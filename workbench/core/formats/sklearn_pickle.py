@@ -53,8 +53,9 @@ def _model_globals(globals_: list[str]) -> list[str]:
     return [g for g in globals_ if g.startswith(MODEL_MODULES)]
 
 
-def inspect(path: Path, trust: bool) -> ModelInfo:
-    """Inspect a pickle/joblib model; without trust only by scanning its opcodes."""
+def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
+    """Inspect a pickle/joblib model; without trust only by scanning its opcodes. A trusted caller
+    that has already unpickled the file passes the object as `model` (no second unpickling)."""
     scan = _scan(path)
     referenced = _model_globals(scan.globals)
     if not referenced:
@@ -67,7 +68,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     others = [g for g in scan.globals if not g.startswith(MODEL_MODULES + ("numpy.", "joblib.", "builtins.",
                                                                             "copyreg.", "collections."))]
     if trust:
-        root = load(path, trust=True)
+        root = model if model is not None else load(path, trust=True)
     else:
         warnings.append("pickle not loaded (unpickling runs code from the file): inspected by scanning its "
                         f"opcodes only; {TRUST_HINT}")
@@ -79,6 +80,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     framework = ski.framework_of(root)
     metadata: dict[str, Any] = {
         "estimator": ski.qualified_name(ski.final_estimator(root)),
+        "model_class": ski.qualified_name(root),
         "steps": ski.describe_steps(root),
         "feature_count": len(inputs) if inputs else ski.n_features(root),
         "pickle_protocol": scan.protocol,
@@ -100,8 +102,8 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
 def _wrapper_version(root: Any, framework: str) -> str | None:
     """The version recorded in a pickled LightGBM/XGBoost booster (model format / library version)."""
     doc = ski.booster_document(root) or {}
-    if "lightgbm" in doc:
-        return doc["lightgbm"].get("version")
+    if "lightgbm" in doc:  # its header's "version=v4" is the model-file format, not the package
+        return None
     version = doc.get("xgboost", {}).get("version")
     return ".".join(str(v) for v in version) if isinstance(version, list) else None
 

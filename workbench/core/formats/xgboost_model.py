@@ -10,6 +10,7 @@ from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe
 from workbench.core.formats import ubjson
 from workbench.core.formats.common import file_facts
+from workbench.core.formats.value_facts import widen, xgboost_split_thresholds
 from workbench.core.types import ModelInfo, TensorSpec
 
 _UBJ_LENGTH_MARKERS = b"iUIlL"
@@ -55,8 +56,10 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     n_features = int(params.get("num_feature", 0) or 0)
     names = learner.get("feature_names") or [f"f{i}" for i in range(n_features)]
     types = learner.get("feature_types") or ["float"] * len(names)
+    ranges = {i: widen(v) for i, v in xgboost_split_thresholds(doc).items()}  # for generated rows
     inputs = [TensorSpec(str(n), "float32" if t in ("float", "q") else ("int64" if t == "int" else "float32"),
-                         (None,), accepts_missing=True) for n, t in zip(names, types)]
+                         (None,), accepts_missing=True, value_range=ranges.get(i))
+              for i, (n, t) in enumerate(zip(names, types))]
     num_class = int(params.get("num_class", 0) or 0)
     if objective.startswith("binary:"):
         task, classes = "classification", [0, 1]

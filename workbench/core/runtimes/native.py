@@ -19,7 +19,7 @@ from workbench.core.predictions import (
     labels_from_probabilities,
     natural_label,
 )
-from workbench.core.rows import input_arrays, is_tensor_input
+from workbench.core.rows import FeedPlans, is_tensor_input
 from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, feature_matrix, missing_module
 from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
@@ -52,6 +52,57 @@ def load_native_object(path: Path, info: ModelInfo, trust: bool) -> Any:
                                  hint=f"pip install {exc.name}") from None
 
 
+def inspect_loaded(path: Path, fmt: Any) -> tuple[ModelInfo, Any]:
+    """Load a trusted pickle once and inspect the loaded object: (info, model).
+
+    `fmt.inspect` would otherwise unpickle the file a second time to describe it; formats whose
+    inspect cannot take the loaded object are inspected the ordinary way.
+    """
+    import inspect as pyinspect
+
+    try:
+        model = fmt.load(path, True)
+    except ImportError as exc:
+        raise BackendUnavailable(f"loading {fmt.title} needs the Python package '{exc.name}'",
+                                 hint=f"pip install {exc.name}") from None
+    if "model" in pyinspect.signature(fmt.inspect).parameters:
+        info = fmt.inspect(path, True, model=model)
+    else:
+        info = fmt.inspect(path, True)
+    rejecting = rejecting_category_columns(model)
+    if rejecting:
+        info.metadata["rejects_unknown_categories"] = rejecting
+    return info, model
+
+
+def rejecting_category_columns(model: Any) -> list[str]:
+    """Input columns whose scikit-learn encoder refuses unknown categories (handle_unknown='error').
+
+    Looks into pipelines and ColumnTransformers; empty for other models.
+    """
+    from workbench.core.formats.sklearn_introspect import attr, class_name, pipeline_steps
+
+    found: list[str] = []
+
+    def visit(step: Any, columns: Any) -> None:
+        for inner in [step, *[s for _, s in pipeline_steps(step)]]:
+            if class_name(inner) in ("OneHotEncoder", "OrdinalEncoder") and \
+                    attr(inner, "handle_unknown") == "error":
+                names = columns if columns is not None else attr(inner, "feature_names_in_")
+                if names is not None:
+                    found.extend(str(c) for c in np.asarray(names).reshape(-1).tolist() if str(c) not in found)
+
+    for _, step in pipeline_steps(model) or [("", model)]:
+        transformers = attr(step, "transformers_")
+        if isinstance(transformers, list):
+            for item in transformers:
+                if isinstance(item, tuple) and len(item) >= 3 and isinstance(item[2], list | tuple | np.ndarray):
+                    visit(item[1], item[2])
+        else:
+            visit(step, None)
+    return found
+
+
 class NativeRuntime(Runtime):
     name = "native"
     title = "Native framework (scikit-learn, LightGBM, XGBoost, Keras)"
@@ -73,6 +124,14 @@ class NativeRuntime(Runtime):
         model = load_native_object(path, info, trust)
         return NativeSession(info, model)
 
+    def session_for(self, info: ModelInfo, model: Any) -> NativeSession:
+        """A session around a model object loaded already (checked like `load`)."""
+        self.check_format(info.format)
+        avail = self.availability(info.format)
+        if not avail.ok:
+            raise BackendUnavailable(f"runtime {self.name!r} is not available here: {avail.message()}")
+        return NativeSession(info, model)
+
 
 class NativeSession:
     """A model object of its own framework, predicting whole batches."""
@@ -83,6 +142,7 @@ class NativeSession:
         self.info = info
         self.model = model
         self.kind = _kind_of(model)
+        self._plans = FeedPlans(info)
 
     def predict(self, frame: pd.DataFrame) -> PredictionBatch:
         with Timer() as timer:
@@ -96,7 +156,7 @@ class NativeSession:
         names = getattr(self.model, "feature_names_in_", None)
         if names is None or any(is_tensor_input(s) for s in self.info.inputs):
             return feature_matrix(frame, self.info, dtype=object if _has_text(self.info) else np.float64)
-        arrays = input_arrays(frame, self.info)
+        arrays = self._plans.arrays(frame)
         return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
 
     def _predict_sklearn(self, frame: pd.DataFrame) -> PredictionBatch:
@@ -148,7 +208,7 @@ class NativeSession:
 
     # -- Keras -----------------------------------------------------------------------------
     def _predict_keras(self, frame: pd.DataFrame) -> PredictionBatch:
-        arrays = input_arrays(frame, self.info)
+        arrays = self._plans.arrays(frame)
         specs = {s.name: s for s in self.info.inputs}
         feeds = {name: _float_or_keep(arr, specs[name].dtype) for name, arr in arrays.items()}
         x: Any = next(iter(feeds.values())) if len(feeds) == 1 else feeds

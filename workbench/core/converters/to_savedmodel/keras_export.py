@@ -16,6 +16,21 @@ def _input_name(tensor: Any, i: int) -> str:
     return str(name).split(":")[0]
 
 
+def _task_of(model: Any) -> tuple[str, list[int] | None]:
+    """Classification when the last layer ends in softmax (or a single sigmoid unit)."""
+    layers = list(getattr(model, "layers", None) or [])
+    last = layers[-1] if layers else None
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    units = getattr(last, "units", None)
+    if activation == "softmax" and units:
+        return "classification", list(range(int(units)))
+    if activation == "sigmoid" and units == 1:
+        return "classification", [0, 1]
+    if activation == "linear" and units:
+        return "regression", None
+    return "other", None
+
+
 def export_keras(model: Any, out_dir: Path | str) -> dict[str, Any]:
     """`serving_default` takes one input per Keras Input (named after it) and returns `output_0`..."""
     import keras
@@ -47,9 +62,12 @@ def export_keras(model: Any, out_dir: Path | str) -> dict[str, Any]:
         archive.write_out(str(out_dir), verbose=False)
     except TypeError:  # older signature without verbose
         archive.write_out(str(out_dir))
+    task, classes = _task_of(model)
     meta = {
         "producer": "workbench keras export",
         "estimator": type(model).__name__,
+        "task": task,
+        "classes": classes,
         "inputs": [
             {
                 "name": n,

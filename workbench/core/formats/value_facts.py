@@ -1,0 +1,286 @@
+"""What a fitted model knows about the values of its raw input columns, for plausible generated rows.
+
+Fitted scikit-learn steps remember the training data they saw: a StandardScaler its mean and
+standard deviation, a RobustScaler its median and interquartile range, a MinMaxScaler its minimum
+and maximum, a SimpleImputer its mean or median, a tree ensemble its split thresholds (which lie
+between observed values), LightGBM its `feature_infos` ([min:max] per feature), XGBoost its split
+conditions. `column_facts(obj, names)` collects those facts per input column, from a real
+estimator or from a `pickle_scan` Stub alike (both expose the fitted attributes).
+
+Only steps that see the raw values are used: the first steps of a pipeline (or of each
+ColumnTransformer branch) up to the first step that changes the values; imputers keep them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: fraction of the span of the split thresholds added on each side (data lies beyond the outer splits)
+THRESHOLD_WIDENING = 0.1
+#: a RobustScaler's default interquartile range is 1.349 standard deviations of a normal
+_IQR_PER_STD = 1.349
+
+_KEEPS_VALUES = ("SimpleImputer", "KNNImputer", "IterativeImputer", "MissingIndicator")
+
+
+@dataclass
+class ColumnFacts:
+    """Known facts about one raw input column: (min, max) and (mean, std), each where known."""
+
+    value_range: tuple[float, float] | None = None
+    typical: tuple[float, float] | None = None
+
+
+def column_facts(obj: Any, names: Sequence[str]) -> dict[str, ColumnFacts]:
+    """Facts per raw input column of the estimator or pipeline `obj` whose inputs are `names`."""
+    facts: dict[str, ColumnFacts] = {}
+    try:
+        _walk(obj, list(names), facts)
+    except Exception:  # noqa: BLE001 -- facts are a bonus: an odd or half-restored estimator gives none
+        return {}
+    return {name: f for name, f in facts.items() if f.value_range is not None or f.typical is not None}
+
+
+def _attr(obj: Any, name: str) -> Any:
+    try:
+        return getattr(obj, name)
+    except Exception:  # noqa: BLE001 -- a property of a real estimator may raise on odd state
+        return None
+
+
+def _class_name(obj: Any) -> str:
+    from workbench.core.formats.pickle_scan import qualified_name
+
+    return qualified_name(obj).rsplit(".", 1)[-1]
+
+
+def _steps(obj: Any) -> list[Any]:
+    steps = _attr(obj, "steps")
+    if isinstance(steps, list) and all(isinstance(s, tuple) and len(s) == 2 for s in steps):
+        return [est for _, est in steps]
+    return []
+
+
+def _floats(value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    return arr
+
+
+def _walk(obj: Any, names: list[str], facts: dict[str, ColumnFacts]) -> None:
+    """Gather facts from the steps that see `names` as raw values, in order."""
+    chain = _steps(obj) or [obj]
+    for step in chain:
+        if isinstance(step, str):  # "passthrough" / "drop"
+            continue
+        transformers = _attr(step, "transformers_")
+        if isinstance(transformers, list):
+            for item in transformers:
+                if isinstance(item, tuple) and len(item) >= 3 and not isinstance(item[1], str):
+                    columns = _column_names(item[2], names)
+                    if columns:
+                        _walk(item[1], columns, facts)
+            return
+        _learn(step, names, facts)
+        if _class_name(step) not in _KEEPS_VALUES:
+            return
+
+
+def _column_names(columns: Any, names: list[str]) -> list[str]:
+    if columns is None or isinstance(columns, str | slice):
+        return [str(columns)] if isinstance(columns, str) else []
+    out = []
+    for c in np.asarray(columns, dtype=object).reshape(-1).tolist():
+        if isinstance(c, bool | np.bool_):
+            return []  # boolean masks: not worth resolving
+        out.append(names[c] if isinstance(c, int | np.integer) and 0 <= c < len(names) else str(c))
+    return out
+
+
+def _entry(facts: dict[str, ColumnFacts], name: str) -> ColumnFacts:
+    return facts.setdefault(name, ColumnFacts())
+
+
+def _learn(step: Any, names: list[str], facts: dict[str, ColumnFacts]) -> None:
+    """Facts from one step that sees the raw columns `names` (in its input order)."""
+    kind = _class_name(step)
+    if kind == "StandardScaler":
+        mean, scale = _floats(_attr(step, "mean_")), _floats(_attr(step, "scale_"))
+        if scale is None and _floats(_attr(step, "var_")) is not None:
+            scale = np.sqrt(_floats(_attr(step, "var_")))
+        _set_typical(facts, names, mean, scale)
+    elif kind == "RobustScaler":
+        center, scale = _floats(_attr(step, "center_")), _floats(_attr(step, "scale_"))
+        lo, hi = _attr(step, "quantile_range") or (25.0, 75.0)
+        if scale is not None and (float(lo), float(hi)) == (25.0, 75.0):
+            scale = scale / _IQR_PER_STD
+        else:
+            scale = None
+        _set_typical(facts, names, center, scale)
+    elif kind == "MinMaxScaler":
+        lo, hi = _floats(_attr(step, "data_min_")), _floats(_attr(step, "data_max_"))
+        if lo is not None and hi is not None and len(lo) == len(hi) == len(names):
+            for name, a, b in zip(names, lo, hi, strict=True):
+                if np.isfinite(a) and np.isfinite(b):
+                    _entry(facts, name).value_range = (float(a), float(b))
+    elif kind == "SimpleImputer" and str(_attr(step, "strategy")) in ("mean", "median"):
+        stats = _floats(_attr(step, "statistics_"))
+        if stats is not None and len(stats) == len(names):
+            for name, value in zip(names, stats, strict=True):
+                entry = _entry(facts, name)
+                if np.isfinite(value) and entry.typical is None and entry.value_range is None:
+                    # a centre only: spread guessed as half its size (1 around zero)
+                    entry.typical = (float(value), abs(float(value)) / 2 or 1.0)
+    else:
+        for index, (lo, hi) in _split_ranges(step).items():
+            if 0 <= index < len(names):
+                entry = _entry(facts, names[index])
+                if entry.value_range is None:
+                    entry.value_range = (lo, hi)
+
+
+def _set_typical(facts: dict[str, ColumnFacts], names: list[str], center: np.ndarray | None,
+                 spread: np.ndarray | None) -> None:
+    if center is None or spread is None or len(center) != len(names) or len(spread) != len(names):
+        return
+    for name, m, s in zip(names, center, spread, strict=True):
+        if np.isfinite(m) and np.isfinite(s) and s > 0:
+            _entry(facts, name).typical = (float(m), float(s))
+
+
+# ------------------------------------------------------------------------------ tree ensembles
+
+def _split_ranges(est: Any) -> dict[int, tuple[float, float]]:
+    """Feature index -> plausible (min, max) from a tree model's split thresholds or LightGBM's
+    recorded feature ranges; {} for models without either."""
+    lightgbm = _lightgbm_ranges(est)
+    if lightgbm:
+        return lightgbm
+    thresholds: dict[int, list[float]] = {}
+    for tree in _trees(est):
+        for feature, threshold in tree:
+            thresholds.setdefault(int(feature), []).append(float(threshold))
+    for feature, values in _hist_thresholds(est).items():
+        thresholds.setdefault(feature, []).extend(values)
+    for feature, values in _xgboost_thresholds(est).items():
+        thresholds.setdefault(feature, []).extend(values)
+    return {feature: widen(values) for feature, values in thresholds.items() if values}
+
+
+def widen(thresholds: Sequence[float]) -> tuple[float, float]:
+    """(min, max) of split thresholds widened by `THRESHOLD_WIDENING` of their span on each side, not
+    below 0 when every threshold is >= 0 (counts, prices); a single threshold t gives (t - |t|, t + |t|)
+    ((0, 1) for the 0.5 split of a 0/1 feature; -0.5..0.5 around 0)."""
+    lo, hi = float(min(thresholds)), float(max(thresholds))
+    if hi == lo:
+        pad = abs(lo) or 0.5
+        return (lo - pad, hi + pad)
+    pad = (hi - lo) * THRESHOLD_WIDENING
+    return (max(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad)
+
+
+def _trees(est: Any) -> list[list[tuple[int, float]]]:
+    """(feature, threshold) of the split nodes of each scikit-learn tree in `est`."""
+    members = _attr(est, "estimators_")
+    candidates = [est] if members is None else np.asarray(members, dtype=object).reshape(-1).tolist()
+    out = []
+    for member in candidates:
+        tree = _attr(member, "tree_")
+        if tree is None:
+            continue
+        feature, threshold = _attr(tree, "feature"), _attr(tree, "threshold")
+        if feature is None or threshold is None:  # a pickle_scan Stub: the pickled node table
+            nodes = _attr(tree, "nodes")
+            if not isinstance(nodes, np.ndarray) or "feature" not in (nodes.dtype.names or ()):
+                continue
+            feature, threshold = nodes["feature"], nodes["threshold"]
+        feature = np.asarray(feature).reshape(-1)
+        threshold = np.asarray(threshold, dtype=np.float64).reshape(-1)
+        split = feature >= 0  # leaves have feature -2
+        out.append(list(zip(feature[split].tolist(), threshold[split].tolist(), strict=True)))
+    return out
+
+
+def _hist_thresholds(est: Any) -> dict[int, list[float]]:
+    """HistGradientBoosting: the bin edges of each numeric feature."""
+    mapper = _attr(est, "_bin_mapper")
+    edges = _attr(mapper, "bin_thresholds_") if mapper is not None else None
+    if not isinstance(edges, list):
+        return {}
+    out = {}
+    for i, values in enumerate(edges):
+        arr = _floats(values)
+        if arr is not None and arr.size and np.isfinite(arr).all():
+            out[i] = arr.tolist()
+    return out
+
+
+_LGB_RANGE = re.compile(r"^\[(.+):(.+)\]$")
+
+
+def _lightgbm_ranges(est: Any) -> dict[int, tuple[float, float]]:
+    """LightGBM sklearn wrapper: `feature_infos` [min:max] of each numeric feature (training data)."""
+    from workbench.core.formats.sklearn_introspect import booster_document
+
+    booster = _attr(est, "_Booster")
+    if booster is None:
+        return {}
+    doc = (booster_document(est) or {}).get("lightgbm") or {}
+    if not doc and hasattr(booster, "model_to_string"):  # a real (trusted, loaded) Booster
+        from workbench.core.formats.lightgbm_text import parse_header
+
+        doc = parse_header(booster.model_to_string(num_iteration=0))
+    out = {}
+    for i, info in enumerate(str(doc.get("feature_infos", "")).split()):
+        match = _LGB_RANGE.match(info)
+        if match:
+            try:
+                lo, hi = float(match.group(1)), float(match.group(2))
+            except ValueError:
+                continue
+            if np.isfinite(lo) and np.isfinite(hi):
+                out[i] = (lo, hi)
+    return out
+
+
+def _xgboost_thresholds(est: Any) -> dict[int, list[float]]:
+    """XGBoost sklearn wrapper: split conditions of the pickled booster's trees."""
+    from workbench.core.formats.sklearn_introspect import booster_document
+
+    booster = _attr(est, "_Booster")
+    if booster is None:
+        return {}
+    doc = (booster_document(est) or {}).get("xgboost")
+    if doc is None and hasattr(booster, "save_raw"):  # a real (trusted, loaded) Booster
+        import json
+
+        doc = json.loads(bytes(booster.save_raw(raw_format="json")))
+    return xgboost_split_thresholds(doc) if isinstance(doc, dict) else {}
+
+
+def xgboost_split_thresholds(learner_doc: dict[str, Any]) -> dict[int, list[float]]:
+    """Feature index -> split conditions from an XGBoost model document (the `learner` holder)."""
+    learner = learner_doc.get("learner", learner_doc)
+    booster = (learner.get("gradient_booster") or {}) if isinstance(learner, dict) else {}
+    model = booster.get("model") or (booster.get("gbtree") or {}).get("model") or {}
+    out: dict[int, list[float]] = {}
+    for tree in model.get("trees") or []:
+        try:
+            left = np.asarray(tree["left_children"]).reshape(-1)
+            index = np.asarray(tree["split_indices"]).reshape(-1)
+            condition = np.asarray(tree["split_conditions"], dtype=np.float64).reshape(-1)
+        except (KeyError, TypeError, ValueError):
+            continue
+        split = left != -1
+        for feature, value in zip(index[split].tolist(), condition[split].tolist(), strict=True):
+            out.setdefault(int(feature), []).append(float(value))
+    return out
