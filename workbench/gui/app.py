@@ -8,7 +8,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QThreadPool, QTimer
@@ -85,9 +84,33 @@ def install_excepthook() -> None:
 
 # -- running ----------------------------------------------------------------------------------
 
+def _quiet_for_screenshot() -> None:
+    """Keep stderr to the `error: ...` lines: no log echo of notifications, no offscreen-plugin chatter."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    logging.getLogger("workbench.gui").addHandler(logging.NullHandler())  # no "last resort" echo
+
+    previous = None
+
+    def handler(mode, context, message: str) -> None:
+        if "propagateSizeHints" in message:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+
+
 def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool = False,
         view: str = "overview", theme: str | None = None, timeout_s: float = 180.0) -> int:
-    """Start the app; with `screenshot`, save a PNG once `files` are shown, then exit."""
+    """Start the app; with `screenshot`, save a PNG once `files` are shown, then exit.
+
+    With `screenshot` the exit code is 0 when the PNG was saved and every file opened, 1 when a file
+    was refused (one `error: ...` line per file on stderr; the picture still shows the refusal)."""
+    if screenshot:
+        _quiet_for_screenshot()
     app = create_app(theme=theme)
     install_excepthook()
     from workbench.gui.main_window import MainWindow
@@ -101,6 +124,8 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
     else:
         window = MainWindow(settings)
     window.show()
+    failures: list[tuple[str, str]] = []
+    window.loader.sig_failed.connect(lambda path, reason: failures.append((path, reason)))
     if files:
         window.open_paths(list(files), trust=True if trust else None)
     if not screenshot:
@@ -112,11 +137,13 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
         window.show_page(view)
         app.processEvents()
         pixmap = window.grab()
-        Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
         ok = pixmap.save(screenshot)
         if ok:
             print(f"saved {screenshot} ({pixmap.width()}x{pixmap.height()})")
-            status["code"] = 0
+            for path, reason in failures:
+                reason = " ".join(reason.split())
+                print(f"error: {reason if path in reason else f'{path}: {reason}'}", file=sys.stderr)
+            status["code"] = 1 if failures else 0
         else:
             print(f"error: could not save {screenshot}", file=sys.stderr)
         app.quit()

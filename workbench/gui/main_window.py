@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
             from PySide6.QtCore import QTimer
 
             QTimer.singleShot(0, self._default_dock_sizes)
+        if not manager().records:  # room for the views, even if it was open last time: the first
+            self.messages_dock.hide()  # warning or error opens it (see `_notified`)
 
     # -- public API -------------------------------------------------------------------------
 
@@ -280,7 +282,7 @@ class MainWindow(QMainWindow):
     def _default_dock_sizes(self) -> None:
         self.resizeDocks([self.library_dock], [280], Qt.Orientation.Horizontal)
         self.resizeDocks([self.messages_dock], [120], Qt.Orientation.Vertical)
-        if not manager().records:  # room for the views; the first warning or error opens it
+        if not manager().records:
             self.messages_dock.hide()
 
     # -- private ------------------------------------------------------------------------------

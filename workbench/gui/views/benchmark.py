@@ -10,6 +10,7 @@ the core's `save_result`.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
@@ -80,10 +82,49 @@ def _plot(title: str, left: str, bottom: str) -> Any:
         item.getAxis(axis).setPen(fg)
         item.getAxis(axis).setTextPen(fg)
         item.getAxis(axis).enableAutoSIPrefix(False)   # "ms per call (x0.001)" helps nobody
-    legend = item.addLegend(offset=(-10, 10), labelTextColor=fg)
+    legend = _legend_class()(offset=(-10, 10), labelTextColor=fg)
+    legend.setParentItem(item.vb)
+    item.legend = legend                       # plot(name=...) adds its entries here
     legend.setBrush(pg.mkBrush(c + "b0"))     # readable over the curves it covers
     legend.setPen(pg.mkPen(color("border").name()))
     return widget
+
+
+@functools.cache
+def _legend_class() -> type:
+    """The legend type of every chart here (built on first use: pyqtgraph is imported lazily)."""
+    import pyqtgraph as pg
+
+    class AutoHideLegend(pg.LegendItem):
+        """A legend shown only while it has entries (an empty box over an empty chart says nothing).
+
+        `setVisible(False)` from a view hides it for good (charts whose key is in the title)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.wanted = True
+            self._sync()
+
+        def setVisible(self, visible: bool) -> None:
+            self.wanted = bool(visible)
+            self._sync()
+
+        def addItem(self, item: Any, name: str) -> None:
+            super().addItem(item, name)
+            self._sync()
+
+        def removeItem(self, item: Any) -> None:
+            super().removeItem(item)
+            self._sync()
+
+        def clear(self) -> None:
+            super().clear()
+            self._sync()
+
+        def _sync(self) -> None:
+            pg.LegendItem.setVisible(self, getattr(self, "wanted", True) and bool(getattr(self, "items", [])))
+
+    return AutoHideLegend
 
 
 def histogram_plot(title: str, what: str = "calls") -> Any:
@@ -207,6 +248,10 @@ class BenchmarkView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
         self.table.setMinimumHeight(150)
+        # twelve columns fit the width of the view at 1280x800: sized to their text, no horizontal scroll
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # runtime names
+        self.table.horizontalHeader().setStretchLastSection(False)
         self.curves: dict[tuple[str, int], Any] = {}
         #: the histogram drawn per configuration (its `.histogram` is what the curve shows)
         self.hist_curves: dict[tuple[str, int], Any] = {}

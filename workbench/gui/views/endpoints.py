@@ -64,6 +64,13 @@ def parse_headers(text: str) -> dict[str, str]:
     return out
 
 
+def shown_signatures(signatures: dict[str, Any]) -> dict[str, Any]:
+    """The signatures a user can call, as `workbench probe` lists them: serving_default first, then by
+    name; internal ones (`__saved_model_init_op`, no inputs, DT_INVALID output) are left out."""
+    names = sorted((n for n in signatures if not n.startswith("__")), key=lambda n: (n != "serving_default", n))
+    return {n: signatures[n] for n in names}
+
+
 class EndpointsView(QWidget):
     """Saved endpoints on the left; probe results on the right."""
 
@@ -299,12 +306,13 @@ class EndpointsView(QWidget):
         for v in data.get("versions") or []:
             add(versions, f"version {v.get('version')}", v.get("state") + (f" ({v['error']})" if v.get("error")
                                                                              else ""))
-        sigs = add(self.tree, "Signatures", f"{len(data.get('signatures') or {})}")
-        for name, sig in (data.get("signatures") or {}).items():
+        signatures = shown_signatures(data.get("signatures") or {})
+        sigs = add(self.tree, "Signatures", f"{len(signatures)}")
+        for name, sig in signatures.items():
             s = add(sigs, name, sig.get("method", ""))
             for kind in ("inputs", "outputs"):
                 group = add(s, kind, len(sig.get(kind) or {}))
-                for alias, meta in (sig.get(kind) or {}).items():
+                for alias, meta in (sig.get(kind) or {}).items():  # in the order the server sent them
                     shape = meta.get("shape")
                     add(group, alias, f"{meta.get('dtype')} {shape if shape is not None else '(unknown shape)'}")
         if data.get("latency_ms"):
@@ -341,8 +349,7 @@ class EndpointsView(QWidget):
         else:
             available = sum(1 for v in data.get("versions") or [] if v.get("state") == "AVAILABLE")
             self.verdict.setText(f"✓ {data.get('protocol')} · model {data.get('model')} · "
-                                 f"{available} version(s) available · {len(data.get('signatures') or {})} "
-                                 f"signature(s)")
+                                 f"{available} version(s) available · {len(signatures)} signature(s)")
             self.verdict.setStyleSheet(f"color: {color('ok').name()};")
         self.sig_probed.emit(report)
 

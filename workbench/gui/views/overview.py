@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFormLayout,
     QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -50,22 +51,29 @@ def spec_cells(spec: TensorSpec) -> list[str]:
     return [spec.name, spec.dtype, shape_text(spec.shape), detail, "yes" if spec.accepts_missing else ""]
 
 
+def count_text(n: int, one: str, many: str) -> str:
+    """"1 item", "2 items", "0 entries"."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def fill_tree(tree: QTreeWidget, data: Any) -> None:
+    """Metadata as a tree; long values are elided in the middle (hashes, paths) with the full text as tooltip."""
     tree.clear()
 
     def add(parent: QTreeWidgetItem | QTreeWidget, key: str, value: Any) -> None:
         if isinstance(value, dict):
-            item = QTreeWidgetItem([key, f"{len(value)} entries"])
+            item = QTreeWidgetItem([key, count_text(len(value), "entry", "entries")])
             for k, v in value.items():
                 add(item, str(k), v)
         elif isinstance(value, list | tuple) and value and any(isinstance(v, dict | list) for v in value):
-            item = QTreeWidgetItem([key, f"{len(value)} items"])
+            item = QTreeWidgetItem([key, count_text(len(value), "item", "items")])
             for i, v in enumerate(value):
                 add(item, f"[{i}]", v)
         else:
             text = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
-            item = QTreeWidgetItem([key, short_value(text, 200)])
-            item.setToolTip(1, text)
+            item = QTreeWidgetItem([key, short_value(text, 2000)])
+            item.setToolTip(1, short_value(text, 2000))
+        item.setToolTip(0, key)
         if isinstance(parent, QTreeWidget):
             parent.addTopLevelItem(item)
         else:
@@ -74,20 +82,31 @@ def fill_tree(tree: QTreeWidget, data: Any) -> None:
     for k, v in (data or {}).items():
         add(tree, str(k), v)
     tree.expandToDepth(0)
+    tree.resizeColumnToContents(0)
+    tree.setColumnWidth(0, min(max(tree.columnWidth(0) + 8, 90), 200))
 
 
 class SpecTable(QTableWidget):
-    def __init__(self) -> None:
+    """Inputs or outputs: as tall as its rows up to `max_rows` (no scrollbar for small models)."""
+
+    def __init__(self, max_rows: int = 12) -> None:
         super().__init__(0, len(SPEC_COLUMNS))
+        self.max_rows = max_rows
         self.setHorizontalHeaderLabels(SPEC_COLUMNS)
         self.verticalHeader().setVisible(False)
+        # compact rows: text height plus a little air (the style's default is ~30 px)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         self.setWordWrap(False)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
     def set_specs(self, specs: list[TensorSpec]) -> None:
         self.setRowCount(len(specs))
@@ -96,6 +115,33 @@ class SpecTable(QTableWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.setItem(r, c, item)
+        self._fit()
+
+    def content_height(self, rows: int | None = None) -> int:
+        """Pixels to show `rows` rows (default: all, up to max_rows) with the header and no scrollbar."""
+        n = min(self.rowCount(), self.max_rows) if rows is None else rows
+        h = self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+        h += n * self.verticalHeader().defaultSectionSize()
+        if self.horizontalScrollBar().isVisible():
+            h += self.horizontalScrollBar().sizeHint().height()
+        return h + 2
+
+    def _fit(self) -> None:
+        if self.rowCount() <= self.max_rows:
+            self.setMaximumHeight(self.content_height(max(1, self.rowCount())))
+        else:  # a big model: up to max_rows then a scrollbar, and it may take all the room there is
+            self.setMaximumHeight(16777215)
+        self.setMinimumHeight(self.content_height(min(max(1, self.rowCount()), 3)))
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), self.content_height(max(1, min(self.rowCount(), self.max_rows))))
+
+    def rows_visible(self) -> int:
+        """How many rows fit without scrolling in the current height (for tests)."""
+        viewport = self.viewport().height()
+        return min(self.rowCount(), viewport // max(1, self.verticalHeader().defaultSectionSize()))
 
 
 class OverviewView(QWidget):
@@ -114,15 +160,25 @@ class OverviewView(QWidget):
 
         page = QWidget()
         self.head, self.title, self.subtitle = header("", "")
-        self.facts = QFormLayout()
-        self.facts.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        # the facts in two columns: three short lines instead of five
+        self.facts = QGridLayout()
+        self.facts.setHorizontalSpacing(8)
+        self.facts.setVerticalSpacing(2)
         self.fact_labels: dict[str, QLabel] = {}
-        for key in ("Format", "Framework", "Task", "Classes", "Loaded"):
+        places = {"Format": (0, 0, 1), "Framework": (0, 2, 1), "Task": (1, 0, 1), "Classes": (1, 2, 1),
+                  "Loaded": (2, 0, 3)}
+        for key, (row, col, span) in places.items():
             label = QLabel()
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setWordWrap(True)
             self.fact_labels[key] = label
-            self.facts.addRow(f"{key}:", label)
+            name = QLabel(f"{key}:")
+            name.setObjectName("viewSubtitle")
+            name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+            self.facts.addWidget(name, row, col)
+            self.facts.addWidget(label, row, col + 1, 1, span)
+        self.facts.setColumnStretch(1, 1)
+        self.facts.setColumnStretch(3, 2)
 
         self.warning_box = QFrame()
         self.warning_box.setObjectName("warningBox")
@@ -137,11 +193,13 @@ class OverviewView(QWidget):
         wl.addWidget(self.trust_button, 0, Qt.AlignmentFlag.AlignTop)
 
         self.inputs = SpecTable()
-        self.outputs = SpecTable()
+        self.outputs = SpecTable(max_rows=6)
         self.metadata = QTreeWidget()
         self.metadata.setHeaderLabels(["Key", "Value"])
         self.metadata.setColumnWidth(0, 150)
         self.metadata.setAlternatingRowColors(True)
+        self.metadata.setTextElideMode(Qt.TextElideMode.ElideMiddle)   # hashes and paths keep both ends
+        self.metadata.setUniformRowHeights(True)
 
         inputs_box = QGroupBox("Inputs")
         QVBoxLayout(inputs_box).addWidget(self.inputs)
@@ -150,15 +208,23 @@ class OverviewView(QWidget):
         meta_box = QGroupBox("Metadata")
         QVBoxLayout(meta_box).addWidget(self.metadata)
         self.inputs_box, self.outputs_box = inputs_box, outputs_box
+        for box in (inputs_box, outputs_box, meta_box):
+            box.layout().setContentsMargins(6, 6, 6, 6)
 
-        tables = QSplitter(Qt.Orientation.Vertical)
-        tables.addWidget(inputs_box)
-        tables.addWidget(outputs_box)
-        tables.setSizes([300, 150])
+        # the tables take the height of their rows; what is left stays empty below them
+        tables = QWidget()
+        tl = QVBoxLayout(tables)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(inputs_box)
+        tl.addWidget(outputs_box)
+        tl.addStretch(1)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(tables)
         body.addWidget(meta_box)
-        body.setSizes([620, 380])
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        body.setSizes([600, 400])
+        body.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(page)
         layout.addWidget(self.head)
