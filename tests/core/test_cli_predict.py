@@ -310,9 +310,13 @@ def test_table_numbers_use_one_notation_per_column() -> None:
     batch = PredictionBatch("native", classes=[0, 1, 2], labels=np.array([2, 0, 0]), probabilities=probs)
     lines = render_batch(batch).splitlines()
     assert lines[0].split() == ["row", "label", "p(0)", "p(1)", "p(2)"]
-    assert lines[1].split() == ["1", "2", "6.897992e-05", "0.043476", "0.956456"]
-    assert lines[2].split() == ["2", "0", "5.000000e-01", "0.250000", "0.250000"]
-    assert lines[3].split() == ["3", "0", "1.000000e+00", "0.000000", "0.000000"]
+    assert lines[1].split() == ["1", "2", "0.000069", "0.043476", "0.956456"]  # was 6.89799e-05 and 0.0434755
+    assert lines[2].split() == ["2", "0", "0.500000", "0.250000", "0.250000"]
+    assert lines[3].split() == ["3", "0", "1.000000", "0.000000", "0.000000"]
+    batch.probabilities[2] = [0.999999, 5e-7, 5e-7]  # one value below 1e-6: its whole column goes scientific
+    lines = render_batch(batch).splitlines()
+    assert [line.split()[3] for line in lines[1:]] == ["4.347550e-02", "2.500000e-01", "5.000000e-07"]
+    assert [line.split()[2] for line in lines[1:]] == ["0.000069", "0.500000", "0.999999"]
     tiny = column_formatter([3e-9, 0.5, None, float("nan")])
     assert [tiny(v) for v in (3e-9, 0.5, None, float("nan"))] == ["3.000000e-09", "5.000000e-01", "-", "nan"]
     big = column_formatter([2.5e7, 12.0])
@@ -323,3 +327,27 @@ def test_table_numbers_use_one_notation_per_column() -> None:
     values = PredictionBatch("native", values=np.array([1.5, 10234.125]))
     assert [line.split() for line in render_batch(values).splitlines()] == [
         ["row", "value"], ["1", "1.500000"], ["2", "10234.125000"]]
+
+
+def test_compare_reports_warnings_and_loads_a_generating_pickle_once(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    loads: list[str] = []
+    real_load = joblib.load
+
+    def counting_load(path, *args, **kwargs):
+        loads.append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", counting_load)
+    model = sample_path("ctr_pipeline")
+    code, out, err = run_cli(capsys, "compare", model, model, "--generate", "6", "--trust", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["passed"] and doc["rows"] == 6 and doc["warnings"] == []
+    assert loads == [str(model), str(model)]  # once per side
+    code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg_onnx"), sample_path("iris_logreg_skops"),
+                             "--generate", "4", "--json")
+    doc = json.loads(out)
+    assert code == 0 and len(doc["warnings"]) == 1 and "standard normal" in doc["warnings"][0]

@@ -500,12 +500,12 @@ def test_unknown_categories_are_warnings_with_rows_column_value_and_levels() -> 
     prepared = prepare_rows(frame, ctr_like_info())
     assert prepared["device"].tolist() == frame["device"].tolist()  # accepted as they are
     assert prepared.attrs["warnings"] == [
-        "rows 2, 4, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
-        "the model will treat it as unknown (an all-zero one-hot encoding)",
-        "row 5, column 'device': 'nokia' is not a known category (known: 'android', 'ios', 'web'): "
-        "the model will treat it as unknown (an all-zero one-hot encoding)",
-        "row 4, column 'slot': 7 is not a known category (known: 1, 2, 3): "  # "2.0" is level 2
-        "the model will treat it as unknown (an all-zero one-hot encoding)",
+        ("rows 2, 4, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
+         "the model will treat it as unknown (an all-zero one-hot encoding)"),
+        ("row 5, column 'device': 'nokia' is not a known category (known: 'android', 'ios', 'web'): "
+         "the model will treat it as unknown (an all-zero one-hot encoding)"),
+        ("row 4, column 'slot': 7 is not a known category (known: 1, 2, 3): "  # "2.0" is level 2
+         "the model will treat it as unknown (an all-zero one-hot encoding)"),
     ]
 
 
@@ -529,8 +529,8 @@ def test_unknown_categories_are_errors_when_the_model_rejects_them() -> None:
     with pytest.raises(InputRowsError) as caught:
         prepare_rows(frame, ctr_like_info(metadata={"rejects_unknown_categories": ["device"]}))
     assert caught.value.problems == [
-        "row 2, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
-        "the model rejects unknown categories",
+        ("row 2, column 'device': 'blackberry' is not a known category (known: 'android', 'ios', 'web'): "
+         "the model rejects unknown categories"),
         "row 2, column 'age': 'x' is not a number (float64)"]
     assert caught.value.message.startswith("the rows do not fit the model (2 bad values): ")
 
@@ -549,8 +549,8 @@ def test_pmml_fields_say_whether_unknown_categories_are_rejected(treatment: str 
             prepare_rows(frame, info)
     else:
         assert prepare_rows(frame, info).attrs["warnings"] == [
-            "row 2, column 'color': 'green' is not a known category (known: 'red', 'blue'): the model will "
-            "treat it as unknown (an unseen category)"]
+            ("row 2, column 'color': 'green' is not a known category (known: 'red', 'blue'): the model will "
+             "treat it as unknown (an unseen category)")]
 
 
 # -------------------------------------------------------------------------------------- separators

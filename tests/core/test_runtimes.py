@@ -598,7 +598,7 @@ def test_unknown_categories_reach_the_batch_warnings_and_predict_like_the_model(
     sample = BY_NAME["ctr_pipeline"]
     rows = _rows(sample["rows"]).head(4).copy()
     rows.loc[1, "device"] = "blackberry"
-    info, prepared, batch = predict_rows(SAMPLES_DIR / sample["file"], rows, trust=True)
+    _, _, batch = predict_rows(SAMPLES_DIR / sample["file"], rows, trust=True)
     assert batch.warnings[0] == ("row 2, column 'device': 'blackberry' is not a known category (known: 'android', "
                                  "'ios', 'web'): the model will treat it as unknown (an all-zero one-hot encoding)")
     import joblib
@@ -621,7 +621,7 @@ def test_a_model_that_refuses_unknown_categories_gets_a_row_error(tmp_path: Path
     rows = pd.DataFrame({"device": ["ios", "nokia"], "age": ["30", "40"]}, dtype=object)
     with pytest.raises(InputRowsError) as caught:
         predict_rows(path, rows, trust=True)
-    assert caught.value.problems == ["row 2, column 'device': 'nokia' is not a known category (known: 'android', "
-                                     "'ios', 'web'): the model rejects unknown categories"]
+    assert caught.value.problems == [("row 2, column 'device': 'nokia' is not a known category (known: "
+                                      "'android', 'ios', 'web'): the model rejects unknown categories")]
     with pytest.raises(ValueError, match="unknown categor"):  # what the model itself would have said
         strict.predict(rows.astype({"age": float}))

@@ -7,6 +7,7 @@ they agree. Exit 0 within tolerance, 1 outside it, 2 for bad input.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from workbench.commands.common import print_json
@@ -42,11 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the parity report as JSON")
 
 
-def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool) -> tuple[Any, Any, Any]:
+def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool,
+             opened: tuple[Any, Any] | None = None) -> tuple[Any, Any, Any]:
+    """(info, prepared rows, batch) of one side; `opened` is its (info, session) when loaded already."""
     from workbench.core.errors import InputRowsError
-    from workbench.core.runtimes import predict_rows
+    from workbench.core.rows import prepare_rows
+    from workbench.core.runtimes import predict_prepared, predict_rows
 
     try:
+        if opened is not None:
+            info, session = opened
+            prepared = prepare_rows(frame, info)
+            return info, prepared, predict_prepared(session, prepared)
         return predict_rows(path, frame, runtime=runtime, trust=trust)
     except InputRowsError as exc:
         raise InputRowsError(f"model {label} ({path}): {exc.message}", exc.problems, hint=exc.hint) from None
@@ -56,14 +64,20 @@ def run(args: argparse.Namespace) -> int:
     from workbench.commands.predict import load_rows
     from workbench.core.compare import compare_batches
     from workbench.core.errors import WorkbenchError
+    from workbench.core.runtimes import open_model
 
     if args.atol < 0 or args.rtol < 0:
         raise WorkbenchError("tolerances must be zero or positive", hint="e.g. --atol 1e-6 --rtol 1e-5")
-    frame = load_rows(args, args.a, args.trust)
-    info_a, prepared_a, batch_a = _predict("A", args.a, frame, args.runtime_a, args.trust)
+    opened = None
+    if getattr(args, "generate", None) is not None:  # rows from A's schema: load A once, before them
+        opened = open_model(args.a, runtime=args.runtime_a, trust=args.trust)
+    frame = load_rows(args, args.a, args.trust, info=opened[0] if opened else None)
+    info_a, prepared_a, batch_a = _predict("A", args.a, frame, args.runtime_a, args.trust, opened)
     info_b, _, batch_b = _predict("B", args.b, frame, args.runtime_b, args.trust)
     report = compare_batches(batch_a, batch_b, atol=args.atol, rtol=args.rtol, frame=prepared_a,
                              worst=max(args.worst, 0))
+    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *(f"A: {w}" for w in batch_a.warnings),
+                                   *(f"B: {w}" for w in batch_b.warnings)]))
     sides = {
         "a": {"model": args.a, "format": info_a.format, "runtime": batch_a.runtime,
               "elapsed_ms": batch_a.elapsed_ms},
@@ -71,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
               "elapsed_ms": batch_b.elapsed_ms},
     }
     if args.json:
-        print_json({**sides, **report.to_json()})
+        print_json({**sides, **report.to_json(), "warnings": warnings})
     else:
         print(render_report(sides, report))
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0 if report.passed else 1
 
 

@@ -641,6 +641,10 @@ def rejects_unknown_categories(info: ModelInfo, spec: TensorSpec) -> bool:
     if isinstance(listed, list | tuple | set) and spec.name in listed:
         return True
     if info.format == "pmml":
+        dictionary = meta.get("data_dictionary")
+        declared = dictionary.get(spec.name) if isinstance(dictionary, dict) else None
+        if isinstance(declared, dict) and declared.get("optype") == "continuous":
+            return False  # valid values listed for a number: not a closed set of levels
         for field in meta.get("mining_schema") or []:
             if isinstance(field, dict) and field.get("name") == spec.name:
                 return (field.get("invalidValueTreatment") or "returnInvalid") == "returnInvalid"
