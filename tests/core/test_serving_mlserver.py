@@ -62,7 +62,9 @@ def test_v2_detection_and_metadata(mlserver):
     assert data["protocol"] == "v2"
     assert data["model"] == "iris"  # the only served model, found through the repository index
     assert data["detection"]["server"] == {"name": "mlserver", "version": "1.7.1"}
-    assert data["versions"] == [{"version": None, "state": "AVAILABLE", "error": None}]
+    # MLServer's metadata lists no versions; its repository index names the model's version "v1"
+    assert data["versions"] == [{"version": "v1", "state": "AVAILABLE", "error": None}]
+    assert data["version"] == "v1"
     assert set(data["signatures"]) == {"infer"}
     with V2RestClient(server.url) as client:
         assert client.live() and client.ready() and client.model_ready("iris")
@@ -112,9 +114,59 @@ def test_v2_errors(mlserver, capsys):
     assert code == 1 and report["protocol"] == "v2" and report["error"]["kind"] == "model-not-found"
     # the sklearn runtime publishes no input metadata: rows cannot be generated, and the probe says so
     code = main(["probe", server.url, "--model", "iris", "--generate", "2", "--json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    message = "the model 'iris' does not describe its inputs (its metadata lists none), so rows cannot be generated"
+    assert code == 2 and report["error"]["kind"] == "bad-rows" and report["error"]["message"] == message
+    assert captured.err == f"error: {message}\n"
+
+
+def test_v2_string_versions(mlserver, tmp_path, capsys):
+    server, model_file, rows = mlserver
+    rows_file = tmp_path / "rows.csv"
+    rows[COLUMNS].to_csv(rows_file, index=False)
+    code = main(["probe", server.url, "--model", "iris", "--version", "v1", "--rows", str(rows_file), "--json"])
     report = json.loads(capsys.readouterr().out)
+    assert code == 0, report["error"]
+    assert report["version"] == "v1" and report["versions"][0]["version"] == "v1"
+    assert report["request"]["url"] == server.url + "/v2/models/iris/versions/v1/infer"
+    expected = joblib.load(model_file).predict(rows[COLUMNS].astype(np.float64)).tolist()
+    assert np.asarray(report["predictions"]).reshape(-1).tolist() == expected
+    code = main(["probe", server.url, "--model", "iris", "--version", "v9", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["error"]["kind"] == "version-not-found"
+    assert report["error"]["message"] == "Model iris with version v9 not found"  # the server's own words
+    assert report["error"]["details"]["served_versions"] == ["v1"]
+    code = main(["probe", server.url, "--model", "iris"])
+    out = capsys.readouterr().out
+    assert code == 0 and "  version     v1       AVAILABLE" in out.splitlines()
+
+
+def test_v2_text_in_a_numeric_column_is_caught_before_sending(mlserver, tmp_path, capsys):
+    server, _, rows = mlserver
+    frame = rows[COLUMNS].astype(str).head(3).copy()
+    frame.loc[2, "petal_length"] = "long"
+    rows_file = tmp_path / "iris_text.csv"
+    frame.to_csv(rows_file, index=False)
+    code = main(["probe", server.url, "--model", "iris", "--rows", str(rows_file), "--json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert code == 2 and report["error"]["kind"] == "bad-rows"
-    assert "does not describe its inputs" in report["error"]["message"]
+    problem = "row 3, column 'petal_length': 'long' is not a number (input 'input-0' is FP64)"
+    assert report["error"]["details"]["problems"] == [problem]
+    assert captured.err == f"error: 1 problem(s) in the rows for model 'iris': {problem}\n"
+    assert "request" not in report  # nothing was sent
+
+
+def test_v2_server_failure_is_an_inference_error(mlserver):
+    server, _, _ = mlserver
+    with V2RestClient(server.url) as client:
+        with pytest.raises(ServingError) as err:  # text where the model computes with numbers
+            client.infer("iris", [{"name": "input-0", "shape": [1, 4], "datatype": "BYTES",
+                                   "data": ["5.1", "3.5", "long", "0.2"]}])
+    diag = err.value.diagnosis
+    assert (diag.kind, diag.status, diag.message) == ("inference-error", 500, "Internal Server Error")
+    assert "inference error in the model server" in diag.hint and "proxy" not in diag.hint
 
 
 def test_v2_grpc_probe_and_client(mlserver, tmp_path, capsys):

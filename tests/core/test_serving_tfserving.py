@@ -345,15 +345,19 @@ def test_diagnose_connection_refused_and_timeout():
     port = refused_port()
     err = _rest_error(lambda: TFServingRestClient(f"http://127.0.0.1:{port}", timeout=5).model_status("m"))
     assert err.diagnosis.kind == "connection-refused"
+    assert err.diagnosis.message == f"connection refused by 127.0.0.1:{port}"
     assert not err.diagnosis.reachable
     err = _rest_error(lambda: TFServingGrpcClient(f"127.0.0.1:{port}", timeout=3).model_status("m"))
     assert err.diagnosis.kind == "connection-refused"
+    assert err.diagnosis.message == f"connection refused by 127.0.0.1:{port}"
     with SilentServer() as silent:
         err = _rest_error(lambda: TFServingRestClient(silent.url, timeout=0.5).model_status("m"))
         assert err.diagnosis.kind == "timeout"
         assert "0.5 s" in err.diagnosis.hint
+        assert err.diagnosis.message == f"no answer from 127.0.0.1:{silent.port} within 0.5 s"
         err = _rest_error(lambda: TFServingGrpcClient(f"127.0.0.1:{silent.port}", timeout=0.5).model_status("m"))
         assert err.diagnosis.kind == "timeout"
+        assert err.diagnosis.message == f"no answer from 127.0.0.1:{silent.port} within 0.5 s"
 
 
 def test_diagnose_tls_failure_and_tls_options(tfs_tls, tls_files):
@@ -361,7 +365,10 @@ def test_diagnose_tls_failure_and_tls_options(tfs_tls, tls_files):
     auth = {"Authorization": "Bearer s3cret"}
     err = _rest_error(lambda: TFServingRestClient(tfs_tls.rest_url, headers=auth).model_status(HPT2))
     assert err.diagnosis.kind == "tls-failure"
-    assert "CERTIFICATE_VERIFY_FAILED" in err.diagnosis.message
+    host = tfs_tls.rest_url.split("//", 1)[1]
+    assert err.diagnosis.message == (f"TLS handshake with {host} failed: certificate verify failed: "
+                                     "self-signed certificate")
+    assert "CERTIFICATE_VERIFY_FAILED" in err.diagnosis.details["raw"]
     assert "--ca-file" in err.diagnosis.hint
     assert TFServingRestClient(tfs_tls.rest_url, headers=auth, verify=cert).model_status(HPT2)[0].version == 123
     from urllib3.exceptions import InsecureRequestWarning
@@ -530,12 +537,32 @@ def test_probe_exit_codes(tfs, tmp_path, capsys):
     bad.write_text("x\n1.0\nabc\n")
     code, report = probe_cli(capsys, tfs.rest_url, "--model", HPT2, "--rows", str(bad))
     assert code == 2 and report["error"]["kind"] == "bad-rows"
+    # the second data row, counted from 1 like `predict` does (workbench.core.rows)
     assert report["error"]["details"]["problems"] == [
-        "column 'x' row 1: 'abc' is not a number (input 'x' is DT_FLOAT)"]
+        "row 2, column 'x': 'abc' is not a number (input 'x' is DT_FLOAT)"]
+    code = main(["probe", tfs.rest_url, "--model", HPT2, "--rows", str(bad), "--grpc", tfs.grpc_target])
+    out, err = capsys.readouterr()
+    assert code == 2 and err == ("error: 1 problem(s) in the rows for signature 'serving_default': row 2, "
+                                 "column 'x': 'abc' is not a number (input 'x' is DT_FLOAT)\n")
+    assert "    - row 2, column 'x': 'abc' is not a number (input 'x' is DT_FLOAT)" in out.splitlines()
     code, report = probe_cli(capsys, tfs.rest_url, "--model", HPT2, "--signature", "nope", "--rows",
                              str(tmp_path / "bad.csv"))
     assert code == 1 and report["error"]["kind"] == "unknown-signature"
     assert main(["probe", tfs.rest_url, "--header", "no-colon"]) == 2
+
+
+def test_signature_inputs_keep_one_order_over_rest_and_grpc(tfs, capsys):
+    """Protobuf maps have no order: the test server sends inputs in key order every time (REST and gRPC),
+    and the probe keeps the order it received (JSON objects keep theirs through json.loads)."""
+    orders = set()
+    for _ in range(3):
+        code, report = probe_cli(capsys, tfs.rest_url, "--model", "multi", "--grpc", tfs.grpc_target)
+        assert code == 0, report["error"]
+        orders.add(tuple(report["signatures"]["serving_default"]["inputs"]))
+        orders.add(tuple(report["grpc"]["signatures"]["serving_default"]["inputs"]))
+    assert orders == {("age", "city", "income")}
+    raw = requests.get(f"{tfs.rest_url}/v1/models/multi/metadata", timeout=10).text
+    assert raw.index('"age"') < raw.index('"city"') < raw.index('"income"')
 
 
 def test_probe_cli_human_output(tfs, capsys):

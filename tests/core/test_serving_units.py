@@ -178,9 +178,11 @@ def test_build_predict_reports_every_problem_before_sending():
     with pytest.raises(InputRowsError) as err:
         build_tfs_predict(sig, frame, "u")
     problems = err.value.problems
-    assert "column 'age' row 2: 'x' is not a number (input 'age' is DT_INT64)" in problems
-    assert "column 'age' row 1: 4.5 is not an integer (input 'age' is DT_INT64)" in problems
-    assert "column 'income' row 2: 'zz' is not a number (input 'income' is DT_FLOAT)" in problems
+    # rows count from 1 and read "row N, column 'c'", like workbench.core.rows (and `predict`)
+    assert "row 3, column 'age': 'x' is not a number (input 'age' is DT_INT64)" in problems
+    assert "row 2, column 'age': 4.5 is not an integer (input 'age' is DT_INT64)" in problems
+    assert "row 3, column 'income': 'zz' is not a number (input 'income' is DT_FLOAT)" in problems
+    assert err.value.message.startswith("3 problem(s) in the rows for signature 'serving_default': row ")
     with pytest.raises(InputRowsError) as err:
         build_tfs_predict(sig, pd.DataFrame({"age": [1], "salary": [2.0]}), "u")
     assert err.value.problems == ["input 'income' (DT_FLOAT) has no column; columns are: age, salary"]

@@ -2,12 +2,15 @@
 
 Exit codes: 0 all asked for worked, 1 the endpoint answered with an error, 2 it could not be reached or
 the arguments are wrong. Without --rows it reports what is served; with --rows it also predicts.
+The report always goes to stdout (the JSON document with --json); on exit 2 one line `error: ...` also
+goes to stderr (the CLI contract).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from typing import Any
 
 from workbench.commands.common import fail, print_json
@@ -22,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "such as http://HOST:8501/v1/models/NAME, or grpc[s]://HOST:PORT (gRPC only)")
     parser.add_argument("--model", help="model name (TF Serving cannot list its models)")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--version", type=int, help="model version (default: the latest AVAILABLE one)")
+    group.add_argument("--version", help="model version (default: the latest AVAILABLE one); a number for TF "
+                       "Serving, a string such as v1 for v2 servers")
     group.add_argument("--label", help="version label (TF Serving version_labels)")
     parser.add_argument("--signature", help="signature name (default serving_default)")
     parser.add_argument("--rows", metavar="CSV",
@@ -49,30 +53,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.core.serving.http import parse_headers
-    from workbench.core.serving.probe import ProbeOptions, run_probe
+    from workbench.core.serving.probe import ProbeReport, run_probe
 
-    try:
-        headers = parse_headers(args.header)
-    except ValueError as exc:
-        return fail(str(exc))
-    if args.timeout <= 0:
-        return fail("--timeout must be a positive number of seconds")
-    if args.generate < 0:
-        return fail("--generate takes a number of rows (0 or more)")
-    rows = _read_rows(args.rows) if args.rows else None
-    verify: bool | str = False if args.insecure else (args.ca_file or True)
-    grpc_tls: bool | str = (args.ca_file or True) if args.grpc_tls else False
-    opts = ProbeOptions(url=args.url, model=args.model, version=args.version, label=args.label,
-                        signature=args.signature, rows=rows, grpc=args.grpc, timeout=args.timeout,
-                        headers=headers, verify=verify, grpc_tls=grpc_tls, columnar=args.columnar,
-                        generate=0 if rows is not None else args.generate)
-    report = run_probe(opts)
+    report = ProbeReport(url=args.url, model=args.model)
+    opts = _options(args, report)
+    if opts is not None:
+        with warnings.catch_warnings():
+            if args.insecure:  # said once, as a note in the report, not once per request
+                from urllib3.exceptions import InsecureRequestWarning
+
+                warnings.simplefilter("ignore", InsecureRequestWarning)
+            report = run_probe(opts)
     if args.json:
         print_json(report.to_json())
     else:
         print(render(report.to_json(), show_request=args.show_request))
-    return report.exit_code
+    code = report.exit_code
+    if code == 2:
+        return fail(error_line(report))
+    return code
+
+
+def _options(args: argparse.Namespace, report: Any) -> Any:
+    """ProbeOptions from the arguments, or None with report.error set (bad arguments or rows: exit 2)."""
+    from workbench.core.errors import InputRowsError, WorkbenchError
+    from workbench.core.serving.diagnosis import Diagnosis
+    from workbench.core.serving.http import parse_headers
+    from workbench.core.serving.probe import ProbeOptions
+
+    try:
+        headers = parse_headers(args.header)
+    except ValueError as exc:
+        report.error = Diagnosis("bad-arguments", str(exc), "write --header 'Name: value'")
+        return None
+    if args.timeout <= 0:
+        report.error = Diagnosis("bad-arguments", "--timeout must be a positive number of seconds")
+        return None
+    if args.generate < 0:
+        report.error = Diagnosis("bad-arguments", "--generate takes a number of rows (0 or more)")
+        return None
+    rows = None
+    if args.rows:
+        try:
+            rows = _read_rows(args.rows)
+        except InputRowsError as exc:
+            report.error = Diagnosis("bad-rows", exc.message, exc.hint or "",
+                                     details={"problems": list(exc.problems)} if exc.problems else {})
+            return None
+        except WorkbenchError as exc:
+            report.error = Diagnosis("bad-rows", exc.message, exc.hint or "")
+            return None
+    verify: bool | str = False if args.insecure else (args.ca_file or True)
+    grpc_tls: bool | str = (args.ca_file or True) if args.grpc_tls else False
+    return ProbeOptions(url=args.url, model=args.model, version=args.version, label=args.label,
+                        signature=args.signature, rows=rows, grpc=args.grpc, timeout=args.timeout,
+                        headers=headers, verify=verify, grpc_tls=grpc_tls, columnar=args.columnar,
+                        generate=0 if rows is not None else args.generate)
+
+
+def error_line(report: Any) -> str:
+    """The one-line reason for exit 2: the first failure that means 'not reached / wrong arguments'."""
+    if report.error is not None and not report.error.reachable:
+        return report.error.message
+    grpc = report.grpc
+    if grpc is not None and grpc.error is not None and not grpc.error.reachable:
+        return f"gRPC {grpc.url}: {grpc.error.message}"
+    failures = report.failures()
+    return failures[0].message if failures else "the probe failed"
 
 
 def _read_rows(path: str) -> Any:
@@ -88,6 +135,10 @@ def _read_rows(path: str) -> Any:
         except (OSError, ValueError) as exc:
             raise InputRowsError(f"cannot read rows file {path}: {exc}") from None
     return read_rows(path)
+
+
+#: a signature with more inputs (or outputs) than this is shown one tensor per line
+WRAP_INPUTS = 4
 
 
 def _shape(shape: list[int] | None) -> str:
@@ -111,14 +162,21 @@ def render(data: dict[str, Any], show_request: bool = False, indent: str = "") -
     order = sorted((n for n in sigs if not n.startswith("__")), key=lambda n: (n != "serving_default", n))
     for name, sig in ((n, sigs[n]) for n in order):
         method = (sig.get("method") or "").rsplit("/", 1)[-1]
-        ins = ", ".join(f"{a} {t['dtype']} {_shape(t['shape'])}" for a, t in sig["inputs"].items())
-        outs = ", ".join(f"{a} {t['dtype']} {_shape(t['shape'])}" for a, t in sig["outputs"].items())
-        lines.append(f"{indent}  signature   {name} ({method}): {ins or '-'} -> {outs or '-'}")
+        ins = [f"{a} {t['dtype']} {_shape(t['shape'])}" for a, t in sig["inputs"].items()]
+        outs = [f"{a} {t['dtype']} {_shape(t['shape'])}" for a, t in sig["outputs"].items()]
+        if len(ins) <= WRAP_INPUTS and len(outs) <= WRAP_INPUTS:
+            lines.append(f"{indent}  signature   {name} ({method}): {', '.join(ins) or '-'} -> "
+                         f"{', '.join(outs) or '-'}")
+            continue
+        # many inputs (the workbench's bundles have one per feature): one per line, in the model's order
+        lines.append(f"{indent}  signature   {name} ({method})")
+        lines.extend(f"{indent}    in        {text}" for text in ins or ["-"])
+        lines.extend(f"{indent}    out       {text}" for text in outs or ["-"])
     if data.get("predictions"):
         preds = data["predictions"]
         lines.append(f"{indent}  predictions {len(preds)} row(s)" + (f" via {data['signature']}"
                                                                       if data.get("signature") else ""))
-        for i, p in enumerate(preds[:10]):
+        for i, p in enumerate(preds[:10], start=1):  # rows count from 1, as in every row message
             lines.append(f"{indent}    [{i}] {json.dumps(p)}")
         if len(preds) > 10:
             lines.append(f"{indent}    ... {len(preds) - 10} more")

@@ -3,7 +3,7 @@
 * `refused_port()`: a port where nothing listens (connection refused).
 * `SilentServer`: accepts TCP connections and never answers (timeouts, for HTTP and gRPC alike).
 * `CannedHttpServer`: answers every request with one fixed status/body/content type (an HTML page from a
-  proxy, a 503 from a gateway, ...).
+  proxy, a 503 from a gateway, ...), over plain HTTP or TLS (`tls=(cert, key)`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class CannedHttpServer:
     """Answers every request with the same status, body and content type (records the request headers)."""
 
     def __init__(self, status: int, body: str, content_type: str = "text/html",
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", tls: tuple[str, str] | None = None) -> None:
         owner = self
         self.requests: list[dict[str, Any]] = []
 
@@ -91,8 +91,14 @@ class CannedHttpServer:
 
         self.httpd = ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:  # (cert.pem, key.pem), e.g. from workbench.testing.tls.make_self_signed
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls[0], tls[1])
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = int(self.httpd.server_address[1])
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> CannedHttpServer:

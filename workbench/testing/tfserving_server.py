@@ -209,7 +209,8 @@ class ModelRegistry:
         for key, sig in model.versions[v].signatures.items():
             sig_map.signature_def[key].CopyFrom(sig)
         resp.metadata["signature_def"].type_url = "type.googleapis.com/tensorflow.serving.SignatureDefMap"
-        resp.metadata["signature_def"].value = sig_map.SerializeToString()
+        # deterministic: map entries in key order on the wire, the same for every call (REST and gRPC)
+        resp.metadata["signature_def"].value = sig_map.SerializeToString(deterministic=True)
         return resp
 
 
@@ -1056,7 +1057,21 @@ def _metadata_json(resp: pb.GetModelMetadataResponse) -> dict[str, Any]:
     """The REST metadata body: {"model_spec", "metadata": {"signature_def": <SignatureDefMap json>}}."""
     sig_map = pb.SignatureDefMap.FromString(resp.metadata["signature_def"].value)
     return {"model_spec": _message_dict(resp.model_spec),
-            "metadata": {"signature_def": _message_dict(sig_map)}}
+            "metadata": {"signature_def": _sorted_maps(_message_dict(sig_map))}}
+
+
+def _sorted_maps(sig_map: dict[str, Any]) -> dict[str, Any]:
+    """Signatures, and each signature's inputs and outputs, in key order (protobuf maps have no order of
+    their own; Python's iterates in hash order, which would shuffle the inputs from call to call)."""
+    inner = sig_map.get("signature_def") or {}
+    out = {}
+    for name in sorted(inner):
+        sig = dict(inner[name])
+        for key in ("inputs", "outputs"):
+            if isinstance(sig.get(key), dict):
+                sig[key] = {k: sig[key][k] for k in sorted(sig[key])}
+        out[name] = sig
+    return {**sig_map, "signature_def": out}
 
 
 class _RestHandler(BaseHTTPRequestHandler):

@@ -84,50 +84,115 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def diagnose_transport(exc: BaseException, url: str, timeout: float | None = None) -> Diagnosis:
-    """Classify a requests/urllib3/socket exception raised before any HTTP answer arrived."""
+    """Classify a requests/urllib3/socket exception raised before any HTTP answer arrived.
+
+    The message is short and human ("connection refused by 127.0.0.1:1"); the library's own text
+    (urllib3's pool and retry wording) is kept in `details["raw"]` for a bug report.
+    """
     import requests
 
     chain = _chain(exc)
     text = str(exc)
     host = _host_of(url)
-    if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(e, ssl.SSLError) for e in chain):
-        return Diagnosis("tls-failure", text,
+    raw = {"raw": f"{type(exc).__name__}: {text}"}
+    ssl_errors = [e for e in chain if isinstance(e, ssl.SSLError)]
+    if isinstance(exc, requests.exceptions.SSLError) or ssl_errors:
+        return Diagnosis("tls-failure", f"TLS handshake with {host} failed: {_tls_reason(ssl_errors, text)}",
                          f"the TLS handshake with {host} failed: pass the server's CA certificate "
                          "(--ca-file) when it is self-signed or private, or turn verification off "
-                         "(--insecure) only for a test endpoint; use http:// if the port does not speak TLS")
+                         "(--insecure) only for a test endpoint; use http:// if the port does not speak TLS",
+                         details=raw)
     if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, socket.timeout | TimeoutError)
                                                            for e in chain):
-        return Diagnosis("timeout", text,
+        within = f" within {timeout:g} s" if timeout else " in time"
+        return Diagnosis("timeout", f"no answer from {host}{within}",
                          f"no answer from {host} within {timeout:g} s: the server may be overloaded or a "
                          "firewall drops packets; raise --timeout or check the port" if timeout else
-                         f"no answer from {host} in time: raise --timeout or check the port")
+                         f"no answer from {host} in time: raise --timeout or check the port", details=raw)
     if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolutionError" in text \
             or "Name or service not known" in text or "Temporary failure in name resolution" in text:
-        return Diagnosis("dns-failure", text,
-                         f"the host name {host!r} does not resolve: check its spelling, or use an IP "
-                         "address; inside a cluster use the service's DNS name")
+        name = _hostname_of(url)
+        return Diagnosis("dns-failure", f"cannot resolve host {name}",
+                         f"the host name {name!r} does not resolve: check its spelling, or use an IP "
+                         "address; inside a cluster use the service's DNS name", details=raw)
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in text \
             or "Errno 111" in text:
-        return Diagnosis("connection-refused", text,
+        return Diagnosis("connection-refused", f"connection refused by {host}",
                          f"nothing listens on {host}: is the server running? TF Serving's REST API is on "
-                         "port 8501 by default (--rest_api_port), gRPC on 8500 (--port)")
+                         "port 8501 by default (--rest_api_port), gRPC on 8500 (--port)", details=raw)
     if "BadStatusLine" in text and ("\\x00\\x00" in text or "\x00\x00" in text):
-        return Diagnosis("protocol-mismatch", text,
+        return Diagnosis("protocol-mismatch", f"{host} answered with binary HTTP/2 frames, not HTTP/1.1",
                          f"{host} answered with binary HTTP/2 frames: it is a gRPC port, not REST; probe it "
-                         "with --grpc HOST:PORT or a grpc:// URL (TF Serving: gRPC 8500, REST 8501)")
+                         "with --grpc HOST:PORT or a grpc:// URL (TF Serving: gRPC 8500, REST 8501)",
+                         details=raw)
     if any(isinstance(e, ConnectionResetError) for e in chain) or "Connection reset" in text \
             or "RemoteDisconnected" in text:
-        return Diagnosis("protocol-mismatch", text,
+        return Diagnosis("protocol-mismatch", f"{host} closed the connection without an HTTP answer",
                          f"{host} closed the connection without an HTTP answer: if the port speaks TLS use "
-                         "https://; otherwise the server crashed or a firewall resets connections")
-    return Diagnosis("unreachable", text, f"could not reach {host}: check the URL and the network")
+                         "https://; otherwise the server crashed or a firewall resets connections",
+                         details=raw)
+    return Diagnosis("unreachable", f"cannot reach {host}: {_short_reason(chain)}",
+                     f"could not reach {host}: check the URL and the network", details=raw)
+
+
+def _tls_reason(errors: list[BaseException], text: str) -> str:
+    """'certificate verify failed: self-signed certificate' from an ssl error (no OpenSSL brackets)."""
+    for err in errors:
+        reason = getattr(err, "reason", None)
+        verify = getattr(err, "verify_message", None)
+        if reason:
+            what = str(reason).lower().replace("_", " ")
+            return f"{what}: {verify}" if verify else what
+    m = re.search(r"\[SSL: [A-Z_]+\] ([^(\]\")']+)", text)
+    if m:
+        return m.group(1).strip().rstrip(".")
+    for err in errors:
+        if str(err):
+            return _strip_library_noise(str(err))
+    return "the handshake did not complete"
+
+
+def _strip_library_noise(text: str) -> str:
+    text = re.sub(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*", "", text)
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", text)
+    return " ".join(text.split())
+
+
+def _short_reason(chain: list[BaseException]) -> str:
+    """The innermost exception's own words, without urllib3's pool and retry wrapping."""
+    for err in reversed(chain):
+        strerror = getattr(err, "strerror", None)
+        if isinstance(strerror, str) and strerror:
+            return strerror[0].lower() + strerror[1:]
+    for err in reversed(chain):
+        text = _strip_library_noise(str(err))
+        if text and "Max retries exceeded" not in text and "Connection(host=" not in text:
+            return text
+    return type(chain[0]).__name__ if chain else "unknown error"
 
 
 def _host_of(url: str) -> str:
+    """host:port of a URL (the scheme's default port when none is written)."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    return parts.netloc or url
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if not parts.hostname:
+        return parts.netloc or url
+    try:
+        port = parts.port
+    except ValueError:
+        return parts.netloc
+    if port is None:
+        port = {"https": 443, "grpcs": 443, "http": 80}.get(parts.scheme)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}" if port else host
+
+
+def _hostname_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    return parts.hostname or url
 
 
 # ---- HTTP answers -----------------------------------------------------------------------------------
@@ -136,6 +201,7 @@ _RE_SERVABLE = re.compile(
     r"Servable not found for request: (Latest|Specific|Earliest)\(([^,)]+)(?:, (\d+))?\)")
 _RE_NO_VERSIONS = re.compile(r"Could not find any versions of model (\S+)")
 _RE_NO_VERSION = re.compile(r"Could not find version (\d+) of model (\S+)")
+_RE_V2_VERSION = re.compile(r"^Model (\S+) with version (\S+) +not found")
 _RE_V2_MODEL = re.compile(
     r"^Model (\S+)(?: with version \S*)? +not found|^Model with name (\S+) does not exist")
 _RE_LABEL = re.compile(r"Unrecognized servable version label: (\S*)")
@@ -156,6 +222,10 @@ def classify_server_message(message: str, status: int | str | None) -> tuple[str
         return ("model-not-found", f"no model named {name!r} is loaded (yet): the name in the URL must equal "
                 "the server's --model_name / model config name; a model that failed to load shows state END "
                 "in its status", {"model": name})
+    m = _RE_V2_VERSION.search(message)
+    if m:
+        return ("version-not-found", f"model {m.group(1)!r} has no version {m.group(2)!r}",
+                {"model": m.group(1), "version": m.group(2)})
     m = _RE_V2_MODEL.search(message)
     if m:
         name = next(g for g in m.groups() if g)
@@ -329,6 +399,22 @@ def _strip_html(text: str) -> str:
 
 # ---- gRPC answers -----------------------------------------------------------------------------------
 
+def _grpc_last_error(message: str) -> str:
+    """The useful tail of a gRPC transport message ("... last error: UNKNOWN: ipv4:...: <this>")."""
+    tail = message.rsplit("last error:", 1)[-1].strip()
+    tail = re.sub(r"^[A-Z_]+:\s*", "", tail)
+    tail = re.sub(r"^(ipv4|ipv6|dns|unix):\S+?:\s+", "", tail)
+    return " ".join(tail.split()) or message
+
+
+def _grpc_tls_reason(message: str) -> str:
+    m = re.search(r"CERTIFICATE_VERIFY_FAILED:?\s*([^\n;]*)", message)
+    if m:
+        return "certificate verify failed" + (f": {m.group(1).strip()}" if m.group(1).strip() else "")
+    m = re.search(r"(?i)(wrong[_ ]version[_ ]number|handshake failed[^;\n]*)", message)
+    return m.group(1).lower().replace("_", " ") if m else _grpc_last_error(message)
+
+
 def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None) -> Diagnosis:
     """Classify a grpc.RpcError (or any exception raised by a gRPC call)."""
     code_obj = getattr(exc, "code", None)
@@ -337,29 +423,38 @@ def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None)
     name = getattr(code, "name", None) or "UNKNOWN"
     message = (details_fn() if callable(details_fn) else None) or str(exc)
     low = message.lower()
+    raw = {"raw": message}
     if name == "UNAVAILABLE":
         if "dns resolution failed" in low or "name resolution" in low or "could not resolve" in low \
                 or "not known" in low or "errors resolving" in low or "lookup error" in low:
-            return Diagnosis("dns-failure", message, f"the host name in {target!r} does not resolve: check "
-                             "its spelling or use an IP address", status=name)
+            hostname = target.rsplit(":", 1)[0].strip("[]") if ":" in target else target
+            return Diagnosis("dns-failure", f"cannot resolve host {hostname}",
+                             f"the host name in {target!r} does not resolve: check its spelling or use an IP "
+                             "address", status=name, details=raw)
         if any(s in low for s in ("ssl", "tls", "handshake", "certificate")):
-            return Diagnosis("tls-failure", message, "the TLS handshake failed: pass the server's CA "
-                             "certificate (--ca-file), or use plaintext gRPC if the port does not speak TLS",
-                             status=name)
+            return Diagnosis("tls-failure", f"TLS handshake with {target} failed: {_grpc_tls_reason(message)}",
+                             "the TLS handshake failed: pass the server's CA certificate (--ca-file), or use "
+                             "plaintext gRPC if the port does not speak TLS", status=name, details=raw)
         if "connection refused" in low or "connect failed" in low:
-            return Diagnosis("connection-refused", message, f"nothing listens on {target}: is the server "
-                             "running? TF Serving's gRPC port is 8500 by default (--port)", status=name)
+            return Diagnosis("connection-refused", f"connection refused by {target}",
+                             f"nothing listens on {target}: is the server running? TF Serving's gRPC port is "
+                             "8500 by default (--port)", status=name, details=raw)
         if "http/2" in low or "settings frame" in low:
-            return Diagnosis("protocol-mismatch", message, f"{target} does not speak gRPC (HTTP/2): is it "
-                             "the REST port? TF Serving: gRPC 8500, REST 8501", status=name)
+            return Diagnosis("protocol-mismatch", f"{target} does not speak gRPC (HTTP/2)",
+                             f"{target} does not speak gRPC (HTTP/2): is it the REST port? TF Serving: gRPC "
+                             "8500, REST 8501", status=name, details=raw)
         if "socket closed" in low or "connection reset" in low or "end of tcp stream" in low:
-            return Diagnosis("protocol-mismatch", message, f"{target} closed the connection: if it expects "
-                             "TLS use --grpc-tls (and --ca-file), or a grpcs:// URL", status=name)
-        return Diagnosis("unreachable", message, f"could not reach {target}", status=name)
+            return Diagnosis("protocol-mismatch", f"{target} closed the connection without a gRPC answer",
+                             f"{target} closed the connection: if it expects TLS use --grpc-tls (and "
+                             "--ca-file), or a grpcs:// URL", status=name, details=raw)
+        return Diagnosis("unreachable", f"cannot reach {target}: {_grpc_last_error(message)}",
+                         f"could not reach {target}", status=name, details=raw)
     if name == "DEADLINE_EXCEEDED":
-        return Diagnosis("timeout", message, (f"no answer within {timeout:g} s: " if timeout else "") +
+        within = f" within {timeout:g} s" if timeout else " in time"
+        return Diagnosis("timeout", f"no answer from {target}{within}",
+                         (f"no answer within {timeout:g} s: " if timeout else "") +
                          "the server may be overloaded, or the port does not speak gRPC; raise --timeout",
-                         status=name)
+                         status=name, details=raw)
     if name == "UNIMPLEMENTED" and ("unknown service" in low or "method not found" in low or
                                     "not implemented" in low or message == str(exc)):
         return Diagnosis("grpc-unimplemented", message, _GRPC_HINTS["UNIMPLEMENTED"], status=name)

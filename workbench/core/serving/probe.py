@@ -28,7 +28,7 @@ class ProbeOptions:
 
     url: str
     model: str | None = None
-    version: int | None = None
+    version: int | str | None = None     # TF Serving: an integer; v2: a string such as "v1"
     label: str | None = None
     signature: str | None = None
     rows: Any = None                     # a pandas DataFrame of feature rows, or None
@@ -48,7 +48,7 @@ class ProbeReport:
     url: str
     protocol: str | None = None
     model: str | None = None
-    version: int | None = None
+    version: int | str | None = None
     versions: list[VersionStatus] = field(default_factory=list)
     signatures: dict[str, Signature] = field(default_factory=dict)
     signature: str | None = None
@@ -114,8 +114,16 @@ def run_probe(opts: ProbeOptions) -> ProbeReport:
         report.error = Diagnosis("bad-arguments", "give --version or --label, not both",
                                  "a TF Serving URL holds a version or a label, never both")
         return report
+    problem = check_tls_files(opts)
+    if problem is not None:  # before any network call
+        report.error = problem
+        return report
+    if opts.verify is False:
+        report.notes.append("TLS certificate verification is off (--insecure): the server's identity is "
+                            "not checked")
     model = opts.model or ep.model
     version = opts.version if opts.version is not None else ep.version
+    v2_version = str(opts.version) if opts.version is not None else ep.v2_version
     label = opts.label or ep.label
     report.model = model
     if ep.grpc:
@@ -125,17 +133,17 @@ def run_probe(opts: ProbeOptions) -> ProbeReport:
         return report
     http = HttpSession(ep.base, timeout=opts.timeout, headers=opts.headers, verify=opts.verify)
     try:
-        _probe_rest(report, http, ep, opts, model, version, label)
+        _probe_rest(report, http, ep, opts, model, version, v2_version, label)
     except ServingError as exc:
         report.error = exc.diagnosis
     except InputRowsError as exc:
         report.error = Diagnosis("bad-rows", exc.message, exc.hint or "", details={"problems": exc.problems})
     finally:
         http.close()
-    if opts.grpc:
+    if opts.grpc and not (report.error and report.error.kind == "bad-arguments"):
         if report.protocol == V2:
             report.grpc = ProbeReport(url=opts.grpc, model=report.model or model, protocol=V2)
-            _probe_v2_grpc(report.grpc, opts.grpc, opts, report.model or model, ep.v2_version or "")
+            _probe_v2_grpc(report.grpc, opts.grpc, opts, report.model or model, v2_version or "")
         else:
             report.grpc = ProbeReport(url=opts.grpc, model=report.model or model, protocol=TFSERVING)
             _probe_grpc(report.grpc, opts.grpc, opts, report.model or model, version, label,
@@ -145,8 +153,42 @@ def run_probe(opts: ProbeOptions) -> ProbeReport:
 
 # ---- REST -------------------------------------------------------------------------------------------
 
+def check_tls_files(opts: ProbeOptions) -> Diagnosis | None:
+    """A missing or unreadable CA file, diagnosed before any network call (None when all is well)."""
+    import ssl
+    from pathlib import Path
+
+    for value in (opts.verify, opts.grpc_tls):
+        if not isinstance(value, str) or isinstance(value, bool):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            return Diagnosis("bad-arguments", f"CA file not found: {value}",
+                             "give the PEM file of the CA that signed the server's certificate (--ca-file)",
+                             details={"ca_file": value})
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError):
+            return Diagnosis("bad-arguments", f"CA file {value} holds no PEM certificate",
+                             "--ca-file takes PEM text (-----BEGIN CERTIFICATE-----)",
+                             details={"ca_file": value})
+    return None
+
+
+def _tfs_version(version: int | str | None) -> int | None:
+    """TF Serving versions are integers: '7' -> 7; anything else is a bad argument (ServingError)."""
+    if version is None or isinstance(version, int):
+        return version
+    text = str(version).strip()
+    if text.isdigit():
+        return int(text)
+    raise ServingError(Diagnosis("bad-arguments", f"TF Serving versions are integers, not {text!r}",
+                                 "pass --version N with a number (e.g. --version 123), or a version label "
+                                 "with --label; string versions such as v1 are for v2 servers"))
+
+
 def _probe_rest(report: ProbeReport, http: HttpSession, ep: Endpoint, opts: ProbeOptions, model: str | None,
-                version: int | None, label: str | None) -> None:
+                version: int | str | None, v2_version: str | None, label: str | None) -> None:
     if not ep.path_ok:
         answer = http.get(ep.path)
         message = answer.diagnosis().message if not answer.ok else f"GET {ep.path} answered {answer.status}"
@@ -169,18 +211,19 @@ def _probe_rest(report: ProbeReport, http: HttpSession, ep: Endpoint, opts: Prob
                                  "KServe/MLServer 8080, Triton 8000", details=report.detection)
         return
     if protocol == V2:
-        _probe_v2(report, http, ep, opts, model)
+        _probe_v2(report, http, opts, model, v2_version)
     elif protocol == KSERVE_V1:
         _probe_kserve_v1(report, http, opts, model)
     else:
-        _probe_tfs_rest(report, http, opts, model, version, label)
+        _probe_tfs_rest(report, http, opts, model, _tfs_version(version), label)
 
 
 def _require_model(report: ProbeReport, model: str | None, what: str) -> bool:
     if model:
         return True
     report.error = Diagnosis("model-required",
-                             f"the endpoint speaks {report.protocol}, but no model was named",
+                             f"the endpoint speaks {report.protocol}, but no model was named: pass --model "
+                             "NAME",
                              f"pass --model NAME ({what})")
     return False
 
@@ -242,15 +285,17 @@ def _rows_for(report: ProbeReport, opts: ProbeOptions, sig: Signature) -> Any:
     """The rows to send: the user's, or `opts.generate` rows made from the signature (seed 0)."""
     if opts.rows is not None:
         return opts.rows
-    rows = generated_rows(sig, opts.generate)
+    rows = generated_rows(sig, opts.generate, model=report.model)
     note = f"{len(rows)} row(s) generated from signature {sig.name!r} (seed 0)"
     if note not in report.notes:
         report.notes.append(note)
     return rows
 
 
-def generated_rows(sig: Signature, n: int, seed: int = 0) -> Any:
-    """Plausible rows for a signature's inputs (workbench.core.rows.generate_rows on its TensorSpecs)."""
+def generated_rows(sig: Signature, n: int, seed: int = 0, model: str | None = None) -> Any:
+    """Plausible rows for a signature's inputs (workbench.core.rows.generate_rows on its TensorSpecs).
+
+    `model` names the served model in messages ("the model iris does not describe its inputs")."""
     from workbench.core.rows import generate_rows
     from workbench.core.types import ModelInfo, TensorSpec
 
@@ -260,7 +305,11 @@ def generated_rows(sig: Signature, n: int, seed: int = 0) -> Any:
     specs = [TensorSpec(alias, meta.numpy_dtype,
                         None if meta.shape is None else tuple(None if d < 0 else d for d in meta.shape))
              for alias, meta in sig.inputs.items()]
-    info = ModelInfo(path=sig.name, format="savedmodel", framework="serving", inputs=specs)
+    if not specs:
+        what = f"model {model!r}" if model else f"signature {sig.name!r}"
+        raise InputRowsError(f"the {what} does not describe its inputs (its metadata lists none), so rows "
+                             "cannot be generated", hint="give --rows")
+    info = ModelInfo(path=model or sig.name, format="savedmodel", framework="serving", inputs=specs)
     return generate_rows(info, n, seed=seed)
 
 
@@ -348,8 +397,8 @@ def _num(value: Any) -> Any:
     return int(f) if f.is_integer() and isinstance(value, int) else f
 
 
-def _probe_v2(report: ProbeReport, http: HttpSession, ep: Endpoint, opts: ProbeOptions,
-              model: str | None) -> None:
+def _probe_v2(report: ProbeReport, http: HttpSession, opts: ProbeOptions, model: str | None,
+              version: str | None) -> None:
     from workbench.core.serving.v2 import V2RestClient, v2_model_path, v2_output_arrays
 
     client = V2RestClient(http.base, http=http)
@@ -366,32 +415,48 @@ def _probe_v2(report: ProbeReport, http: HttpSession, ep: Endpoint, opts: ProbeO
             return
     assert model is not None
     report.model = model
-    meta = client.model_metadata(model, ep.v2_version)
+    meta = client.model_metadata(model, version)
     report.signatures = meta.signatures
-    versions = (meta.raw.get("versions") or []) if isinstance(meta.raw, dict) else []
-    ready = client.model_ready(model, ep.v2_version)
-    report.versions = [VersionStatus(version=_int_or_none(v), state="AVAILABLE" if ready else "UNAVAILABLE")
-                       for v in versions] or [VersionStatus(version=None, state="AVAILABLE" if ready
-                                                            else "UNAVAILABLE")]
+    ready = client.model_ready(model, version)
+    report.versions = _v2_versions(meta, ready, version, client.model_versions(model))
+    report.version = version if version else (report.versions[0].version if len(report.versions) == 1
+                                              else None)
     if not _wants_prediction(opts):
         return
     sig = meta.signatures["infer"]
     report.signature = "infer"
-    built = build_v2_infer(sig, _rows_for(report, opts, sig), http.url(v2_model_path(model, ep.v2_version)))
+    built = build_v2_infer(sig, _rows_for(report, opts, sig), http.url(v2_model_path(model, version)),
+                           model=model)
     report.request = built
     report.notes.extend(built.notes)
     start = time.perf_counter()
-    answer = client.infer(model, built.body["inputs"], version=ep.v2_version)
+    answer = client.infer(model, built.body["inputs"], version=version)
     report.latency_ms.append((time.perf_counter() - start) * 1000.0)
     outputs = v2_output_arrays(answer)
     report.predictions = _rows_of(outputs)
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _v2_versions(meta: ModelMetadata, ready: bool, asked: str | None,
+                 index: list[dict[str, Any]] | None = None) -> list[VersionStatus]:
+    """A v2 model's versions (strings, as the server names them): from its metadata, else from the
+    repository index (MLServer lists `"versions": []` in the metadata but the version in the index)."""
+    state = "AVAILABLE" if ready else "UNAVAILABLE"
+    listed = [str(v) for v in ((meta.raw.get("versions") or []) if isinstance(meta.raw, dict) else [])]
+    if listed:
+        return [VersionStatus(version=v, state=state if asked in (None, v) else "UNKNOWN") for v in listed]
+    out = []
+    for entry in index or []:
+        v = entry.get("version")
+        if v in (None, "") or (asked and str(v) != asked):
+            continue
+        entry_state = str(entry.get("state") or "")
+        reason = str(entry.get("reason") or "")
+        out.append(VersionStatus(version=str(v), state="AVAILABLE" if entry_state == "READY" else
+                                 (entry_state or state), error_code="OK" if not reason else entry_state,
+                                 error_message=reason))
+    if out:
+        return out
+    return [VersionStatus(version=asked or None, state=state)]
 
 
 def _rows_of(outputs: dict[str, Any]) -> list[Any]:
@@ -416,13 +481,18 @@ def _rows_of(outputs: dict[str, Any]) -> list[Any]:
 
 # ---- gRPC -------------------------------------------------------------------------------------------
 
-def _probe_grpc(report: ProbeReport, target: str, opts: ProbeOptions, model: str | None, version: int | None,
-                label: str | None, tls: bool | str) -> None:
+def _probe_grpc(report: ProbeReport, target: str, opts: ProbeOptions, model: str | None,
+                version: int | str | None, label: str | None, tls: bool | str) -> None:
     from workbench.core.serving.grpc_client import TFServingGrpcClient
 
     if not _require_model(report, model, "TF Serving cannot list its models over gRPC"):
         return
     assert model is not None
+    try:
+        version = _tfs_version(version)
+    except ServingError as exc:
+        report.error = exc.diagnosis
+        return
     try:
         client = TFServingGrpcClient(target, timeout=opts.timeout, headers=opts.headers, tls=tls)
     except (OSError, ValueError) as exc:
@@ -486,15 +556,13 @@ def _probe_v2_grpc(report: ProbeReport, target: str, opts: ProbeOptions, model: 
         meta = client.model_metadata(model, version)
         ready = client.model_ready(model, version)
         report.signatures = meta.signatures
-        versions = (meta.raw.get("versions") or []) if isinstance(meta.raw, dict) else []
-        state = "AVAILABLE" if ready else "UNAVAILABLE"
-        report.versions = [VersionStatus(version=_int_or_none(v), state=state) for v in versions] or \
-            [VersionStatus(version=None, state=state)]
+        report.versions = _v2_versions(meta, ready, version or None)
+        report.version = version or (report.versions[0].version if len(report.versions) == 1 else None)
         if not _wants_prediction(opts):
             return
         report.signature = "infer"
         built = build_v2_infer(meta.signatures["infer"], _rows_for(report, opts, meta.signatures["infer"]),
-                               target)
+                               target, model=model)
         start = time.perf_counter()
         outputs = client.infer(model, built.body["inputs"], version=version)
         report.latency_ms.append((time.perf_counter() - start) * 1000.0)

@@ -124,15 +124,15 @@ def _convert_column(frame: Any, col: str, meta: TensorMeta, problems: list[str])
             elif key in mapping:
                 out.append(mapping[key])
             else:
-                problems.append(f"column {col!r} row {i}: {v!r} is not a boolean (input {meta.alias!r} is "
-                                f"{dt})")
+                problems.append(f"row {i + 1}, column {col!r}: {v!r} is not a boolean (input {meta.alias!r} "
+                                f"is {dt})")
                 out.append(False)
         return np.asarray(out, dtype=bool)
     numeric = pd.to_numeric(series, errors="coerce")
     bad = series.notna() & numeric.isna() & ~series.astype(str).str.strip().str.lower().isin(
         ["nan", "", "inf", "-inf", "infinity", "-infinity"])
     for i in np.flatnonzero(bad.to_numpy())[:5]:
-        problems.append(f"column {col!r} row {int(i)}: {series.iloc[i]!r} is not a number (input "
+        problems.append(f"row {int(i) + 1}, column {col!r}: {series.iloc[i]!r} is not a number (input "
                         f"{meta.alias!r} is {dt})")
     if bad.sum() > 5:
         problems.append(f"column {col!r}: {int(bad.sum()) - 5} more non-numeric cells")
@@ -144,11 +144,11 @@ def _convert_column(frame: Any, col: str, meta: TensorMeta, problems: list[str])
         finite = np.isfinite(values)
         missing = ~finite & ~bad.to_numpy()  # cells already reported as non-numeric are not repeated
         for i in np.flatnonzero(missing)[:3]:
-            problems.append(f"column {col!r} row {int(i)}: missing or infinite, but input {meta.alias!r} is "
-                            f"{dt}")
+            problems.append(f"row {int(i) + 1}, column {col!r}: missing or infinite, but input {meta.alias!r} "
+                            f"is {dt}")
         frac = finite & (np.abs(values - np.round(values)) > 0)
         for i in np.flatnonzero(frac)[:3]:
-            problems.append(f"column {col!r} row {int(i)}: {float(values[i])!r} is not an integer (input "
+            problems.append(f"row {int(i) + 1}, column {col!r}: {float(values[i])!r} is not an integer (input "
                             f"{meta.alias!r} is {dt})")
         return np.where(finite, values, 0).astype(np.int64)
     if dt not in _FLOAT_DT:
@@ -218,7 +218,7 @@ def build_tfs_predict(signature: Signature, frame: Any, url: str, *, columnar: b
     arrays = {alias: _input_array(frame, cols, signature.inputs[alias], problems, notes)
               for alias, cols in mapping.items()}
     if problems:
-        raise InputRowsError(f"{len(problems)} problem(s) in the rows for signature {signature.name!r}",
+        raise InputRowsError(_problems_message(f"the rows for signature {signature.name!r}", problems),
                              problems=problems, hint="fix the rows or pick another signature")
     dtypes = {a: signature.inputs[a].dtype for a in arrays}
     body: dict[str, Any] = {"signature_name": signature.name}
@@ -270,22 +270,37 @@ def build_tfs_examples(signature: Signature, frame: Any, url: str, verb: str | N
                                "integer columns -> int64_list, text -> bytes_list)"])
 
 
-def build_v2_infer(signature: Signature, frame: Any, url: str) -> BuiltRequest:
-    """A v2 /infer request: one tensor per matching input, else all columns as one [N, F] tensor."""
+def build_v2_infer(signature: Signature, frame: Any, url: str, model: str | None = None) -> BuiltRequest:
+    """A v2 /infer request: one tensor per matching input, else all columns as one [N, F] tensor.
+
+    Rows are checked against the model's metadata (datatype, shape) before anything is sent. When the
+    model declares no inputs, all columns go as one tensor: FP64 when the columns hold numbers (a text
+    cell in a column of numbers is reported, row and column named), BYTES when some column is text.
+    """
     columns = [str(c) for c in frame.columns]
     inputs = dict(signature.inputs)
     notes: list[str] = []
+    problems: list[str] = []
+    what = f"model {model!r}" if model else "the v2 model"
+    hint = "fix the rows: they must match the model's inputs (see its metadata)"
     if not inputs:
-        numeric = all(_is_numeric(frame[c]) for c in columns)
-        inputs = {"input-0": TensorMeta("input-0", "FP64" if numeric else "BYTES", (-1, len(columns)))}
-        notes.append("the model declares no inputs: sending all columns as one tensor 'input-0'")
+        text_columns = [c for c in columns if not _mostly_numeric(frame[c])]
+        datatype = "BYTES" if text_columns else "FP64"
+        inputs = {"input-0": TensorMeta("input-0", datatype, (-1, len(columns)))}
+        notes.append(f"the model declares no inputs: sending all columns as one {datatype} tensor 'input-0'")
+        if text_columns:  # a text model: still flag text cells in columns that otherwise hold numbers
+            for c in columns:
+                if c not in text_columns:
+                    _convert_column(frame, c, TensorMeta("input-0", "FP64", (-1,)), problems)
+        hint = (f"{what} declares no inputs, so the columns are sent as one tensor: a column whose other "
+                "cells are numbers must hold numbers in every row")
     mapping, more = map_columns(inputs, columns)
     notes += more
-    problems: list[str] = []
     tensors = []
     arrays = {}
     for alias, cols in mapping.items():
         meta = inputs[alias]
+        known = len(problems)
         arr = _input_array(frame, cols, meta, problems, notes)
         if arr.ndim == 1 and meta.shape is not None and len(meta.shape) == 2:
             arr = arr.reshape(-1, 1)
@@ -294,18 +309,29 @@ def build_v2_infer(signature: Signature, frame: Any, url: str) -> BuiltRequest:
             NUMPY_TO_V2.get(meta.numpy_dtype, "FP64")
         kind = meta.dtype if meta.dtype in _STR_DT | _INT_DT | _BOOL_DT else "FP64"
         data = _jsonable(arr.reshape(-1), kind)
-        if datatype not in _STR_DT and any(isinstance(v, float) and not np.isfinite(v) for v in data):
+        if len(problems) == known and datatype not in _STR_DT and \
+                any(isinstance(v, float) and not np.isfinite(v) for v in data):  # bad cells: said above
             problems.append(f"input {alias!r}: missing or infinite values cannot be sent as strict JSON")
         tensors.append({"name": alias, "shape": list(arr.shape), "datatype": datatype, "data": data})
     if problems:
-        raise InputRowsError(f"{len(problems)} problem(s) in the rows for the v2 model inputs",
-                             problems=problems)
+        raise InputRowsError(_problems_message(f"the rows for {what}", problems), problems=problems,
+                             hint=hint)
     return BuiltRequest(url=url.rstrip("/") + "/infer", verb="infer", body={"inputs": tensors},
                         columns=mapping, arrays=arrays, dtypes={t["name"]: t["datatype"] for t in tensors},
                         notes=notes)
 
 
-def _is_numeric(series: Any) -> bool:
+def _problems_message(where: str, problems: list[str], shown: int = 3) -> str:
+    """'2 problem(s) in the rows for ...: row 2, column 'x': ...; ...' (one line, the first few)."""
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return f"{len(problems)} problem(s) in {where}: " + "; ".join(problems[:shown]) + more
+
+
+def _mostly_numeric(series: Any) -> bool:
+    """True when at least half of the column's non-empty cells are numbers."""
     import pandas as pd
 
-    return bool(pd.to_numeric(series, errors="coerce").notna().all())
+    present = series[series.notna() & (series.astype(str).str.strip() != "")]
+    if present.empty:
+        return True
+    return bool(pd.to_numeric(present, errors="coerce").notna().mean() >= 0.5)

@@ -74,9 +74,12 @@ class Signature:
 
 @dataclass
 class VersionStatus:
-    """One entry of a model's status: version, state (AVAILABLE, END, ...) and the load error if any."""
+    """One entry of a model's status: version, state (AVAILABLE, END, ...) and the load error if any.
 
-    version: int | None
+    TF Serving versions are integers; v2 (KServe, MLServer, Triton) versions are strings such as "v1".
+    """
+
+    version: int | str | None
     state: str
     error_code: str = "OK"
     error_message: str = ""
@@ -160,7 +163,7 @@ def statuses_from_rest(body: dict[str, Any]) -> list[VersionStatus]:
 
 def pick_version(statuses: list[VersionStatus]) -> VersionStatus | None:
     """The version TF Serving serves as 'latest': the highest AVAILABLE one (not list position 0)."""
-    available = [s for s in statuses if s.state == "AVAILABLE" and s.version is not None]
+    available = [s for s in statuses if s.state == "AVAILABLE" and isinstance(s.version, int)]
     return max(available, key=lambda s: s.version or 0) if available else None
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from workbench.core.serving.diagnosis import ServingError
+from workbench.core.serving.diagnosis import Diagnosis, ServingError
 from workbench.core.serving.http import DEFAULT_TIMEOUT, HttpSession
 from workbench.core.serving.signatures import V2_DTYPES, ModelMetadata, metadata_from_v2
 
@@ -60,6 +60,14 @@ class V2RestClient:
         data = answer.json_or_none()
         return data if isinstance(data, list) else None
 
+    def model_versions(self, name: str) -> list[dict[str, Any]]:
+        """The repository index entries of one model ({"name","version","state","reason"}); [] if unknown."""
+        try:
+            models = self.list_models() or []
+        except ServingError:
+            return []
+        return [m for m in models if isinstance(m, dict) and str(m.get("name")) == name]
+
     def model_ready(self, name: str, version: str | int | None = None) -> bool:
         answer = self.http.get(v2_model_path(name, version) + "/ready")
         if answer.status == 404:
@@ -83,11 +91,24 @@ class V2RestClient:
             body["outputs"] = [{"name": o} for o in outputs]
         answer = self.http.post(v2_model_path(name, version) + "/infer", body)
         if not answer.ok:
+            if answer.status == 500 or (answer.status > 500 and answer.json_or_none() is not None):
+                raise ServingError(inference_error(answer, name))
             raise self._enriched(answer, name)
         return answer.json()
 
     def _enriched(self, answer: Any, name: str) -> ServingError:
         diag = answer.diagnosis()
+        if diag.kind == "version-not-found":
+            try:
+                models = self.list_models()
+            except ServingError:
+                models = None
+            if models is not None:
+                versions = sorted({str(m.get("version")) for m in models
+                                   if isinstance(m, dict) and m.get("name") == name and m.get("version")})
+                diag.details["served_versions"] = versions
+                diag.hint += f"; served versions: {', '.join(versions) or 'none listed'}"
+            return ServingError(diag)
         if diag.kind in ("model-not-found", "http-404"):
             diag.kind = "model-not-found" if answer.json_or_none() is not None else diag.kind
             try:
@@ -99,6 +120,22 @@ class V2RestClient:
                 diag.details["served_models"] = names
                 diag.hint = f"no model {name!r} here; served models: {', '.join(names) or 'none'}"
         return ServingError(diag)
+
+
+def inference_error(answer: Any, name: str) -> Diagnosis:
+    """A 5xx from a v2 /infer call: the model server failed while running the model (not a proxy).
+
+    The message is the server's own text, verbatim (MLServer answers a plain "Internal Server Error"
+    and logs the cause)."""
+    diag = answer.diagnosis()
+    message = diag.message
+    if diag.kind == "non-json-response":  # "HTTP 500: Internal Server Error": the body is the message
+        message = " ".join(answer.text.split()) or f"HTTP {answer.status} without a body"
+    return Diagnosis("inference-error", message,
+                     f"the model server answered HTTP {answer.status} while running model {name!r}: an "
+                     "inference error in the model server, not a network problem; its log has the cause. "
+                     "Check that the rows match what the model takes (column count and order, numbers "
+                     "where it expects numbers)", status=answer.status, details=diag.details)
 
 
 def v2_output_arrays(answer: dict[str, Any]) -> dict[str, np.ndarray]:
