@@ -46,8 +46,12 @@ def rows():
 def test_rest_requests_are_valid_predict_bodies(tfs_server, rows) -> None:
     target = build_rest_target(tfs_server["rest_url"], "half", rows)
     assert target.url.endswith("/v1/models/half:predict")
+    # the signature declares x as [-1, 1]: each row goes out as [x] (checked by the request builder), and
+    # half_plus_two answers y = 0.5 x + 2 in the same shape
+    assert [json.loads(r.body) for r in target.requests] == [{"instances": [[1.0]]}, {"instances": [[2.0]]},
+                                                             {"instances": [[5.0]]}]
     answers = [requests.post(target.url, data=r.body, timeout=10).json() for r in target.requests]
-    assert answers == [{"predictions": [2.5]}, {"predictions": [3.0]}, {"predictions": [4.5]}]
+    assert answers == [{"predictions": [[2.5]]}, {"predictions": [[3.0]]}, {"predictions": [[4.5]]}]
 
 
 def test_grpc_requests_are_valid_predict_requests(tfs_server, rows) -> None:

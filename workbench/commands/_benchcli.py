@@ -49,8 +49,51 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [[fmt(v) for v in row] for row in rows]
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    """`value` with `digits` significant digits (4.21, 2.07, 0.000951, 12.3); from 10**(digits-1) on a
+    whole number with thousands separators (304, 1,450). "-" when missing."""
+    if _missing(value):
+        return "-"
+    v = float(value)
+    if v == 0:
+        return "0"
+    rounded = float(f"{v:.{digits}g}")
+    if abs(rounded) >= 10 ** (digits - 1):
+        return f"{rounded:,.0f}"
+    decimals = digits - 1 - math.floor(math.log10(abs(rounded)))
+    return f"{rounded:.{decimals}f}"
+
+
+def integer(value: Any) -> str:
+    """A whole number with thousands separators (1,450); "-" when missing."""
+    return "-" if _missing(value) else f"{float(value):,.0f}"
+
+
+def megabytes(value: Any) -> str:
+    """Megabytes with one decimal (28.1, 0.0); "-" when missing."""
+    return "-" if _missing(value) else f"{float(value):,.1f}"
+
+
+def ratio(value: Any) -> str:
+    """A ratio with two decimals (1.00, 2.35); "-" when missing."""
+    return "-" if _missing(value) else f"{float(value):.2f}"
+
+
+def text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+          formats: Sequence[Callable[[Any], str] | None] | None = None) -> str:
+    """A plain-text table: first column left-aligned, the others right-aligned. `formats` gives one
+    formatter per column (None: `fmt`), so every column keeps one precision."""
+    formats = list(formats or [])
+    formats += [None] * (len(headers) - len(formats))
+    cells = [[str(h) for h in headers]] + [[(f or fmt)(v) for f, v in zip(formats, row)] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
@@ -105,19 +148,61 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def baseline_table(current: Any, baseline_path: str) -> str:
-    """Ratios of this run against a saved result (B = this run, A = the baseline file)."""
-    from workbench.core.bench.results import compare_results, load_result
+def read_baseline(path: str, kind: str) -> Any:
+    """The --baseline result, read and checked before anything runs (a `kind` result file)."""
+    from workbench.core.bench.results import load_result
+    from workbench.core.errors import WorkbenchError
 
-    baseline = load_result(baseline_path)
+    try:
+        baseline = load_result(path)
+    except WorkbenchError as exc:
+        raise WorkbenchError(f"--baseline: {exc.message}", hint=exc.hint) from None
+    if baseline.kind != kind:
+        what = {"local": "`workbench bench`", "load": "`workbench load`"}
+        raise WorkbenchError(f"--baseline {path} is a {baseline.kind} result; compare with a {kind} result",
+                             hint=f"give a file saved by {what.get(kind, kind)} --out")
+    return baseline
+
+
+def check_out_path(path: str) -> None:
+    """Fail before anything runs when --out cannot be written: a .json or .csv file in a writable folder."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from workbench.core.errors import WorkbenchError
+
+    p = Path(path)
+    if p.suffix.lower() not in (".json", ".csv"):
+        raise WorkbenchError(f"--out {path}: cannot save results as {p.name!r}", hint="use a .json or .csv file name")
+    if p.is_dir():
+        raise WorkbenchError(f"--out {path} is a folder", hint="give a file name ending in .json or .csv")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.exists():
+        raise WorkbenchError(f"--out {path}: folder {folder} does not exist", hint="create it first")
+    if not folder.is_dir():
+        raise WorkbenchError(f"--out {path}: {folder} is not a folder")
+    try:  # a real probe: permissions, read-only mounts and ACLs all show here
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise WorkbenchError(f"--out {path}: cannot write in folder {folder}: {exc.strerror or exc}") from None
+
+
+def baseline_table(current: Any, baseline: Any, label: str) -> str:
+    """Ratios of this run against a saved result (B = this run, A = the baseline, read by `read_baseline`)."""
+    from workbench.core.bench.results import compare_results
+
     pairs = compare_results(baseline, current)
     if not pairs:
-        return f"vs {baseline_path}: no configuration in common"
+        return f"vs {label}: no configuration in common"
     throughput = "throughput_rows_s" if current.kind == "local" else "throughput_rps"
     rows = []
     for p in pairs:
-        label = f"{p.key[0]} batch {p.key[1]}" if current.kind == "local" else f"{p.key[1]} {p.key[2]:g}"
-        rows.append([label, p.a.get("p50_ms"), p.b.get("p50_ms"), p.ratio("p50_ms"), p.a.get("p99_ms"),
+        name = f"{p.key[0]} batch {p.key[1]}" if current.kind == "local" else f"{p.key[1]} {p.key[2]:g}"
+        rows.append([name, p.a.get("p50_ms"), p.b.get("p50_ms"), p.ratio("p50_ms"), p.a.get("p99_ms"),
                      p.b.get("p99_ms"), p.ratio("p99_ms"), p.ratio(throughput)])
-    head = ["configuration", "base p50", "p50", "p50 x", "base p99", "p99", "p99 x", "throughput x"]
-    return f"vs {baseline_path} (x = this run / baseline):\n" + table(head, rows)
+    head = ["configuration", "base p50 ms", "p50 ms", "p50 x", "base p99 ms", "p99 ms", "p99 x", "throughput x"]
+    return f"vs {label} (x = this run / baseline):\n" + table(
+        head, rows, [text, sig, sig, ratio, sig, sig, ratio, ratio])

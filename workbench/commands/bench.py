@@ -31,9 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from workbench.commands._benchcli import (
         ProgressLine,
         baseline_table,
+        check_out_path,
+        integer,
+        megabytes,
         parse_int_list,
+        ratio,
+        read_baseline,
         run_cancellable,
+        sig,
         table,
+        text,
     )
     from workbench.commands.common import print_json
     from workbench.core.bench.local import LocalPlan, LocalProgress, run_local_bench
@@ -46,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise WorkbenchError(f"--count must be at least 1, got {args.count}")
     duration = args.duration if args.duration is not None else (None if args.count is not None else 2.0)
+    # everything that can fail without running is checked first: a bad --out or --baseline found only
+    # after minutes of measuring wastes the run
+    if args.out:
+        check_out_path(args.out)
+    baseline = read_baseline(args.baseline, "local") if args.baseline else None
     plan = LocalPlan(runtimes=tuple(args.runtime) if args.runtime else None, batch_sizes=batch_sizes,
                      duration_s=duration, count=args.count, warmup_s=max(0.0, args.warmup))
     rows = None
@@ -62,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
             if c.error:
                 line.update(f"{head}: failed: {c.error}", final=True)
             else:
-                line.update(f"{head}: {c.calls} calls, p50 {c.latency.p50_ms:.3f} ms, p99 {c.latency.p99_ms:.3f} ms, "
-                            f"{c.throughput_rows_s:,.0f} rows/s", final=True)
+                line.update(f"{head}: {c.calls} calls, p50 {sig(c.latency.p50_ms)} ms, "
+                            f"p99 {sig(c.latency.p99_ms)} ms, {integer(c.throughput_rows_s)} rows/s", final=True)
         else:
             line.update(f"{head}: {p.calls} calls ({p.fraction:.0%})")
 
@@ -78,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(saved.to_json())
     else:
         headers = ["runtime", "batch", "calls", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms",
-                   "rows/s", "x best p50", "load s", "load MB", "peak MB"]
+                   "rows/s", "x best p50", "load ms", "load MB", "peak MB"]
+        # one precision per column: times 3 significant digits, rows/s whole numbers, ratios 2 decimals, MB 1
+        formats = [text, integer, integer, sig, sig, sig, sig, sig, sig, integer, ratio, sig, megabytes, megabytes]
         good = [c for c in result.configs if not c.error]
         best = {}  # side by side: each runtime's p50 over the best p50 at the same batch size
         for c in good:
@@ -86,20 +100,19 @@ def run(args: argparse.Namespace) -> int:
         rows_out = [[c.runtime, c.batch_size, c.calls, c.latency.p50_ms, c.latency.percentiles_ms.get(90.0),
                      c.latency.p99_ms, c.latency.percentiles_ms.get(99.9), c.latency.max_ms, c.latency.mean_ms,
                      c.throughput_rows_s, c.latency.p50_ms / best[c.batch_size] if best[c.batch_size] else None,
-                     c.load_s, c.rss_load_delta_mb, c.rss_peak_delta_mb]
+                     None if c.load_s is None else c.load_s * 1000, c.rss_load_delta_mb, c.rss_peak_delta_mb]
                     for c in good]
-        print(f"{result.model} ({result.format}), {result.sample_rows} sample rows"
-              f"{' from ' + result.rows_source if result.rows_source else ''}")
+        print(f"{result.model} ({result.format}), {result.rows_description}")
         if rows_out:
-            print(table(headers, rows_out))
+            print(table(headers, rows_out, formats))
         failed: dict[str, list[int]] = {}
         for c in result.configs:
             if c.error:
                 failed.setdefault(f"{c.runtime}: failed: {c.error}", []).append(c.batch_size)
-        for text, sizes in failed.items():
-            print(f"{text} (batch {', '.join(map(str, sizes))})")
-        if args.baseline:
-            print(baseline_table(saved, args.baseline))
+        for message, sizes in failed.items():
+            print(f"{message} (batch {', '.join(map(str, sizes))})")
+        if baseline is not None:
+            print(baseline_table(saved, baseline, args.baseline))
         if args.out:
             print(f"saved {args.out}")
     if interrupted or result.cancelled:

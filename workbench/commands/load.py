@@ -43,7 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.commands._benchcli import ProgressLine, baseline_table, run_cancellable, table
+    from workbench.commands._benchcli import (
+        ProgressLine,
+        baseline_table,
+        check_out_path,
+        integer,
+        read_baseline,
+        run_cancellable,
+        sig,
+        table,
+        text,
+    )
     from workbench.commands.common import print_json
     from workbench.core.bench.load import LoadPlan, parse_levels, run_load
     from workbench.core.bench.recorder import TimePoint
@@ -66,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     plan = LoadPlan(mode=mode, levels=levels, duration_s=duration, count=args.count,
                     warmup_s=max(0.0, args.warmup), max_errors=args.max_errors,
                     max_error_rate=args.max_error_rate, timeout_s=args.timeout, connections=max(1, args.connections))
+    # checked before the endpoint is contacted: a bad --out or --baseline found after the run wastes it
+    if args.out:
+        check_out_path(args.out)
+    baseline = read_baseline(args.baseline, "load") if args.baseline else None
     from workbench.core.serving.http import parse_headers
 
     try:
@@ -95,16 +109,14 @@ def run(args: argparse.Namespace) -> int:
 
     def on_point(p: TimePoint) -> None:
         level = f"{int(p.level)}" if mode == "closed" else f"{p.level:g}/s"
-        p50 = "-" if p.p50_ms != p.p50_ms else f"{p.p50_ms:.3f}"
-        p99 = "-" if p.p99_ms != p.p99_ms else f"{p.p99_ms:.3f}"
-        line.update(f"{what} {level}  t={p.second}s  {p.throughput_rps:,.0f} req/s  p50 {p50} ms  p99 {p99} ms"
-                    f"  errors {p.errors}")
+        line.update(f"{what} {level}  t={p.second}s  {sig(p.throughput_rps)} req/s  p50 {sig(p.p50_ms)} ms  "
+                    f"p99 {sig(p.p99_ms)} ms  errors {p.errors}")
 
     def on_level(lv) -> None:
         level = f"{int(lv.level)}" if mode == "closed" else f"{lv.level:g}/s"
         errs = ", ".join(f"{k} {v}" for k, v in lv.errors.items()) or "no errors"
-        line.update(f"{what} {level}: {lv.ok} ok, {lv.throughput_rps:,.0f} req/s, p50 {lv.latency.p50_ms:.3f} ms, "
-                    f"p99 {lv.latency.p99_ms:.3f} ms, {errs} ({lv.stopped_by})", final=True)
+        line.update(f"{what} {level}: {lv.ok} ok, {sig(lv.throughput_rps)} req/s, p50 {sig(lv.latency.p50_ms)} ms, "
+                    f"p99 {sig(lv.latency.p99_ms)} ms, {errs} ({lv.stopped_by})", final=True)
 
     result, interrupted = run_cancellable(
         lambda cancel: run_load(target, plan, model=args.model, on_point=on_point, on_level=on_level, cancel=cancel))
@@ -120,9 +132,12 @@ def run(args: argparse.Namespace) -> int:
         if mode == "open":
             headers += ["uncorr p50", "uncorr p99"]
         headers += ["client us"]
+        # one precision per column: 3 significant digits (whole numbers with separators from 100 on)
+        formats = [text, integer, integer] + [sig] * (len(headers) - 3)
         rows = []
         for lv in result.levels:
-            row = [int(lv.level) if mode == "closed" else lv.level, lv.ok, lv.error_count, lv.throughput_rps,
+            level = str(int(lv.level)) if mode == "closed" else f"{lv.level:g}/s"
+            row = [level, lv.ok, lv.error_count, lv.throughput_rps,
                    lv.latency.p50_ms, lv.latency.percentiles_ms.get(90.0), lv.latency.p99_ms,
                    lv.latency.percentiles_ms.get(99.9), lv.latency.max_ms]
             if mode == "open":
@@ -131,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
                     else lv.client.cpu_us_per_request]
             rows.append(row)
         if rows:
-            print(table(headers, rows))
+            print(table(headers, rows, formats))
         for lv in result.levels:
             if lv.errors:
                 print(f"{what} {lv.level:g}: errors " + ", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
@@ -142,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"client floor: {floor:.1f} us ({how}); latencies below ~{floor / 1000:.3f} ms are the client's")
         if result.stopped_early:
             print("stopped early: the error budget was spent")
-        if args.baseline:
-            print(baseline_table(saved, args.baseline))
+        if baseline is not None:
+            print(baseline_table(saved, baseline, args.baseline))
         if args.out:
             print(f"saved {args.out}")
     if interrupted or result.cancelled:

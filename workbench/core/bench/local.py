@@ -20,6 +20,8 @@ from workbench.core.bench.histogram import LatencyHistogram
 from workbench.core.bench.stats import LatencyStats, summarize_ns
 from workbench.core.errors import UntrustedPickle, WorkbenchError
 
+#: `rows_source` of a benchmark on rows generated from the model's inputs
+GENERATED = "generated"
 #: distinct pre-built batches cycled through per configuration (slicing a DataFrame per call would be timed)
 _DISTINCT_BATCHES = 8
 
@@ -86,6 +88,13 @@ class LocalBenchResult:
     cancelled: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def rows_description(self) -> str:
+        """"64 generated rows" or "30 rows from rows.csv"."""
+        if not self.rows_source or self.rows_source == GENERATED:
+            return f"{self.sample_rows} generated rows"
+        return f"{self.sample_rows} rows from {self.rows_source}"
+
 
 @dataclass(frozen=True)
 class LocalProgress:
@@ -111,10 +120,24 @@ def resolve_runtimes(fmt: str, names: Sequence[str] | None) -> list[str]:
                 able = ", ".join(r.name for r in runtimes_for(fmt)) or "none"
                 raise WorkbenchError(f"runtime {name!r} cannot run {fmt} models", hint=f"runtimes for {fmt}: {able}")
         return list(dict.fromkeys(names))
-    found = [r.name for r in runtimes_for(fmt) if r.availability(fmt).ok]
+    able = runtimes_for(fmt)
+    if not able:
+        raise WorkbenchError(f"no runtime runs {fmt} models")
+    checked = [(r.name, r.availability(fmt)) for r in able]
+    found = [name for name, avail in checked if avail.ok]
     if not found:
-        raise WorkbenchError(f"no runtime available here runs {fmt} models")
+        raise WorkbenchError(f"no runtime available here runs {fmt} models -- {unavailable_reasons(checked)}")
     return found
+
+
+def unavailable_reasons(checked: Sequence[tuple[str, Any]]) -> str:
+    """Why each runtime cannot run here, runtimes with the same reason named together:
+    "jpmml, pmml4s: Java not found: install a JRE 11 or newer, ..."."""
+    by_reason: dict[str, list[str]] = {}
+    for name, avail in checked:
+        if not avail.ok:
+            by_reason.setdefault(avail.message(), []).append(name)
+    return "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
 
 
 def run_local_bench(model_path: str | Path, rows: Any = None, plan: LocalPlan | None = None, *,
@@ -130,7 +153,7 @@ def run_local_bench(model_path: str | Path, rows: Any = None, plan: LocalPlan | 
     info = inspect_model(model_path, trust=trust)
     if rows is None:
         rows = generate_rows(info, sample_rows)
-        rows_source = rows_source or f"generated ({sample_rows} rows)"
+        rows_source = rows_source or GENERATED
     prepared = prepare_rows(rows, info)
     names = resolve_runtimes(info.format, plan.runtimes)
     total = len(names) * len(plan.batch_sizes)

@@ -8,18 +8,24 @@ REST (TF Serving :predict, row form):  {"instances": [v, ...]} for one input, [{
 several, [[v1, v2, ...], ...] for one tensor input fed by several columns.
 REST (v2 /v2/models/NAME/infer):       {"inputs": [{"name", "shape", "datatype", "data"}]}.
 gRPC (TF Serving Predict):             PredictRequest with one TensorProto per input alias.
+
+When the server tells the signature, the rows are checked against it first, with the Serving request
+builder (workbench.core.serving.request_builder): every cell that does not fit an input's dtype, and every
+input without a column, is reported at once as `InputRowsError` ("row N, column 'c': ...", rows counted
+from 1) before anything is sent.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from workbench.core.bench.load import TFS_PREDICT_METHOD, GrpcTarget, HttpTarget, http_target
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import InputRowsError, WorkbenchError
 
 _MAX_DISTINCT = 256   # distinct pre-encoded requests cycled through
 
@@ -38,13 +44,53 @@ def typed_columns(frame: Any) -> Any:
     return out
 
 
-def _row_batches(frame: Any, batch_size: int) -> list[Any]:
-    frame = typed_columns(frame)
-    n = len(frame)
+def _batch_indices(n: int, batch_size: int) -> list[np.ndarray]:
+    """Row positions of each distinct request: `batch_size` rows, cycled (repeated when too few)."""
     if n == 0:
         raise WorkbenchError("no rows to send", hint="give a CSV with at least one row")
     count = max(1, min(_MAX_DISTINCT, -(-n // batch_size)))
-    return [frame.iloc[(np.arange(batch_size) + i * batch_size) % n] for i in range(count)]
+    return [(np.arange(batch_size) + i * batch_size) % n for i in range(count)]
+
+
+def _row_batches(frame: Any, batch_size: int) -> list[Any]:
+    frame = typed_columns(frame)
+    return [frame.iloc[idx] for idx in _batch_indices(len(frame), batch_size)]
+
+
+#: a request-builder cell problem: "row N, column 'c': ..." (rows counted from 1)
+_BUILDER_CELL = re.compile(r"^row (?P<row>\d+), column (?P<column>.+?): ", re.DOTALL)
+_MESSAGE_PROBLEMS = 8
+
+
+def _rows_error(exc: InputRowsError, frame: Any, where: str) -> InputRowsError:
+    """The request builder's problems as one line: cells in row order first, then whole-input problems."""
+    positions = {repr(str(c)): j for j, c in enumerate(frame.columns)}
+    general: list[str] = []
+    cells: list[tuple[int, int, str]] = []
+    for problem in exc.problems or [exc.message]:
+        match = _BUILDER_CELL.match(problem)
+        if match is None:
+            general.append(problem)
+        else:
+            cells.append((int(match["row"]), positions.get(match["column"], len(positions)), problem))
+    problems = [text for _, _, text in sorted(cells)] + general
+    shown = "; ".join(problems[:_MESSAGE_PROBLEMS])
+    more = f"; and {len(problems) - _MESSAGE_PROBLEMS} more" if len(problems) > _MESSAGE_PROBLEMS else ""
+    hint = "nothing was sent" + ("; rows are counted from 1, header excluded" if cells else "")
+    return InputRowsError(f"the rows do not fit {where}: {shown}{more}", problems, hint=hint)
+
+
+def _checked(build: Any, signature: Any, frame: Any, url: str, where: str) -> Any:
+    """`build(signature, frame, url)` from the request builder, its InputRowsError made one clear line."""
+    try:
+        return build(signature, frame, url)
+    except InputRowsError as exc:
+        raise _rows_error(exc, frame, where) from None
+
+
+def _checks_rows(signature: Any) -> bool:
+    """True when the served signature tells typed inputs the rows can be checked against."""
+    return signature is not None and bool(signature.inputs) and not signature.takes_examples
 
 
 def _plain(value: Any) -> Any:
@@ -118,24 +164,45 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
     base = "{0.scheme}://{0.netloc}".format(urlsplit(full))
     bodies: list[bytes] = []
     if "/v2/" in path:
-        meta_inputs = None
-        if use_metadata:
-            meta_inputs = _v2_inputs(base, model, headers)
-        for batch in _row_batches(frame, batch_size):
-            bodies.append(json.dumps(_v2_body(batch, meta_inputs)).encode())
+        from workbench.core.serving.request_builder import build_v2_infer
+
+        v2sig = _v2_signature(base, model, headers) if use_metadata else None
+        if _checks_rows(v2sig):
+            where = f"the inputs of model {model!r}"
+            _checked(build_v2_infer, v2sig, frame, base, where)        # every row, numbered from 1
+            for idx in _batch_indices(len(frame), batch_size):
+                bodies.append(json.dumps(_checked(build_v2_infer, v2sig, frame.iloc[idx], base, where).body)
+                              .encode())
+        else:
+            for batch in _row_batches(frame, batch_size):
+                bodies.append(json.dumps(_v2_body(batch, None)).encode())
     else:
+        from workbench.core.serving.request_builder import build_tfs_predict
+
         sig = _tfs_signature(base, model, signature, headers) if use_metadata else None
-        aliases = list(sig.inputs) if sig is not None else None
-        for batch in _row_batches(frame, batch_size):
-            body: dict[str, Any] = {}
-            if signature != "serving_default":
-                body["signature_name"] = signature
-            body["instances"] = _instances(batch, aliases)
-            bodies.append(json.dumps(body).encode())
+        if _checks_rows(sig):
+            built = _checked(build_tfs_predict, sig, frame, base,
+                             f"the served signature {signature!r} of model {model!r}")
+            instances = built.body["instances"]      # one entry per row
+            for idx in _batch_indices(len(frame), batch_size):
+                body: dict[str, Any] = {}
+                if signature != "serving_default":
+                    body["signature_name"] = signature
+                body["instances"] = [instances[i] for i in idx]
+                bodies.append(json.dumps(body).encode())
+        else:
+            aliases = list(sig.inputs) if sig is not None else None
+            for batch in _row_batches(frame, batch_size):
+                body = {}
+                if signature != "serving_default":
+                    body["signature_name"] = signature
+                body["instances"] = _instances(batch, aliases)
+                bodies.append(json.dumps(body).encode())
     return http_target(full, bodies, headers=headers)
 
 
-def _v2_inputs(base: str, model: str, headers: dict[str, str] | None = None) -> dict[str, Any] | None:
+def _v2_signature(base: str, model: str, headers: dict[str, str] | None = None) -> Any:
+    """The v2 model metadata as a pseudo-signature `infer`, or None when the server does not tell."""
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.http import HttpSession
     from workbench.core.serving.signatures import metadata_from_v2
@@ -145,8 +212,8 @@ def _v2_inputs(base: str, model: str, headers: dict[str, str] | None = None) -> 
             answer = http.get(f"/v2/models/{model}")
             if not answer.ok:
                 return None
-            return metadata_from_v2(answer.json()).signatures["infer"].inputs or None
-    except (ServingError, ValueError, KeyError, TypeError):
+            return metadata_from_v2(answer.json()).signatures["infer"]
+    except (ServingError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -165,11 +232,23 @@ def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int =
             sig = client.metadata(model, version).signatures.get(signature)
     except ServingError:
         sig = None  # the load test itself will count what goes wrong
-    columns = [str(c) for c in frame.columns]
+    spec = model_spec(model, version, None, signature if signature != "serving_default" else None)
     payloads: list[bytes] = []
+    if _checks_rows(sig):
+        from workbench.core.serving.request_builder import build_tfs_predict
+
+        built = _checked(build_tfs_predict, sig, frame, f"grpc://{address}",
+                         f"the served signature {signature!r} of model {model!r}")
+        for idx in _batch_indices(len(frame), batch_size):
+            req = pb.PredictRequest(model_spec=spec)
+            for alias, values in built.arrays.items():
+                req.inputs[alias].CopyFrom(to_tensor_proto(values[idx], built.dtypes[alias]))
+            payloads.append(req.SerializeToString())
+        metadata = tuple((k.lower(), v) for k, v in (headers or {}).items())
+        return GrpcTarget(address=address, method=TFS_PREDICT_METHOD, payloads=tuple(payloads), metadata=metadata)
+    columns = [str(c) for c in frame.columns]
     for batch in _row_batches(frame, batch_size):
-        req = pb.PredictRequest(model_spec=model_spec(model, version, None,
-                                                      signature if signature != "serving_default" else None))
+        req = pb.PredictRequest(model_spec=spec)
         if sig is not None and len(sig.inputs) == 1 and next(iter(sig.inputs)) not in columns:
             alias, meta = next(iter(sig.inputs.items()))
             arrays = {alias: (np.asarray(batch.to_numpy()), meta)}

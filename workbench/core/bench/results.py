@@ -27,6 +27,7 @@ from workbench.core.types import finite
 
 SCHEMA = "workbench-bench-result"
 SCHEMA_VERSION = 1
+KINDS = ("local", "load")
 
 STAT_COLUMNS = ["count", "mean_ms", "stdev_ms", "min_ms", *[percentile_key(p) for p in PERCENTILES], "max_ms"]
 LOCAL_COLUMNS = ["kind", "runtime", "batch_size", "calls", "rows", "elapsed_s", "throughput_rows_s",
@@ -214,10 +215,20 @@ def load_result(path: str | Path) -> BenchResult:
         raise WorkbenchError(f"{p.name} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise WorkbenchError(f"{p.name} is not a workbench result file (no \"schema\": \"{SCHEMA}\")")
-    if int(data.get("schema_version", 0)) > SCHEMA_VERSION:
+    try:
+        version = int(data.get("schema_version", 0))
+    except (TypeError, ValueError):
+        version = -1
+    if version < 0:
+        raise WorkbenchError(f"{p.name} has a bad schema_version {data.get('schema_version')!r}")
+    if version > SCHEMA_VERSION:
         raise WorkbenchError(f"{p.name} uses result schema {data['schema_version']}, newer than this workbench "
                              f"({SCHEMA_VERSION})", hint="upgrade the workbench")
-    return BenchResult(kind=data["kind"], rows=list(data.get("rows", [])), subject=data.get("subject", {}),
+    rows = data.get("rows", [])
+    if data.get("kind") not in KINDS or not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise WorkbenchError(f"{p.name} is not a workbench result file (kind {data.get('kind')!r}, "
+                             f"expected {' or '.join(KINDS)} with a list of rows)")
+    return BenchResult(kind=data["kind"], rows=list(rows), subject=data.get("subject", {}),
                        plan=data.get("plan", {}), machine=data.get("machine", {}), created=data.get("created", ""),
                        timeline=list(data.get("timeline", [])), summary=data.get("summary", {}))
 
@@ -242,12 +253,37 @@ def _parse_cell(col: str, value: str) -> Any:
 
 
 def _from_csv(p: Path, text: str) -> BenchResult:
-    reader = csv.DictReader(io.StringIO(text))
-    fields = reader.fieldnames or []
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        fields = reader.fieldnames or []
+    except csv.Error as exc:
+        raise WorkbenchError(f"{p.name} is not a workbench result CSV: {exc}") from None
     if "kind" not in fields:
         raise WorkbenchError(f"{p.name} is not a workbench result CSV (no 'kind' column)")
-    rows = [{k: _parse_cell(k, v or "") for k, v in raw.items() if k is not None} for raw in reader]
+    rows = []
+    try:
+        for line, raw in enumerate(reader, start=2):
+            row = {}
+            for k, v in raw.items():
+                if k is None:
+                    continue
+                try:
+                    row[k] = _parse_cell(k, v or "")
+                except (ValueError, KeyError, TypeError):
+                    raise WorkbenchError(f"{p.name} is not a workbench result CSV: line {line}, column {k!r}: "
+                                         f"{v!r} is not a valid value") from None
+            rows.append(row)
+    except csv.Error as exc:
+        raise WorkbenchError(f"{p.name} is not a workbench result CSV: {exc}") from None
     kind = rows[0]["kind"] if rows else ("local" if "runtime" in fields else "load")
+    if kind not in KINDS or any(row.get("kind") != kind for row in rows):
+        raise WorkbenchError(f"{p.name} is not a workbench result CSV (kind {kind!r}, expected "
+                             f"{' or '.join(KINDS)} on every row)")
+    needed = ("runtime", "batch_size") if kind == "local" else ("protocol", "mode", "level")
+    missing = [c for c in needed if c not in fields]
+    if missing:
+        raise WorkbenchError(f"{p.name} is not a workbench {kind} result CSV (no {', '.join(map(repr, missing))} "
+                             f"column)")
     for row in rows:
         if kind == "load" and row.get("errors") is None:
             row["errors"] = {}
