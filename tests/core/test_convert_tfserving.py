@@ -89,3 +89,28 @@ def test_keras_to_savedmodel_and_failed_tfserving_source(tmp_path):
     with pytest.raises(CannotConvert, match="TF Serving bundle: needs a SavedModel first; SavedModel from ONNX"):
         convert_and_prove(SAMPLES / "iris_logreg.onnx", "tfserving", tmp_path / "base")
     assert not (tmp_path / "base").exists()
+
+
+def test_savedmodel_force_replaces_a_savedmodel_folder_never_another_folder(tmp_path, capsys):
+    source = SAMPLES / "iris_logreg.joblib"
+    out = tmp_path / "sm"
+    first = _cli_savedmodel(capsys, source, out)
+    assert first[0] == 0 and (out / "saved_model.pb").is_file()
+    code, _, stderr = _cli_savedmodel(capsys, source, out)
+    assert code == 2 and "exists: pass --force" in stderr
+    code, _, _ = _cli_savedmodel(capsys, source, out, "--force")
+    assert code == 0 and (out / "saved_model.pb").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sm", "sm.parity.json"]  # nothing left aside
+    # a folder that is not a SavedModel is never replaced, even with --force
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("keep")
+    code, stdout, stderr = _cli_savedmodel(capsys, source, docs, "--force")
+    assert code == 2 and stdout == ""
+    assert stderr == (f"error: --out {docs} is a folder that is not a SavedModel (it holds notes.txt): give a new "
+                      "folder path; --force replaces only a SavedModel folder (nothing was written)\n")
+    assert [p.name for p in docs.iterdir()] == ["notes.txt"]
+
+
+def _cli_savedmodel(capsys, source, out, *extra):
+    return _cli(capsys, "convert", str(source), "--to", "savedmodel", "--out", str(out), "--trust", *extra)

@@ -236,6 +236,23 @@ def test_lint_cli_json_and_exit_codes(tfserving_testdata, tmp_path, capsys):
     assert "No versions of servable half found under base path" in out and "1 error(s)" in out
 
 
+def test_lint_cli_missing_path_or_file_is_exit_2_on_stderr(tmp_path, capsys):
+    from workbench.cli import main
+
+    missing = tmp_path / "nothere"
+    for argv in (["lint", str(missing)], ["lint", str(missing), "--json"]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"error: {missing}: no such file or folder\n"
+    a_file = tmp_path / "models.config"
+    a_file.write_text("model_config_list {}\n")
+    assert main(["lint", str(a_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
+    assert captured.err.startswith(f"error: {a_file} is a file, not a folder: give a TF Serving models root")
+
+
 # ------------------------------------------------------------------ with TensorFlow
 
 

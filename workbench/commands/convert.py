@@ -2,6 +2,12 @@
 
 Exit codes: 0 converted and proved, 1 converted but outside tolerance (output kept beside as
 `<out>.failed`), 2 cannot convert (the reason on stderr, nothing written).
+
+"Proved" (`passed`) allows rows whose difference is explained as a float32 split-threshold flip (a
+feature value exactly on a tree threshold); `parity.passed_strict` is the verdict without that
+allowance. The human output shows the largest unexplained difference first, then how many rows were
+explained and the largest difference among them. `--force` never replaces a folder with a file or a
+file with a folder, and replaces an existing folder only when it is a SavedModel folder.
 """
 
 from __future__ import annotations
@@ -32,13 +38,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", type=int, help="TF Serving version folder (default: next free version)")
     parser.add_argument("--trust", action="store_true",
                         help="load pickles (unpickling runs code from the file: only for files you trust)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing output file, or an existing SavedModel folder (never "
+                             "another folder, never a folder by a file or a file by a folder)")
     parser.add_argument("--atol", type=float, default=None,
                         help="absolute tolerance (default 1e-5, 1e-4 when the converted model runs in float32)")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
     parser.add_argument("--list", action="store_true",
                         help="only list every target with 'possible' or the reason it is not, then exit")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help='print the result as JSON. "passed" (also parity.passed) is the verdict: true when '
+                             'every row outside tolerance is explained as a float32 split-threshold flip; '
+                             'parity.passed_strict is the verdict with no explanation allowed; '
+                             'parity.max_abs_diff is over all rows, parity.max_abs_diff_unexplained over the '
+                             'rows not explained; parity.explained_rows counts the explained rows, listed in '
+                             '"explained_rows" ("unexplained_rows": row numbers outside tolerance)')
 
 
 def _progress(enabled: bool):  # type: ignore[no-untyped-def]
@@ -81,12 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list_targets(args: argparse.Namespace) -> int:
+    from workbench.core.conversion import load_source
     from workbench.core.converters import conversion_targets
     from workbench.core.errors import UntrustedPickle
-    from workbench.core.models import inspect_model, load_model
+    from workbench.core.models import inspect_model
 
     try:
-        info, model = load_model(args.model, trust=args.trust)
+        info, model = load_source(args.model, trust=args.trust)
     except UntrustedPickle:
         info, model = inspect_model(args.model, trust=False), None
     statuses = conversion_targets(info, model)
@@ -102,6 +117,18 @@ def _num(value: object) -> str:
     return f"{value:.2g}" if isinstance(value, float) else str(value)
 
 
+def _diff_line(result, parity: dict) -> str:  # type: ignore[no-untyped-def]
+    """The largest difference not explained first; rows explained as split-threshold flips after it."""
+    explained = len(result.explained_rows)
+    rows = parity.get("rows")
+    over = f" over {rows} rows" if rows is not None else ""
+    if not explained:
+        return f"{_num(parity.get('max_abs_diff'))}{over} (rel {_num(parity.get('max_rel_diff'))})"
+    unexplained = parity.get("max_abs_diff_unexplained", parity.get("max_abs_diff"))
+    return (f"{_num(unexplained)}{over}; {explained} row{'s' if explained != 1 else ''} on a split threshold "
+            f"explained (up to {_num(parity.get('max_abs_diff'))}), see report")
+
+
 def render(result) -> str:  # type: ignore[no-untyped-def]
     """Human-readable summary of a ConversionResult."""
     parity = result.parity or {}
@@ -113,11 +140,13 @@ def render(result) -> str:  # type: ignore[no-untyped-def]
         lines.append(f"  kept as    {result.failed_output} (not moved into place)")
     if parity:
         lines.append(f"  rows       {result.rows_source}")
-        lines.append(f"  max diff   abs {_num(parity.get('max_abs_diff'))}  rel {_num(parity.get('max_rel_diff'))}  "
-                     f"(atol {_num(result.tolerances.get('atol'))}, rtol {_num(result.tolerances.get('rtol'))})")
-        if result.explained_rows:
-            lines.append(f"  explained  {len(result.explained_rows)} row(s) on a split threshold; largest other "
-                         f"difference {_num(parity.get('max_abs_diff_unexplained'))}")
+        lines.append(f"  max diff   {_diff_line(result, parity)}")
+        lines.append(f"  tolerance  atol {_num(result.tolerances.get('atol'))}, rtol {_num(result.tolerances.get('rtol'))}")
+        if result.unexplained_rows and not result.passed:
+            rows = [r + 1 for r in result.unexplained_rows if r >= 0]
+            if rows:
+                shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+                lines.append(f"  outside    {len(rows)} row(s) beyond tolerance, not explained: {shown}")
         lines.append(f"  labels     agreement {parity.get('label_agreement')}")
     for row in result.explained_rows[:5]:
         lines.append(f"  row {row['row']}: {row['explanation']}")

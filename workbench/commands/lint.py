@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from workbench.commands.common import print_json
+from workbench.commands.common import fail, print_json
 
 NAME = "lint"
 HELP = (
@@ -23,10 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when there is no error finding, 1 otherwise."""
+    """Exit 0 when there is no error finding, 1 otherwise; 2 when the path is missing, unreadable or
+    not a folder (one line `error: ...` on stderr)."""
     from workbench.core.tfserving_bundle import lint_base_folder
 
-    findings = lint_base_folder(args.path)
+    path = Path(args.path)
+    problem = _path_problem(path)
+    if problem:
+        return fail(problem)
+    try:
+        findings = lint_base_folder(path)
+    except OSError as exc:
+        return fail(f"{exc.filename or path}: cannot be read ({exc.strerror or exc})")
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     if args.json:
@@ -45,3 +54,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"        hint: {f.hint}")
         print(f"{errors} error(s), {warnings} warning(s)")
     return 1 if errors else 0
+
+
+def _path_problem(path: Path) -> str | None:
+    """Why `path` cannot be linted at all, or None."""
+    if not path.exists():
+        return f"{path}: no such file or folder"
+    if not path.is_dir():
+        return (f"{path} is a file, not a folder: give a TF Serving models root (with models.config) or a "
+                "model base path (the folder holding numeric version folders)")
+    try:
+        next(iter(path.iterdir()), None)
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or exc})"
+    return None

@@ -10,14 +10,27 @@ rename into place only when it loads and passes; outside tolerance the output is
 Label flips and probability jumps caused by a feature value sitting on a split threshold (where
 float32 arithmetic in the converted runtime sends the row the other way) are detected and explained;
 rows so explained do not fail the conversion.
+
+Outputs are checked before anything is loaded: a folder is never replaced by a file nor a file by a
+folder (not even with `force`); `force` replaces an existing output file, or an existing folder only
+when it is a SavedModel folder (saved_model.pb and SavedModel entries only); the output folder must
+accept new files; a TF Serving model name uses letters, digits, _ and -, and a version is an int64 >= 0.
+
+Parity keys (`ConversionResult.parity`, the `--json` "parity" object): `passed` is the verdict, True
+when every row outside tolerance is explained as a float32 split-threshold flip; `passed_strict` is
+the compare engine's verdict on all rows with no explanation allowed; `max_abs_diff` is over all rows,
+`max_abs_diff_unexplained` over the rows not explained; `explained_rows` (in "parity") is the number
+of explained rows, listed one by one in the result's top-level `explained_rows`.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -59,6 +72,17 @@ class CannotConvert(WorkbenchError):
     kind = "cannot-convert"
 
 
+#: TF Serving model names: they become a folder and the URL /v1/models/NAME
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+#: TF Serving versions are int64 folder names
+MAX_VERSION = 2**63 - 1
+#: what a SavedModel folder may hold (an existing one is replaced with --force only if this is all it holds)
+SAVEDMODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets", "assets.extra",
+                                "fingerprint.pb", "keras_metadata.pb"})
+#: file name suggested when --out is an existing folder
+FILE_EXAMPLES = {"onnx": "model.onnx", "pmml": "model.pmml"}
+
+
 @dataclass
 class ConversionResult:
     """What `convert_and_prove` did; `exit_code` is the CLI contract (0 proved, 1 outside tolerance)."""
@@ -89,6 +113,7 @@ class ConversionResult:
             "seconds": round(self.seconds, 3), "parity": self.parity, "passed": self.passed,
             "report": self.report_path, "failed_output": self.failed_output, "rows_source": self.rows_source,
             "tolerances": self.tolerances, "explained_rows": self.explained_rows, "notes": self.notes,
+            "unexplained_rows": [r + 1 for r in self.unexplained_rows if r >= 0],
         })
 
 
@@ -117,11 +142,153 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def is_savedmodel_folder(path: Path) -> bool:
+    """True for a folder holding saved_model.pb (or .pbtxt) and only SavedModel entries (safe to replace)."""
+    if not path.is_dir():
+        return False
+    try:
+        names = {p.name for p in path.iterdir()}
+    except OSError:
+        return False
+    return bool(names & {"saved_model.pb", "saved_model.pbtxt"}) and names <= SAVEDMODEL_ENTRIES
+
+
+def _listing(path: Path, limit: int = 3) -> str:
+    try:
+        names = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir())
+    except OSError:
+        return "unreadable"
+    shown = ", ".join(names[:limit])
+    return f"it holds {shown}" + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _replaceable(existing: Path, new_is_dir: bool) -> bool:
+    """Whether `existing` may be replaced by a new output of the same kind (nothing else is lost)."""
+    if not _exists(existing):
+        return True
+    if existing.is_symlink():  # replacing a link loses only the link
+        return existing.is_dir() == new_is_dir
+    if existing.is_dir():
+        return new_is_dir and (is_savedmodel_folder(existing) or not any(existing.iterdir()))
+    return not new_is_dir
+
+
+def validate_model_name(name: str) -> str:
+    """`name` when it is a valid TF Serving model name, else CannotConvert."""
+    if not MODEL_NAME_RE.match(name or ""):
+        raise CannotConvert(f"invalid model name {name!r}: use letters, digits, _ and -")
+    return name
+
+
+def validate_version(version: Any) -> int:
+    """`version` as an int when it is a valid TF Serving version (0 .. 2**63-1), else CannotConvert."""
+    number: int | None = None
+    if isinstance(version, int) and not isinstance(version, bool):
+        number = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        number = int(version.strip())
+    if number is None or not 0 <= number <= MAX_VERSION:
+        raise CannotConvert(f"invalid version {version}: TF Serving versions are whole numbers from 0 to "
+                            f"{MAX_VERSION}")
+    return number
+
+
+def _nearest_existing(path: Path) -> Path:
+    current = path
+    while not _exists(current) and current.parent != current:
+        current = current.parent
+    return current
+
+
+def check_writable(out: Path, folder: Path) -> None:
+    """CannotConvert("cannot write to OUT: reason") unless new files can be created in `folder`
+    (or in its nearest existing ancestor when it does not exist yet). Creates and removes a probe file."""
+    anchor = _nearest_existing(folder)
+    if not anchor.is_dir():
+        raise CannotConvert(f"cannot write to {out}: {anchor} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".workbench-write-test-", dir=anchor)
+    except OSError as exc:
+        raise CannotConvert(f"cannot write to {out}: {_os_reason(exc, anchor)}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _os_reason(exc: OSError, folder: Path | None = None) -> str:
+    if exc.errno == errno.ENOENT and folder is not None and folder.is_dir():
+        return f"the folder {folder} does not accept new files"
+    return exc.strerror or str(exc)
+
+
+def check_output(target: str, out: Path, force: bool, name: str | None = None,
+                 version: int | None = None) -> None:
+    """Refuse, before anything is loaded or written, outputs that would lose data or cannot be written.
+
+    Never a folder replaced by a file or a file by a folder (even with `force`); with `force` an existing
+    file output, or an existing folder output only when it is a SavedModel folder.
+    """
+    if target in FILE_EXAMPLES:
+        if out.is_dir():
+            raise CannotConvert(f"--out {out} is a folder: give a file path such as {out / FILE_EXAMPLES[target]} "
+                                "(nothing was written)")
+        if _exists(out) and not force:
+            raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
+        report = parity_report_path(out)
+        if report.is_dir():
+            raise CannotConvert(f"{report} is a folder: the parity report goes there; give another --out "
+                                "(nothing was written)")
+        check_writable(out, out.parent)
+    elif target == "savedmodel":
+        if _exists(out) and not out.is_dir():
+            raise CannotConvert(f"--out {out} is a file: a SavedModel is a folder; give a new folder path "
+                                "(nothing was written)")
+        if out.is_dir() and any(out.iterdir()):
+            if not is_savedmodel_folder(out):
+                raise CannotConvert(f"--out {out} is a folder that is not a SavedModel ({_listing(out)}): give a "
+                                    "new folder path; --force replaces only a SavedModel folder (nothing was written)")
+            if not force:
+                raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
+        report = parity_report_path(out)
+        if report.is_dir():
+            raise CannotConvert(f"{report} is a folder: the parity report goes there; give another --out "
+                                "(nothing was written)")
+        check_writable(out, out.parent)
+    elif target == "tfserving":
+        if _exists(out) and not out.is_dir():
+            raise CannotConvert(f"--out {out} is a file: a TF Serving bundle goes into a folder (BASE/NAME/VERSION); "
+                                "give a folder path (nothing was written)")
+        if name is not None:
+            model_base = out / name
+            if _exists(model_base) and not model_base.is_dir():
+                raise CannotConvert(f"{model_base} is a file: the model folder NAME/ goes there; choose another "
+                                    "--name (nothing was written)")
+            if version is not None:
+                existing = model_base / str(version)
+                if _exists(existing):
+                    if not force:
+                        raise CannotConvert(f"{existing} exists: pass --force to replace version {version}, or leave "
+                                            "--version out to add the next free version (nothing was written)")
+                    if not is_savedmodel_folder(existing):
+                        raise CannotConvert(f"{existing} is not a SavedModel folder ({_listing(existing)}): "
+                                            "--force replaces only a SavedModel version folder; choose another "
+                                            "--version (nothing was written)")
+        check_writable(out, out)
+
+
 def _move_into_place(tmp: Path, output: Path, force: bool) -> None:
-    """os.replace for files; for folders the old one is moved aside first and removed after."""
-    if output.exists() and not force:
+    """os.replace for files; for folders the old one is moved aside first and removed after.
+
+    Re-checks the rules of `check_output` (the output may have changed during the conversion)."""
+    if _exists(output) and not force and not (tmp.is_dir() and output.is_dir() and not any(output.iterdir())):
         raise CannotConvert(f"{output} exists: pass --force to overwrite it")
-    if tmp.is_dir() and output.exists():
+    if not _replaceable(output, tmp.is_dir()):
+        kind = "folder" if output.is_dir() else "file"
+        raise CannotConvert(f"{output} is a {kind} that the output may not replace: give another --out")
+    if tmp.is_dir() and output.is_dir() and not output.is_symlink():
         aside = output.with_name(f".{output.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(output, aside)
         try:
@@ -131,9 +298,23 @@ def _move_into_place(tmp: Path, output: Path, force: bool) -> None:
             raise
         _remove(aside)
     else:
-        if output.is_dir():
-            _remove(output)
         os.replace(tmp, output)
+
+
+def _failed_destination(path: Path, is_dir: bool) -> Path:
+    """`path` when it may be replaced by a failed output, else a free name beside it."""
+    if _replaceable(path, is_dir):
+        return path
+    return path.with_name(f"{path.name}-{uuid.uuid4().hex[:8]}")
+
+
+def _is_within(filename: Any, folder: Path) -> bool:
+    if not filename:
+        return False
+    try:
+        return Path(os.path.abspath(str(filename))).is_relative_to(os.path.abspath(folder))
+    except (TypeError, ValueError):
+        return False
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -221,32 +402,62 @@ def convert_and_prove(source: str | os.PathLike[str], target: str, out: str | os
     Raises CannotConvert / WorkbenchError (exit 2) when it cannot convert; returns a result with
     `passed` False (exit 1) when the converted model disagrees beyond tolerance.
     """
-    from workbench.core.models import load_model
-
     started = time.perf_counter()
     load_builtin_converters()
     source = Path(source)
     out = Path(out)
     if target not in TARGETS:
         raise CannotConvert(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
-    if not source.exists():
+    if not _exists(source):
         raise CannotConvert(f"{source} does not exist")
+    # everything that can be refused without loading the model is refused first (loading may import TF)
+    if version is not None:
+        version = validate_version(version)
+    if target == "tfserving":
+        name = validate_model_name(name) if name is not None else default_name(source)
+    check_output(target, out, force, name if target == "tfserving" else None, version)
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
             progress(fraction, message)
 
-    if target != "tfserving" and out.exists() and not force:
-        raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
     report(0.02, "loading the model")
-    info, model = load_model(source, trust=trust)
+    info, model = load_source(source, trust=trust)
     status = target_status(info, model, target)
     if not status.possible:
         raise CannotConvert(status.reason or f"cannot convert to {target}")
-    if target == "tfserving":
-        return _convert_to_bundle(source, info, model, out, rows, name, version, trust, force, atol, rtol,
-                                  report, cancelled, options, threshold_rows_on, started)
+    folder = out if target == "tfserving" else out.parent
+    try:
+        if target == "tfserving":
+            return _convert_to_bundle(source, info, model, out, rows, name, version, trust, force, atol, rtol,
+                                      report, cancelled, options, threshold_rows_on, started)
+        return _convert_to_path(source, info, model, target, out, rows, name, version, trust, force, atol,
+                                rtol, report, cancelled, options, threshold_rows_on, started)
+    except OSError as exc:
+        # a write into the output folder that the up-front check could not foresee (disk full, removed...)
+        names = [n for n in (exc.filename, getattr(exc, "filename2", None))
+                 if n and os.path.abspath(str(n)) != os.path.abspath(source)]
+        if any(_is_within(n, folder) for n in names):
+            raise CannotConvert(f"cannot write to {out}: {_os_reason(exc)}") from None
+        raise
 
+
+def load_source(source: str | os.PathLike[str], trust: bool = False) -> tuple[ModelInfo, Any]:
+    """`load_model`, except that formats without a native Python object (PMML) give (info, None):
+    their conversion targets then say per target why they are impossible."""
+    from workbench.core.models import detect_format, inspect_model, load_model, model_format
+
+    if model_format(detect_format(source)).load is None:
+        return inspect_model(source, trust=trust), None
+    return load_model(source, trust=trust)
+
+
+def _convert_to_path(source: Path, info: ModelInfo, model: Any, target: str, out: Path, rows: Any,
+                     name: str | None, version: int | None, trust: bool, force: bool, atol: float | None,
+                     rtol: float, report: ProgressFn, cancelled: Callable[[], bool] | None,
+                     options: dict[str, Any] | None, threshold_rows_on: bool,
+                     started: float) -> ConversionResult:
+    """Convert into a temporary path beside `out`, prove, and move into place (onnx, pmml, savedmodel)."""
     converter = find_converter(info, target)
     assert converter is not None
     sample = _rows_frame(rows)
@@ -421,11 +632,16 @@ def _finish(proof: Proof, source: Path, target: str, out: Path, tmp: Path, conve
     failed_output = None
     if proof.passed:
         report.__call__(0.95, "moving the output into place")
-        _move_into_place(tmp, out, force)
+        try:
+            _move_into_place(tmp, out, force)
+        except BaseException:
+            _remove(tmp)
+            raise
         output = str(out)
     else:
-        dest = failed_path(out)
-        _remove(dest)
+        dest = _failed_destination(failed_path(out), tmp.is_dir())
+        if _exists(dest):
+            _remove(dest)
         os.replace(tmp, dest)
         failed_output, output = str(dest), None
     payload = dict(proof.report)
@@ -460,12 +676,10 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
     """SavedModel in a temporary folder -> prove -> install as BASE/NAME/VERSION (+ config, warmup)."""
     from workbench.core.tfserving_bundle import install_bundle
 
-    model_name = name or default_name(source)
+    model_name = validate_model_name(name or default_name(source))
     if version is not None:
-        existing = base / model_name / str(int(version))
-        if existing.exists() and not force:
-            raise CannotConvert(f"{existing} exists: pass --force to replace version {version}, or leave "
-                                "--version out to add the next free version (nothing was written)")
+        version = validate_version(version)
+    check_output("tfserving", base, force, model_name, version)
     sample = _rows_frame(rows)
     if sample is not None:
         bundle_rows = sample
@@ -502,8 +716,9 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
             proof = prove(source, info, model, saved, sample, trust, atol, rtol, notes, threshold_rows_on)
             converter_key = f"{converter.key}+bundle"
         if proof is not None and not proof.passed:
-            failed = base / f"{model_name}.savedmodel.failed"
-            _remove(failed)
+            failed = _failed_destination(base / f"{model_name}.savedmodel.failed", True)
+            if _exists(failed):
+                _remove(failed)
             os.replace(saved, failed)
             report_path = base / f"{model_name}.parity.json"
             payload = dict(proof.report, target="tfserving", output=None, failed_output=str(failed),
@@ -517,6 +732,9 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
         if version is not None and force:
             existing = base / model_name / str(int(version))
             if existing.exists():
+                if not is_savedmodel_folder(existing):
+                    raise CannotConvert(f"{existing} is not a SavedModel folder: --force replaces only a "
+                                        "SavedModel version folder")
                 aside = base / model_name / f".{version}.old-{uuid.uuid4().hex[:8]}"
                 os.replace(existing, aside)
                 try:

@@ -157,6 +157,12 @@ def _describe_folder(probe: Probe) -> str:
     if any(n.endswith(".tflite") for n in names):
         return (f"{name}/ holds TensorFlow Lite models (.tflite): not supported (TF Serving serves "
                 "SavedModels here); convert from the original model")
+    served = [n.split("/")[0] for n in names if n.count("/") == 1 and n.split("/")[1].isdigit()
+              and (probe.path / n / "saved_model.pb").is_file()]
+    if "models.config" in names or served:
+        example = probe.path / (served[0] if served else "NAME")
+        return (f"{name}/ is a TF Serving models root (models.config / model folders NAME/): open a model folder "
+                f"inside it (e.g. {example}) or run `workbench lint {probe.path}`")
     if "variables" in names or "assets" in names:
         return f"{name}/ looks like a SavedModel folder but saved_model.pb is missing: copy the whole export"
     numeric = [n for n in names if n.isdigit()]
