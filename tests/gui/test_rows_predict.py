@@ -139,3 +139,20 @@ def test_differences_between_runtimes_are_highlighted(qtbot) -> None:
     assert bg(1, "jpmml: label") == diff and bg(1, "jpmml: P(0)") == diff and bg(1, "jpmml: P(1)") == diff
     assert "native: 1" in view.table.item(1, headers.index("jpmml: label")).toolTip()
     assert bg(1, "native: label") != diff  # the reference column is never marked
+
+
+def test_unknown_category_reaches_the_messages_panel(qtbot, window, samples, wait_loaded) -> None:
+    from workbench.gui.notifications import manager
+
+    window.open_paths([str(samples / "ctr_pipeline.joblib")])
+    wait_loaded(window, 1)
+    view = _rows_view(qtbot, window)
+    col = view.model.columns.index("device")
+    view.model.setData(view.model.index(1, col), "blackberry")
+    qtbot.waitUntil(lambda: view.last_check is not None and view.last_check["ok"], timeout=30_000)
+    predict = window.show_page("predict")
+    before = len(manager().records)
+    worker = predict.run()
+    qtbot.waitUntil(lambda: worker.is_done and predict.result is not None, timeout=60_000)
+    new = [n for n in manager().records[before:] if n.severity == "warning"]
+    assert any("'blackberry' is not a known category" in n.message and "device" in n.message for n in new)

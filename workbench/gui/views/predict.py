@@ -266,6 +266,9 @@ class PredictView(QWidget):
         for name, exc in result["errors"].items():
             message, hint, details = describe_exception(exc)
             notify(message, "error", hint=hint, details=details, context=f"predict {name}")
+        # rows the model accepts but may not expect (unknown categories, ...) come with warnings
+        for warning in result["prepared"].attrs.get("warnings", []):
+            notify(warning, "warning", context="predict rows")
         self._show(result["batches"], result["parity"])
         ok = ", ".join(f"{n} {b.elapsed_ms:.1f} ms" for n, b in result["batches"].items())
         failed = ", ".join(f"{n}: {describe_exception(e)[0]}" for n, e in result["errors"].items())
