@@ -114,3 +114,32 @@ def test_cancel_at_trust_question_opens_nothing(qtbot, window, notes, samples) -
     qtbot.waitUntil(lambda: not window.loader.busy, timeout=20_000)
     assert window.documents() == []
     assert "cancelled at the trust question" in notes.records[-1].message
+
+
+def test_cancel_opening_drops_the_model(qtbot, window, samples, monkeypatch) -> None:
+    """Cancel while a model is still being inspected: nothing is added, even when the worker ends."""
+    import threading
+
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    from workbench.gui import loader as loader_mod
+
+    entered, release = threading.Event(), threading.Event()
+    real_inspect = loader_mod._inspect
+
+    def slow_inspect(path: str, trust: bool):
+        entered.set()
+        release.wait(30)
+        return real_inspect(path, trust)
+
+    monkeypatch.setattr(loader_mod, "_inspect", slow_inspect)
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    qtbot.waitUntil(entered.is_set, timeout=30_000)
+    assert window.loader.busy and window.cancel_open_button.isVisibleTo(window)
+    window.cancel_open_button.click()
+    assert not window.loader.busy and not window.cancel_open_button.isVisibleTo(window)
+    release.set()
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    QCoreApplication.processEvents()  # deliver anything the finished worker queued for this thread
+    assert window.documents() == []
+    assert not window.loader.busy

@@ -61,6 +61,7 @@ class ModelLoader(QObject):
         super().__init__(parent)
         self.trust_prompt = trust_prompt
         self.pending: set[str] = set()
+        self._workers: dict[str, Any] = {}
 
     # -- public API -------------------------------------------------------------------------
 
@@ -80,11 +81,27 @@ class ModelLoader(QObject):
             if path in self.pending:
                 continue
             self._set_pending(path, True)
-            run_in_worker(_detect, path, name=f"detect {Path(path).name}",
-                          on_result=lambda r, t=trust: self._detected(r, t),
-                          on_error=lambda exc, p=path: self._failed(p, exc))
+            self._workers[path] = run_in_worker(_detect, path, name=f"detect {Path(path).name}",
+                                                on_result=lambda r, t=trust: self._detected(r, t),
+                                                on_error=lambda exc, p=path: self._failed(p, exc))
             started += 1
         return started
+
+    def cancel(self) -> int:
+        """Stop opening every pending path; returns how many were cancelled.
+
+        Core inspection has no cancellation points, so a running worker finishes in the background;
+        its result is dropped (workers emit no result after cancel) and nothing is added.
+        """
+        cancelled = sorted(self.pending)
+        for path in cancelled:
+            worker = self._workers.pop(path, None)
+            if worker is not None:
+                worker.cancel()
+            self._set_pending(path, False)
+        if cancelled:
+            notify(f"opening cancelled: {', '.join(Path(p).name for p in cancelled)}", "info", context="open")
+        return len(cancelled)
 
     @property
     def busy(self) -> bool:
@@ -103,6 +120,8 @@ class ModelLoader(QObject):
 
     def _detected(self, result: dict[str, Any], trust: bool | None) -> None:
         path = result["path"]
+        if path not in self.pending:  # cancelled meanwhile
+            return
         if result["runs_code"]:
             if trust is None:
                 trust = self.trust_prompt(path, result["format"])
@@ -112,15 +131,22 @@ class ModelLoader(QObject):
                 return
         else:
             trust = False
-        run_in_worker(_inspect, path, bool(trust), name=f"inspect {Path(path).name}",
-                      on_result=lambda info, t=bool(trust): self._inspected(path, info, t),
-                      on_error=lambda exc: self._failed(path, exc))
+        self._workers[path] = run_in_worker(
+            _inspect, path, bool(trust), name=f"inspect {Path(path).name}",
+            on_result=lambda info, t=bool(trust): self._inspected(path, info, t),
+            on_error=lambda exc: self._failed(path, exc))
 
     def _inspected(self, path: str, info: Any, trusted: bool) -> None:
+        if path not in self.pending:  # cancelled meanwhile
+            return
+        self._workers.pop(path, None)
         self._set_pending(path, False)
         self.sig_loaded.emit(info, trusted)
 
     def _failed(self, path: str, exc: BaseException) -> None:
+        if path not in self.pending:  # cancelled meanwhile: the error no longer matters
+            return
+        self._workers.pop(path, None)
         message, hint, details = describe_exception(exc)
         notify(message, "error", hint=hint, details=details, context=f"open {Path(path).name}")
         self._set_pending(path, False)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QProgressBar,
+    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -151,6 +152,11 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
+        self.cancel_open_button = QPushButton("Cancel")
+        self.cancel_open_button.setToolTip("Stop opening the models that are still loading")
+        self.cancel_open_button.setVisible(False)
+        self.cancel_open_button.clicked.connect(self.loader.cancel)
+        self.statusBar().addPermanentWidget(self.cancel_open_button)
         manager().sig_notified.connect(self._notified)
 
         if not self._restore_geometry():
@@ -351,6 +357,7 @@ class MainWindow(QMainWindow):
 
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
+        self.cancel_open_button.setVisible(busy)
         if busy:
             self.status_label.setText("Opening…")
 
