@@ -15,19 +15,11 @@ import pandas as pd
 import pytest
 
 from workbench.core.serving.protos import tfserving_pb2 as pb
-from workbench.core.tfserving_bundle import (
-    CONFIG_FILE,
-    WARMUP_FILE,
-    BundleError,
-    install_bundle,
-    lint_base_folder,
-    merge_model_config,
-    next_version,
-    parse_model_config,
-    read_tfrecords,
-    tfrecord_frame,
-    unwrap_prediction_log,
-)
+from workbench.core.tfserving.bundle import install_bundle
+from workbench.core.tfserving.layout import CONFIG_FILE, WARMUP_FILE, BundleError, next_version
+from workbench.core.tfserving.lint import lint_base_folder
+from workbench.core.tfserving.model_config import merge_model_config, parse_model_config
+from workbench.core.tfserving.warmup import read_tfrecords, tfrecord_frame, unwrap_prediction_log
 
 HALF = "saved_model_half_plus_two_2_versions/00000123"
 HALF_TF2 = "saved_model_half_plus_two_tf2_cpu/00000123"

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when there is no error finding, 1 otherwise; 2 when the path is missing, unreadable or
     not a folder (one line `error: ...` on stderr)."""
-    from workbench.core.tfserving_bundle import lint_base_folder
+    from workbench.core.tfserving.lint import lint_base_folder
 
     path = Path(args.path)
     problem = _path_problem(path)

@@ -674,7 +674,7 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
             report: ProgressFn, cancelled: Callable[[], bool] | None, options: dict[str, Any] | None,
             threshold_rows_on: bool, started: float) -> ConversionResult:
     """SavedModel in a temporary folder -> prove -> install as BASE/NAME/VERSION (+ config, warmup)."""
-    from workbench.core.tfserving_bundle import install_bundle
+    from workbench.core.tfserving.bundle import install_bundle
 
     model_name = validate_model_name(name or default_name(source))
     if version is not None:
