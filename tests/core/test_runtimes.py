@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -311,10 +310,23 @@ def test_no_jvm_outlives_the_workbench(tmp_path: Path, ending: str) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while any(_alive_java(pid) for pid in java_children) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for pid in java_children:  # the orphaned java is not our child: wait on a pidfd for its exit
+        _wait_for_exit(pid, timeout=30)
     assert not any(_alive_java(pid) for pid in java_children), f"java process(es) {java_children} outlived python"
+
+
+def _wait_for_exit(pid: int, timeout: float) -> None:
+    """Block until process `pid` exits (or `timeout` passes), without polling."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already gone
+    try:
+        select.select([fd], [], [], timeout)  # a pidfd becomes readable when the process exits
+    finally:
+        os.close(fd)
 
 
 # ------------------------------------------------------- ONNX output conventions (skl2onnx defaults)
