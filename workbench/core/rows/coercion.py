@@ -1,0 +1,170 @@
+"""Coercing cell values to an input's dtype, and the `CellProblem` each bad value becomes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.core.rows.dtypes import _FLOATS, _INT_LIMITS, _STRINGS, _article
+from workbench.core.types import TensorSpec
+
+#: text that means "no value" in a numeric or boolean column (compared case-insensitively)
+MISSING_TOKENS = frozenset({"", "na", "nan", "n/a", "null", "none", "?", "-nan"})
+
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One value that cannot be given to the model. `row` counts data rows from 1 (header excluded)."""
+
+    row: int
+    column: str
+    value: Any
+    expected: str
+    reason: str = ""
+
+    def __str__(self) -> str:
+        what = self.reason or f"{self.value!r} is not {_article(self.expected)}"
+        return f"row {self.row}, column {self.column!r}: {what}"
+
+
+def _is_missing(value: Any, *, text_is_missing: bool) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    if isinstance(value, np.floating) and np.isnan(value):
+        return True
+    if isinstance(value, str):
+        token = value.strip().lower()
+        return token == "" if not text_is_missing else token in MISSING_TOKENS
+    return False
+
+
+def coerce_column(values: Sequence[Any], column: str, spec: TensorSpec,
+                  row_offset: int = 1) -> tuple[np.ndarray, list[CellProblem]]:
+    """Coerce one column's values to `spec.dtype`; returns the array and every bad cell."""
+    dtype = spec.dtype
+    fast = _coerce_numeric_array(values, column, spec, row_offset)
+    if fast is not None:
+        return fast
+    problems: list[CellProblem] = []
+    is_text = dtype in _STRINGS
+    out: list[Any] = []
+    any_missing = False
+    for i, value in enumerate(values.tolist() if isinstance(values, np.ndarray | pd.Series) else values):
+        if _is_missing(value, text_is_missing=not is_text):
+            if not spec.accepts_missing:
+                problems.append(CellProblem(i + row_offset, column, value, dtype,
+                                            f"missing value, but input {spec.name!r} does not accept missing "
+                                            f"values (expected {_article(dtype)})"))
+            out.append(None)
+            any_missing = True
+            continue
+        try:
+            out.append(_coerce_value(value, dtype))
+        except (ValueError, TypeError, OverflowError):
+            problems.append(CellProblem(i + row_offset, column, value, dtype))
+            out.append(None)
+    return _to_array(out, dtype, any_missing), problems
+
+
+def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
+                          row_offset: int) -> tuple[np.ndarray, list[CellProblem]] | None:
+    """Vectorised coercion of an already numeric column (typed frames); None when it does not apply."""
+    if not isinstance(values, np.ndarray | pd.Series):
+        return None
+    arr = np.asarray(values)
+    dtype = spec.dtype
+    if arr.dtype == object and dtype in _FLOATS[1:]:
+        # CSV text: one float() per cell; any blank, NaN or bad cell takes the cell-by-cell path
+        try:
+            parsed = np.asarray([float(v) if isinstance(v, str) else _reject(v) for v in arr.tolist()],
+                                dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        return (parsed.astype(dtype), []) if not np.isnan(parsed).any() else None
+    if arr.dtype.kind == "b" and dtype == "bool":
+        return arr.astype(bool), []
+    if arr.dtype.kind not in "fiu" or dtype not in _FLOATS[1:] + tuple(_INT_LIMITS):
+        return None
+    problems: list[CellProblem] = []
+    missing = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(len(arr), dtype=bool)
+    if dtype in _INT_LIMITS:
+        present = arr[~missing]
+        lo, hi = _INT_LIMITS[dtype]
+        if present.size and (not np.all(np.mod(present, 1) == 0) or present.min() < lo or present.max() > hi):
+            return None  # let the cell-by-cell path name the bad values
+        out = arr.astype(np.float64 if missing.any() else dtype)
+    else:
+        out = arr.astype(dtype)
+    if missing.any() and not spec.accepts_missing:
+        for i in np.flatnonzero(missing):
+            problems.append(CellProblem(int(i) + row_offset, column, float("nan"), dtype,
+                                        f"missing value, but input {spec.name!r} does not accept missing "
+                                        f"values (expected {_article(dtype)})"))
+    return out, problems
+
+
+def _reject(value: Any) -> float:
+    """Non-text values leave the float() fast path (the cell-by-cell path judges them)."""
+    raise TypeError(type(value).__name__)
+
+
+def _coerce_value(value: Any, dtype: str) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if dtype in _STRINGS:
+        if isinstance(value, list | dict):
+            raise TypeError("not a scalar")
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value)) if abs(value) < 1e15 else str(value)
+        return str(value) if not isinstance(value, bytes) else value.decode("utf-8")
+    if dtype == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+        token = str(value).strip().lower()
+        if token in _TRUE:
+            return True
+        if token in _FALSE:
+            return False
+        raise ValueError(value)
+    if isinstance(value, bool) or isinstance(value, list | dict):
+        raise TypeError("not a number")
+    number = float(value.strip()) if isinstance(value, str) else float(value)
+    if dtype in _INT_LIMITS:
+        if not number.is_integer():
+            raise ValueError(value)
+        as_int = int(value.strip()) if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value) \
+            else int(number)
+        lo, hi = _INT_LIMITS[dtype]
+        if not lo <= as_int <= hi:
+            raise OverflowError(value)
+        return as_int
+    if dtype == "float16" and np.isfinite(number) and abs(number) > 65504:
+        raise OverflowError(value)
+    return number
+
+
+def _to_array(out: list[Any], dtype: str, any_missing: bool) -> np.ndarray:
+    if dtype in _STRINGS:
+        return np.asarray(out, dtype=object)
+    if dtype == "bool":
+        if any_missing:
+            return np.asarray(out, dtype=object)
+        return np.asarray([bool(v) for v in out], dtype=bool)
+    if dtype in _INT_LIMITS:
+        if any_missing or any(v is None for v in out):
+            return np.asarray([np.nan if v is None else v for v in out], dtype=np.float64)
+        return np.asarray(out, dtype=dtype)
+    np_dtype = dtype if dtype in _FLOATS else "float64"
+    return np.asarray([np.nan if v is None else v for v in out], dtype=np_dtype)
