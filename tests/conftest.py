@@ -41,3 +41,14 @@ def tfserving_testdata() -> Path:
     if not TFSERVING_TESTDATA.is_dir():
         pytest.fail(f"shared testdata not found at {TFSERVING_TESTDATA}; set WORKBENCH_SHARED")
     return TFSERVING_TESTDATA
+
+
+@pytest.fixture(scope="session")
+def matrix_models(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every scikit-learn kind of the conversion matrix, trained and saved once for all conversion
+    tests: {kind key: (model path, rows path)}."""
+    from tests.core.convert_helpers import load_matrix_script
+
+    matrix = load_matrix_script()
+    folder = tmp_path_factory.mktemp("matrix-models")
+    return {kind.key: matrix.build_kind(kind, folder) for kind in matrix.model_kinds() if not kind.native}

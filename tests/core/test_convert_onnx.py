@@ -23,16 +23,10 @@ MATRIX = load_matrix_script()
 SKLEARN_KINDS = [k for k in MATRIX.model_kinds() if not k.native]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """Every matrix kind trained and saved once: {key: (model path, rows path)}."""
-    folder = tmp_path_factory.mktemp("matrix-models")
-    return {kind.key: MATRIX.build_kind(kind, folder) for kind in SKLEARN_KINDS}
-
 
 @pytest.mark.parametrize("kind", SKLEARN_KINDS, ids=lambda k: k.key)
-def test_matrix_to_onnx(kind, built, tmp_path):
-    model_path, rows_path = built[kind.key]
+def test_matrix_to_onnx(kind, matrix_models, tmp_path):
+    model_path, rows_path = matrix_models[kind.key]
     before = sha256(model_path)
     out = tmp_path / f"{kind.key}.onnx"
     result = convert_and_prove(model_path, "onnx", out, rows=rows_path, trust=True)

@@ -27,15 +27,10 @@ SKLEARN_KINDS = [k for k in MATRIX.model_kinds() if not k.native]
 PMML_NS = "{http://www.dmg.org/PMML-4_4}"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("matrix-models")
-    return {kind.key: MATRIX.build_kind(kind, folder) for kind in SKLEARN_KINDS}
-
 
 @pytest.mark.parametrize("kind", SKLEARN_KINDS, ids=lambda k: k.key)
-def test_matrix_to_pmml(kind, built, tmp_path):
-    model_path, rows_path = built[kind.key]
+def test_matrix_to_pmml(kind, matrix_models, tmp_path):
+    model_path, rows_path = matrix_models[kind.key]
     before = sha256(model_path)
     out = tmp_path / f"{kind.key}.pmml"
     result = convert_and_prove(model_path, "pmml", out, rows=rows_path, trust=True)
