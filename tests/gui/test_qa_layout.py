@@ -210,3 +210,13 @@ def test_benchmark_legends_hidden_while_empty_and_table_fits(qtbot, window, samp
     header = view.table.horizontalHeader()
     assert header.length() <= view.table.viewport().width()
     assert not view.table.horizontalScrollBar().isVisible()
+
+
+def test_inputs_table_shows_what_the_model_knows_of_each_column() -> None:
+    from workbench.core.types import TensorSpec
+    from workbench.gui.views.overview import spec_cells
+
+    assert spec_cells(TensorSpec("device", "string", categories=("ios", "web")))[3] == "{ios, web}"
+    assert spec_cells(TensorSpec("x", "float64", value_range=(0.5, 7.0)))[3] == "0.5 … 7"
+    assert spec_cells(TensorSpec("age", "float64", typical=(40.25, 12.5)))[3] == "≈ 40.25 ± 12.5"
+    assert spec_cells(TensorSpec("z", "float64"))[3] == ""

@@ -46,6 +46,9 @@ def spec_cells(spec: TensorSpec) -> list[str]:
     elif spec.value_range is not None:
         lo, hi = spec.value_range
         detail = f"{lo:g} … {hi:g}"
+    elif spec.typical is not None:  # what a scaler or imputer saw in training: mean ± std
+        mean, std = spec.typical
+        detail = f"≈ {mean:.4g} ± {std:.3g}"
     else:
         detail = ""
     return [spec.name, spec.dtype, shape_text(spec.shape), detail, "yes" if spec.accepts_missing else ""]
