@@ -71,6 +71,8 @@ def render(info: ModelInfo) -> str:
             extra = f"  categories: {shown}"
         elif spec.value_range is not None:
             extra = f"  range: {spec.value_range[0]:g} .. {spec.value_range[1]:g}"
+        elif spec.typical is not None:
+            extra = f"  typical: {spec.typical[0]:.4g} +- {spec.typical[1]:.3g}"
         lines.append(f"    {spec.name:<{width}}  {spec.dtype:<8} {_shape(spec.shape)}{extra}")
     lines.append(f"  outputs ({len(info.outputs)})")
     for spec in info.outputs:
