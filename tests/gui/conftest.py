@@ -15,6 +15,17 @@ import workbench.gui  # noqa: F401  (applies the PySide6 6.12 / CPython 3.11 ref
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_models"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _gc_on_the_gui_thread(qapp):
+    """Garbage (and the Qt objects in it) is collected on the GUI thread only, as in the app:
+    a collection on a worker or JPype thread can deadlock in a QObject destructor."""
+    from workbench.gui import gc_guard
+
+    gc_guard.install(qapp)
+    yield
+    gc_guard.uninstall()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep the developer's settings out of tests."""

@@ -325,3 +325,37 @@ def test_gui_command_screenshot_waits_for_files(tmp_path: Path) -> None:
     assert (image.width(), image.height()) == (1280, 800)
     # the model was opened before the picture was taken: it is in the recent files
     assert "iris_logreg.onnx" in (tmp_path / "s.ini").read_text()
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot, qapp) -> None:
+    """Automatic gc is off while the app runs; the GUI thread's collector frees cycles itself."""
+    import gc
+    import threading
+    import weakref
+
+    from workbench.gui import gc_guard
+
+    collector = gc_guard.install(qapp)
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle only the cyclic collector can free
+    ref = weakref.ref(a)
+    del a, b
+    # a collection requested from another thread (as JPype's PyGC_Collect does) frees nothing
+    import ctypes
+
+    worker = threading.Thread(target=lambda: ctypes.pythonapi.PyGC_Collect())
+    worker.start()
+    worker.join()
+    assert ref() is not None
+    thresholds = gc.get_threshold()
+    gc.set_threshold(1, 1, 1)
+    try:
+        qtbot.waitUntil(lambda: ref() is None, timeout=10_000)  # the GUI thread's timer collects it
+    finally:
+        gc.set_threshold(*thresholds)
+    assert collector.timer.isActive()

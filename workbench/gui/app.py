@@ -40,6 +40,9 @@ def create_app(argv: Sequence[str] | None = None, theme: str | None = None) -> Q
         follow_system(app)
         app.setWindowIcon(icon("app"))
         app.aboutToQuit.connect(workers.shutdown)
+        from workbench.gui import gc_guard
+
+        gc_guard.install(app)  # Qt objects must only ever be destroyed on this thread
         # long jobs (a benchmark, a load test) must not starve short ones (opening a model) on 2 cores
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(8, pool.maxThreadCount()))
