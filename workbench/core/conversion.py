@@ -237,11 +237,7 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
                                 "(nothing was written)")
         if _exists(out) and not force:
             raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
-        report = parity_report_path(out)
-        if report.is_dir():
-            raise CannotConvert(f"{report} is a folder: the parity report goes there; give another --out "
-                                "(nothing was written)")
-        check_writable(out, out.parent)
+        _check_report_and_folder(out)
     elif target == "savedmodel":
         if _exists(out) and not out.is_dir():
             raise CannotConvert(f"--out {out} is a file: a SavedModel is a folder; give a new folder path "
@@ -252,11 +248,7 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
                                     "new folder path; --force replaces only a SavedModel folder (nothing was written)")
             if not force:
                 raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
-        report = parity_report_path(out)
-        if report.is_dir():
-            raise CannotConvert(f"{report} is a folder: the parity report goes there; give another --out "
-                                "(nothing was written)")
-        check_writable(out, out.parent)
+        _check_report_and_folder(out)
     elif target == "tfserving":
         if _exists(out) and not out.is_dir():
             raise CannotConvert(f"--out {out} is a file: a TF Serving bundle goes into a folder (BASE/NAME/VERSION); "
@@ -277,6 +269,15 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
                                             "--force replaces only a SavedModel version folder; choose another "
                                             "--version (nothing was written)")
         check_writable(out, out)
+
+
+def _check_report_and_folder(out: Path) -> None:
+    """The parity report beside a file or SavedModel output can be written, and so can the output."""
+    report = parity_report_path(out)
+    if report.is_dir():
+        raise CannotConvert(f"{report} is a folder: the parity report goes there; give another --out "
+                            "(nothing was written)")
+    check_writable(out, out.parent)
 
 
 def _move_into_place(tmp: Path, output: Path, force: bool) -> None:
