@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import math
 import sys
 import threading
@@ -206,3 +208,10 @@ def baseline_table(current: Any, baseline: Any, label: str) -> str:
     head = ["configuration", "base p50 ms", "p50 ms", "p50 x", "base p99 ms", "p99 ms", "p99 x", "throughput x"]
     return f"vs {label} (x = this run / baseline):\n" + table(
         head, rows, [text, sig, sig, ratio, sig, sig, ratio, ratio])
+
+
+def add_result_arguments(parser: argparse.ArgumentParser) -> None:
+    """--out, --baseline and --json, shared by `bench` and `load`."""
+    parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
+    parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")

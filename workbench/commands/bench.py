@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.commands._benchcli import add_result_arguments
+
 NAME = "bench"
 HELP = "benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s, memory"
 
@@ -22,9 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=float, default=0.5, metavar="S",
                         help="warm-up seconds per configuration (default 0.5; JVM engines want more)")
     parser.add_argument("--trust", action="store_true", help="allow loading pickles (runs code from the file)")
-    parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
-    parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_result_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.commands._benchcli import add_result_arguments
+
 NAME = "load"
 HELP = "load-test a serving endpoint: closed loop (concurrency) or open loop (rate), honest percentiles"
 
@@ -37,9 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signature", default="serving_default", help="signature name (default serving_default)")
     parser.add_argument("--no-preflight", action="store_true",
                         help="skip sending one request first to check (and diagnose) the endpoint")
-    parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
-    parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_result_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
