@@ -367,3 +367,7 @@ def test_bench_table_header_and_columns(tmp_path, capsys, with_rows: bool) -> No
         assert re.fullmatch(r"\d+\.\d\d", row["x best p50"]) and row["x best p50"] == "1.00"
         for col in ("load MB", "peak MB"):
             assert re.fullmatch(r"-?\d[\d,]*\.\d", row[col]), (col, row[col])
+        for col in ("prep us", "finish us"):  # conversions measured apart from the timed runtime call
+            value = float(row[col].replace(",", ""))
+            assert value > 0 and (_significant(row[col]) == 3 or value >= 100), (col, row[col])
+    assert lines[5].startswith("latency: the runtime's own call on inputs converted beforehand;")

@@ -21,6 +21,8 @@ def test_bench_cli_json_and_out(tmp_path, capsys) -> None:
     assert data["kind"] == "local" and data["subject"]["format"] == "onnx"
     assert [(r["runtime"], r["batch_size"], r["calls"], r["rows"]) for r in data["rows"]] == [
         ("onnxruntime", 1, 10, 10), ("onnxruntime", 4, 10, 40)]
+    assert data["plan"]["timed"] == "backend"
+    assert all(r["timed"] == "backend" and r["prepare_us"] > 0 and r["finish_us"] > 0 for r in data["rows"])
     assert "[2/2] onnxruntime batch 4: 10 calls" in captured.err      # the progress line
     assert [r["calls"] for r in load_result(out).rows] == [10, 10]
 
@@ -69,6 +71,16 @@ def test_bench_cli_baseline_ratios(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert f"vs {base} (x = this run / baseline):" in text
     assert "onnxruntime batch 2" in text
+    assert "the ratios compare different things" not in text
+    assert main([*args, "--baseline", str(base), "--end-to-end", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["plan"]["timed"] == "end_to_end" and data["rows"][0]["timed"] == "end_to_end"
+    assert data["rows"][0]["prepare_us"] is None
+    assert main([*args, "--baseline", str(base), "--end-to-end"]) == 0
+    text = capsys.readouterr().out
+    assert "latency: the whole predict per call (rows in, predictions out)" in text
+    assert ("note: the baseline timed the runtime's call alone, this run the whole predict (rows in, results "
+            "out): the ratios compare different things") in text
 
 
 def test_load_cli_preflight_stops_before_loading_a_broken_endpoint(tmp_path, capsys) -> None:

@@ -76,3 +76,58 @@ def test_untrusted_pickle_is_refused_once_for_all_runtimes(iris_rows) -> None:
 
     with pytest.raises(UntrustedPickle, match="--trust"):
         run_local_bench(SAMPLES_DIR / "iris_logreg.joblib", iris_rows, LocalPlan(count=1))
+
+
+def _count_feeds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the conversions of rows into ONNX feeds (OnnxSession.feeds) made from now on."""
+    from workbench.core.runtimes.onnxruntime import OnnxSession
+
+    made = []
+    original = OnnxSession.feeds
+
+    def feeds(self, frame):
+        made.append(len(frame))
+        return original(self, frame)
+
+    monkeypatch.setattr(OnnxSession, "feeds", feeds)
+    return made
+
+
+def test_backend_timing_converts_each_batch_once(iris_rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _count_feeds(monkeypatch)
+    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1, 4), duration_s=None, count=40, warmup_calls=3,
+                     warmup_s=0.0)
+    result = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan)
+    # 8 distinct batches per size, each converted once, while 40 calls (and warm-ups) were timed
+    assert made == [1] * 8 + [4] * 8
+    for c in result.configs:
+        assert c.timed == "backend" and c.calls == 40
+        assert c.prepare_us is not None and c.prepare_us > 0
+        assert c.finish_us is not None and c.finish_us > 0
+
+
+def test_end_to_end_timing_converts_on_every_call(iris_rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _count_feeds(monkeypatch)
+    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(2,), duration_s=None, count=40, warmup_calls=3,
+                     warmup_s=0.0, timed="end_to_end")
+    (c,) = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan).configs
+    assert c.timed == "end_to_end" and c.calls == 40
+    assert made == [2] * (40 + 3)        # every timed call and every warm-up call converted its rows
+    assert c.prepare_us is None and c.finish_us is None
+
+
+def test_a_result_that_makes_no_sense_fails_before_timing(iris_rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.core.runtimes.onnxruntime import OnnxSession
+
+    def finish(self, results):
+        raise ValueError("outputs lost")
+
+    monkeypatch.setattr(OnnxSession, "finish", finish)
+    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1,), count=5, warmup_s=0.0)
+    (c,) = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan).configs
+    assert c.stopped_by == "error" and c.error == "ValueError: outputs lost" and c.calls == 0
+
+
+def test_plan_rejects_an_unknown_timing() -> None:
+    with pytest.raises(WorkbenchError, match="timed must be one of backend, end_to_end, got 'wall'"):
+        LocalPlan(timed="wall")

@@ -10,7 +10,14 @@ from workbench.core.bench.httpclient import LevelOutcome
 from workbench.core.bench.load import LoadPlan, LoadResult, _level_result
 from workbench.core.bench.local import LocalBenchResult, LocalConfigResult, LocalPlan
 from workbench.core.bench.recorder import Recorder
-from workbench.core.bench.results import compare_results, from_load, from_local, load_result, save_result
+from workbench.core.bench.results import (
+    compare_results,
+    from_load,
+    from_local,
+    load_result,
+    save_result,
+    timed_of,
+)
 from workbench.core.bench.stats import summarize_ns
 from workbench.core.errors import WorkbenchError
 
@@ -20,7 +27,7 @@ def _local(scale: float) -> LocalBenchResult:
                                  throughput_rows_s=1000 * b / scale,
                                  latency=summarize_ns([int(x * scale) for x in (900_000, 1_000_000, 1_100_000, 5_000_001)]),
                                  load_s=0.01, rss_load_delta_mb=1.5, rss_peak_delta_mb=0.25, rss_mb=100.0,
-                                 stopped_by="count")
+                                 stopped_by="count", prepare_us=12.5, finish_us=3.25)
                for rt in ("native", "onnxruntime") for b in (1, 8)]
     configs.append(LocalConfigResult(runtime="jpmml", batch_size=1, stopped_by="error", error="Java missing"))
     return LocalBenchResult(model="m.onnx", format="onnx", rows_source="rows.csv", sample_rows=30,
@@ -50,6 +57,9 @@ def test_local_round_trip(tmp_path, suffix: str) -> None:
     assert back.rows == original.rows
     assert back.rows[0]["p99_ms"] == 5.000001 and back.rows[0]["p50_ms"] == 1.0
     assert back.rows[-1]["error"] == "Java missing" and back.rows[-1]["p50_ms"] is None
+    assert back.rows[0]["timed"] == "backend"
+    assert back.rows[0]["prepare_us"] == 12.5 and back.rows[0]["finish_us"] == 3.25
+    assert back.rows[-1]["prepare_us"] is None
     if suffix == ".json":
         assert back.subject == original.subject and back.machine == original.machine
         assert back.plan["batch_sizes"] == [1, 8]
@@ -85,6 +95,19 @@ def test_compare_two_results(tmp_path) -> None:
     assert pairs[-1].ratio("p50_ms") is None
     with pytest.raises(WorkbenchError, match="cannot compare a local result with a load result"):
         compare_results(a, from_load(_load()))
+
+
+def test_results_from_before_the_timed_column_timed_the_whole_predict(tmp_path) -> None:
+    old = from_local(_local(1.0))
+    for row in old.rows:  # a file written before `timed`, `prepare_us` and `finish_us` existed
+        for key in ("timed", "prepare_us", "finish_us"):
+            del row[key]
+    a = load_result(save_result(old, tmp_path / "old.json"))
+    b = load_result(save_result(from_local(_local(1.0)), tmp_path / "new.json"))
+    assert timed_of(a.rows[0]) == "end_to_end" and timed_of(b.rows[0]) == "backend"
+    pairs = compare_results(a, b)
+    assert not pairs[0].same_timing and pairs[0].to_json()["same_timing"] is False
+    assert all(p.same_timing for p in compare_results(b, b))
 
 
 def test_not_a_result_file(tmp_path) -> None:

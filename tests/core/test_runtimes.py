@@ -23,7 +23,14 @@ from workbench.core.errors import BackendUnavailable, UntrustedPickle, Workbench
 from workbench.core.models import inspect_model
 from workbench.core.predictions import PredictionBatch
 from workbench.core.rows import generate_rows, prepare_rows, read_rows
-from workbench.core.runtimes import RUNTIMES, default_runtime, open_session, predict_rows, runtimes_for
+from workbench.core.runtimes import (
+    RUNTIMES,
+    default_runtime,
+    open_session,
+    predict_rows,
+    prepare_call,
+    runtimes_for,
+)
 from workbench.core.runtimes import java as java_module
 from workbench.core.types import ModelInfo
 
@@ -99,6 +106,58 @@ def test_sample_in_runtime_agrees_with_native_model(sample: dict, runtime: str) 
             np.testing.assert_allclose(got.probabilities.sum(axis=1), 1.0, atol=1e-5)
     else:
         assert "value" in report.roles
+
+
+@pytest.mark.parametrize("sample, runtime", CASES)
+def test_prepared_call_runs_the_backend_alone_and_finishes_like_predict(sample: dict, runtime: str) -> None:
+    """`prepare(frame)` converts the rows once; `run()` gives the backend's own result, again and again;
+    `finish(raw)` is exactly what `predict(frame)` returns."""
+    path = SAMPLES_DIR / sample["file"]
+    info = inspect_model(path, trust=sample["trust"])
+    session = open_session(path, info, runtime, trust=sample["trust"])
+    prepared = prepare_rows(_rows(sample["rows"]), info)
+    call = prepare_call(session, prepared)
+    assert call.rows == len(prepared)
+    first, second = call.run(), call.run()
+    assert not isinstance(first, PredictionBatch)        # the backend's own result, not ours
+    expected = session.predict(prepared)
+    for raw in (first, second):
+        got = call.finish(raw)
+        assert compare_batches(expected, got, atol=1e-9, rtol=0.0, frame=prepared).passed
+        assert got.labels is None or list(map(str, got.labels)) == list(map(str, expected.labels))
+    assert call.predict().elapsed_ms > 0
+
+
+def test_prepared_call_of_a_session_without_prepare_runs_its_predict() -> None:
+    info = inspect_model(SAMPLES_DIR / "iris_logreg.onnx")
+    session = open_session(SAMPLES_DIR / "iris_logreg.onnx", info, "onnxruntime")
+    frame = prepare_rows(_rows("iris_logreg_onnx.rows.csv"), info)
+
+    class PredictOnly:  # another program's session: the Session protocol before `prepare`
+        runtime, info = "custom", session.info
+
+        def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+            return session.predict(frame)
+
+    call = prepare_call(PredictOnly(), frame)
+    batch = call.run()
+    assert isinstance(batch, PredictionBatch) and call.finish(batch) is batch
+    assert batch.labels.tolist() == session.predict(frame).labels.tolist()
+
+
+def test_onnx_prepared_call_returns_what_inference_session_run_returns() -> None:
+    import onnxruntime as ort
+
+    path = SAMPLES_DIR / "iris_logreg.onnx"
+    info = inspect_model(path)
+    session = open_session(path, info, "onnxruntime")
+    frame = prepare_rows(_rows("iris_logreg_onnx.rows.csv"), info)
+    bare = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    raw = prepare_call(session, frame).run()
+    expected = bare.run(None, {n.name: frame[[n.name]].to_numpy(np.float32) for n in bare.get_inputs()})
+    assert isinstance(raw, list) and len(raw) == len(expected)
+    for got, want in zip(raw, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.java

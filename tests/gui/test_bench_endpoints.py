@@ -53,6 +53,28 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     assert [row["calls"] for row in saved["rows"]] == [c.calls for c in result.configs]
     assert [row["histogram"]["counts"] for row in saved["rows"]] == [list(c.histogram.counts) for c in result.configs]
     assert Path(view.save_results(str(tmp_path / "bench.csv"))).read_text().startswith("kind,")
+    # each row says what its latency covers and what converting the rows cost apart
+    c = result.configs[0]
+    assert c.timed == "backend" and saved["rows"][0]["prepare_us"] == c.prepare_us
+    assert view.table.item(0, 4).toolTip() == (
+        "Each call times the runtime alone, on inputs converted beforehand.\n"
+        f"Converting a batch of rows into its inputs took {c.prepare_us:.1f} µs, turning its result into "
+        f"predictions {c.finish_us:.1f} µs (medians).")
+
+
+def test_benchmark_can_time_the_whole_predict(qtbot, window, samples, wait_loaded) -> None:
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    view.batches.setText("2")
+    view.duration.setValue(0.2)
+    view.end_to_end.setChecked(True)
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
+    (c,) = view.result.configs
+    assert c.timed == "end_to_end" and c.prepare_us is None and c.calls > 0
+    assert view.result.plan.timed == "end_to_end"
+    assert view.table.item(0, 4).toolTip() == "Each call timed whole: rows in, predictions out."
 
 
 @pytest.mark.tf

@@ -194,7 +194,7 @@ def check_out_path(path: str) -> None:
 
 def baseline_table(current: Any, baseline: Any, label: str) -> str:
     """Ratios of this run against a saved result (B = this run, A = the baseline, read by `read_baseline`)."""
-    from workbench.core.bench.results import compare_results
+    from workbench.core.bench.results import compare_results, timed_of
 
     pairs = compare_results(baseline, current)
     if not pairs:
@@ -206,8 +206,18 @@ def baseline_table(current: Any, baseline: Any, label: str) -> str:
         rows.append([name, p.a.get("p50_ms"), p.b.get("p50_ms"), p.ratio("p50_ms"), p.a.get("p99_ms"),
                      p.b.get("p99_ms"), p.ratio("p99_ms"), p.ratio(throughput)])
     head = ["configuration", "base p50 ms", "p50 ms", "p50 x", "base p99 ms", "p99 ms", "p99 x", "throughput x"]
-    return f"vs {label} (x = this run / baseline):\n" + table(
+    out = f"vs {label} (x = this run / baseline):\n" + table(
         head, rows, [text, sig, sig, ratio, sig, sig, ratio, ratio])
+    mixed = next((p for p in pairs if not p.same_timing), None)
+    if mixed is not None:
+        out += (f"\nnote: the baseline timed {_TIMED_WORDS[timed_of(mixed.a)]}, this run "
+                f"{_TIMED_WORDS[timed_of(mixed.b)]}: the ratios compare different things "
+                "(use --end-to-end to time like an older baseline)")
+    return out
+
+
+_TIMED_WORDS = {"backend": "the runtime's call alone", "end_to_end": "the whole predict (rows in, results out)",
+                None: "requests"}
 
 
 def add_result_arguments(parser: argparse.ArgumentParser) -> None:

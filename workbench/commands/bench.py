@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "of duration and count comes first; with --count alone no duration limit)")
     parser.add_argument("--warmup", type=float, default=0.5, metavar="S",
                         help="warm-up seconds per configuration (default 0.5; JVM engines want more)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="time the whole predict (rows in, results out) instead of the runtime's own call on "
+                        "inputs converted beforehand (the default; conversion is then reported as 'prep us')")
     parser.add_argument("--trust", action="store_true", help="allow loading pickles (runs code from the file)")
     add_result_arguments(parser)
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         check_out_path(args.out)
     baseline = read_baseline(args.baseline, "local") if args.baseline else None
     plan = LocalPlan(runtimes=tuple(args.runtime) if args.runtime else None, batch_sizes=batch_sizes,
-                     duration_s=duration, count=args.count, warmup_s=max(0.0, args.warmup))
+                     duration_s=duration, count=args.count, warmup_s=max(0.0, args.warmup),
+                     timed="end_to_end" if args.end_to_end else "backend")
     rows = None
     if args.rows:
         from workbench.core.rows import read_rows
@@ -90,9 +94,10 @@ def run(args: argparse.Namespace) -> int:
         print_json(saved.to_json())
     else:
         headers = ["runtime", "batch", "calls", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "mean ms",
-                   "rows/s", "x best p50", "load ms", "load MB", "peak MB"]
+                   "rows/s", "x best p50", "prep us", "finish us", "load ms", "load MB", "peak MB"]
         # one precision per column: times 3 significant digits, rows/s whole numbers, ratios 2 decimals, MB 1
-        formats = [text, integer, integer, sig, sig, sig, sig, sig, sig, integer, ratio, sig, megabytes, megabytes]
+        formats = [text, integer, integer, sig, sig, sig, sig, sig, sig, integer, ratio, sig, sig, sig, megabytes,
+                   megabytes]
         good = [c for c in result.configs if not c.error]
         best = {}  # side by side: each runtime's p50 over the best p50 at the same batch size
         for c in good:
@@ -100,11 +105,17 @@ def run(args: argparse.Namespace) -> int:
         rows_out = [[c.runtime, c.batch_size, c.calls, c.latency.p50_ms, c.latency.percentiles_ms.get(90.0),
                      c.latency.p99_ms, c.latency.percentiles_ms.get(99.9), c.latency.max_ms, c.latency.mean_ms,
                      c.throughput_rows_s, c.latency.p50_ms / best[c.batch_size] if best[c.batch_size] else None,
+                     c.prepare_us, c.finish_us,
                      None if c.load_s is None else c.load_s * 1000, c.rss_load_delta_mb, c.rss_peak_delta_mb]
                     for c in good]
         print(f"{result.model} ({result.format}), {result.rows_description}")
         if rows_out:
             print(table(headers, rows_out, formats))
+            if plan.timed == "backend":
+                print("latency: the runtime's own call on inputs converted beforehand; prep us = converting one "
+                      "batch of rows into its inputs, finish us = its result into predictions (medians)")
+            else:
+                print("latency: the whole predict per call (rows in, predictions out)")
         failed: dict[str, list[int]] = {}
         for c in result.configs:
             if c.error:

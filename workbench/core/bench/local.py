@@ -1,17 +1,23 @@
 """Local benchmark: one model x runtimes x batch sizes, on sample rows, honest per-call percentiles.
 
 For each runtime the model is loaded once (load time and RSS delta recorded); for each batch size the
-rows are cycled into batches, a warm-up runs, then `session.predict(batch)` is timed call by call
-(perf_counter_ns, every sample kept) until the duration or the call count is reached. The peak RSS of
-each configuration is measured with the kernel's resettable high-water mark (see memory.py).
+rows are cycled into batches, each converted once into the runtime's own inputs
+(`Session.prepare`), a warm-up runs, then the runtime's call on those inputs (`PreparedCall.run`) is
+timed call by call (perf_counter_ns, every sample kept) until the duration or the call count is
+reached. So the percentiles are the runtime's, not pandas'; converting a batch and turning the
+result into a PredictionBatch are measured apart (`prepare_us`, `finish_us`). `LocalPlan(timed=
+"end_to_end")` times the whole `session.predict(batch)` instead. The peak RSS of each configuration
+is measured with the kernel's resettable high-water mark (see memory.py).
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,8 @@ from workbench.core.errors import UntrustedPickle, WorkbenchError
 GENERATED = "generated"
 #: distinct pre-built batches cycled through per configuration (slicing a DataFrame per call would be timed)
 _DISTINCT_BATCHES = 8
+#: what each timed call covers: the runtime's own call on converted inputs, or the whole predict(frame)
+TIMED = ("backend", "end_to_end")
 
 
 @dataclass
@@ -37,8 +45,12 @@ class LocalPlan:
     count: int | None = None
     warmup_calls: int = 5
     warmup_s: float = 0.5
+    #: "backend": time `PreparedCall.run()` (inputs converted beforehand); "end_to_end": `predict(frame)`
+    timed: str = "backend"
 
     def __post_init__(self) -> None:
+        if self.timed not in TIMED:
+            raise WorkbenchError(f"timed must be one of {', '.join(TIMED)}, got {self.timed!r}")
         if not self.batch_sizes or any(int(b) != b or b < 1 for b in self.batch_sizes):
             raise WorkbenchError(f"batch sizes must be positive integers, got {list(self.batch_sizes)}")
         if self.duration_s is None and self.count is None:
@@ -47,7 +59,7 @@ class LocalPlan:
     def to_json(self) -> dict[str, Any]:
         return {"runtimes": list(self.runtimes) if self.runtimes else None, "batch_sizes": list(self.batch_sizes),
                 "duration_s": self.duration_s, "count": self.count, "warmup_calls": self.warmup_calls,
-                "warmup_s": self.warmup_s}
+                "warmup_s": self.warmup_s, "timed": self.timed}
 
 
 @dataclass
@@ -60,7 +72,7 @@ class LocalConfigResult:
     rows: int = 0
     elapsed_s: float = 0.0
     throughput_rows_s: float = 0.0
-    latency: LatencyStats = field(default_factory=LatencyStats.empty)   # per predict() call
+    latency: LatencyStats = field(default_factory=LatencyStats.empty)   # per timed call (see LocalPlan.timed)
     load_s: float | None = None            # loading the model in this runtime (same for all batch sizes)
     rss_load_delta_mb: float | None = None  # RSS growth caused by loading the model
     rss_peak_delta_mb: float | None = None  # peak RSS during this configuration minus RSS before it
@@ -69,6 +81,12 @@ class LocalConfigResult:
     error: str | None = None
     #: per-call latency histogram from every sample (log bins, see histogram.py); None without samples
     histogram: LatencyHistogram | None = None
+    #: what the latency covers: "backend" (the runtime's call) or "end_to_end" (the whole predict)
+    timed: str = "backend"
+    #: median microseconds to convert one batch into the runtime's inputs (timed "backend" only)
+    prepare_us: float | None = None
+    #: median microseconds to turn one call's result into a PredictionBatch (timed "backend" only)
+    finish_us: float | None = None
 
     @property
     def per_row_us(self) -> float | None:
@@ -216,24 +234,41 @@ def _measure(session: Any, name: str, batch_size: int, prepared: Any, plan: Loca
              index: int, total: int) -> LocalConfigResult:
     from array import array
 
-    batches = batches_of(prepared, batch_size)
-    predict = session.predict
+    from workbench.core.runtimes.base import prepare_call
+
     pc = time.perf_counter_ns
+    batches = batches_of(prepared, batch_size)
+    prepare_ns: list[int] = []
+    finish_ns: list[int] = []
     try:
+        if plan.timed == "backend":
+            calls_of = []
+            for batch in batches:
+                t = pc()
+                calls_of.append(prepare_call(session, batch))
+                prepare_ns.append(pc() - t)
+            for call in calls_of:  # every distinct batch once through finish: its result must make sense
+                raw = call.run()
+                t = pc()
+                call.finish(raw)
+                finish_ns.append(pc() - t)
+            timed = [call.run for call in calls_of]
+        else:
+            timed = [partial(session.predict, batch) for batch in batches]
         warm_end = pc() + int(plan.warmup_s * 1e9)
         for i in range(max(1, plan.warmup_calls)):
-            predict(batches[i % len(batches)])
+            timed[i % len(timed)]()
         i = 0
         while pc() < warm_end and not cancel.is_set():
-            predict(batches[i % len(batches)])
+            timed[i % len(timed)]()
             i += 1
     except Exception as exc:  # noqa: BLE001 - a runtime that cannot predict these rows: report it, go on
-        return LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error",
+        return LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error", timed=plan.timed,
                                  error=f"{type(exc).__name__}: {exc}".splitlines()[0])
     memory.reset_peak()
     rss_before = memory.rss_bytes()
     samples = array("q")
-    nb = len(batches)
+    nb = len(timed)
     start = pc()
     end = start + int(plan.duration_s * 1e9) if plan.duration_s else 0
     count = plan.count
@@ -258,10 +293,10 @@ def _measure(session: Any, name: str, batch_size: int, prepared: Any, plan: Loca
                 frac = max(frac, calls / count)
             progress(LocalProgress(name, batch_size, index, total, calls, min(1.0, frac)))
             next_report = t + 200_000_000
-        batch = batches[calls % nb]
+        call = timed[calls % nb]
         t0 = pc()
         try:
-            predict(batch)
+            call()
         except Exception as exc:  # noqa: BLE001 - reported in the result, the other configurations go on
             stopped_by, error = "error", f"{type(exc).__name__}: {exc}".splitlines()[0]
             break
@@ -276,4 +311,9 @@ def _measure(session: Any, name: str, batch_size: int, prepared: Any, plan: Loca
         throughput_rows_s=rows / (elapsed_ns / 1e9) if elapsed_ns else 0.0, latency=summarize_ns(samples),
         rss_peak_delta_mb=memory.to_mb(peak_delta),
         rss_mb=memory.to_mb(rss_after), stopped_by=stopped_by, error=error,
-        histogram=LatencyHistogram.from_ns(samples))
+        histogram=LatencyHistogram.from_ns(samples), timed=plan.timed,
+        prepare_us=_median_us(prepare_ns), finish_us=_median_us(finish_ns))
+
+
+def _median_us(ns: list[int]) -> float | None:
+    return statistics.median(ns) / 1000.0 if ns else None

@@ -32,14 +32,14 @@ KINDS = ("local", "load")
 STAT_COLUMNS = ["count", "mean_ms", "stdev_ms", "min_ms", *[percentile_key(p) for p in PERCENTILES], "max_ms"]
 LOCAL_COLUMNS = ["kind", "runtime", "batch_size", "calls", "rows", "elapsed_s", "throughput_rows_s",
                  *STAT_COLUMNS, "load_s", "rss_load_delta_mb", "rss_peak_delta_mb", "rss_mb", "stopped_by", "error",
-                 "histogram"]
+                 "histogram", "timed", "prepare_us", "finish_us"]
 LOAD_COLUMNS = ["kind", "protocol", "mode", "level", "requests", "ok", "errors_total", "errors", "elapsed_s",
                 "throughput_rps", *STAT_COLUMNS, *[f"uncorrected_{c}" for c in STAT_COLUMNS],
                 "client_in_latency_p50_us", "client_in_latency_p99_us", "client_cpu_us_per_request",
                 "stopped_by", "incomplete", "unsent", "histogram"]
 _INT_COLUMNS = {"batch_size", "calls", "rows", "count", "requests", "ok", "errors_total", "incomplete", "unsent",
                 "uncorrected_count"}
-_TEXT_COLUMNS = {"kind", "runtime", "protocol", "mode", "stopped_by", "error", "errors"}
+_TEXT_COLUMNS = {"kind", "runtime", "protocol", "mode", "stopped_by", "error", "errors", "timed"}
 
 
 @dataclass
@@ -111,7 +111,8 @@ def from_local(result: Any) -> BenchResult:
         row.update(_stats_columns(c.latency))
         row.update({"load_s": c.load_s, "rss_load_delta_mb": c.rss_load_delta_mb,
                     "rss_peak_delta_mb": c.rss_peak_delta_mb, "rss_mb": c.rss_mb, "stopped_by": c.stopped_by,
-                    "error": c.error, "histogram": _histogram_json(getattr(c, "histogram", None))})
+                    "error": c.error, "histogram": _histogram_json(getattr(c, "histogram", None)),
+                    "timed": c.timed, "prepare_us": c.prepare_us, "finish_us": c.finish_us})
         rows.append(row)
     return BenchResult(kind="local", rows=rows, created=_now(), machine=machine_info(),
                        subject={"model": result.model, "format": result.format, "rows_source": result.rows_source,
@@ -306,12 +307,25 @@ class ComparisonRow:
             return None
         return float(vb) / float(va)
 
+    @property
+    def same_timing(self) -> bool:
+        """False when the two local rows timed different things (see `timed_of`): their ratios mislead."""
+        return timed_of(self.a) == timed_of(self.b)
+
     def to_json(self) -> dict[str, Any]:
         throughput = "throughput_rows_s" if "throughput_rows_s" in self.a else "throughput_rps"
         return {"key": list(self.key), "p50_ratio": self.ratio("p50_ms"), "p99_ratio": self.ratio("p99_ms"),
-                "throughput_ratio": self.ratio(throughput),
+                "throughput_ratio": self.ratio(throughput), "same_timing": self.same_timing,
                 "a": {k: self.a.get(k) for k in ("p50_ms", "p99_ms", throughput)},
                 "b": {k: self.b.get(k) for k in ("p50_ms", "p99_ms", throughput)}}
+
+
+def timed_of(row: dict[str, Any]) -> str | None:
+    """What a local row's latency covers: "backend" or "end_to_end" (files from before the `timed`
+    column timed the whole predict); None for load rows."""
+    if row.get("kind") != "local":
+        return None
+    return row.get("timed") or "end_to_end"
 
 
 def compare_results(a: BenchResult, b: BenchResult) -> list[ComparisonRow]:

@@ -20,15 +20,18 @@ from workbench.core.runtimes.base import (
     DEFAULTS,
     RUNTIMES,
     Availability,
+    PreparedCall,
     Runtime,
     Session,
     default_runtime,
+    prepare_call,
     runtimes_for,
 )
 from workbench.core.types import ModelInfo
 
-__all__ = ["DEFAULTS", "RUNTIMES", "Availability", "Runtime", "Session", "default_runtime", "get_runtime",
-           "open_model", "open_session", "predict_prepared", "predict_rows", "register_builtin_runtimes", "resolve_runtime", "runtimes_for"]
+__all__ = ["DEFAULTS", "RUNTIMES", "Availability", "PreparedCall", "Runtime", "Session", "default_runtime",
+           "get_runtime", "open_model", "open_session", "predict_prepared", "predict_rows", "prepare_call",
+           "register_builtin_runtimes", "resolve_runtime", "runtimes_for"]
 
 
 def register_builtin_runtimes() -> None:

@@ -9,6 +9,7 @@ one `evaluateAll` call.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from workbench.core.errors import BackendUnavailable, CorruptModel
 from workbench.core.predictions import PredictionBatch, canonical_label
 from workbench.core.runtimes.base import (
     Availability,
+    PreparedCall,
+    PreparingSession,
     Runtime,
-    Timer,
     first_line,
     missing_module,
     named_columns,
@@ -122,7 +124,7 @@ class JpmmlRuntime(Runtime):
         return JpmmlSession(info, evaluator, warnings)
 
 
-class JpmmlSession:
+class JpmmlSession(PreparingSession):
     """A JPMML Evaluator; the whole batch goes in one `evaluateAll`."""
 
     runtime = "jpmml"
@@ -135,15 +137,17 @@ class JpmmlSession:
         self.output_fields = [_describe_output(f) for f in evaluator.getOutputFields()]
         self.function = _function_name(evaluator)
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
-        with Timer() as timer:
-            named = named_columns(frame, self.info)
-            named = named.astype(object).where(named.notna(), None)
-            result = self.evaluator.evaluateAll(named, error_col="errors")
-            columns = {str(c): result[c].tolist() for c in result.columns}
-            batch = self._batch(columns, len(frame))
-        batch.elapsed_ms = timer.ms
-        return batch
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The rows as the named object columns JPMML reads; `run()` is `evaluateAll` on them."""
+        named = named_columns(frame, self.info)
+        named = named.astype(object).where(named.notna(), None)
+        n = len(frame)
+        return PreparedCall(n, partial(self.evaluator.evaluateAll, named, error_col="errors"),
+                            lambda result: self.finish(result, n))
+
+    def finish(self, result: pd.DataFrame, n: int) -> PredictionBatch:
+        """`evaluateAll`'s result frame (with its `errors` column) as a PredictionBatch of `n` rows."""
+        return self._batch({str(c): result[c].tolist() for c in result.columns}, n)
 
     def _batch(self, columns: dict[str, list[Any]], n: int) -> PredictionBatch:
         errors = columns.pop("errors", None)

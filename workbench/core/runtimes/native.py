@@ -5,6 +5,7 @@ Pickles (`sklearn` format) load only with trust: they run code from the file.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,17 @@ from workbench.core.predictions import (
     natural_label,
 )
 from workbench.core.rows import FeedPlans, is_tensor_input
-from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, feature_matrix, missing_module
+from workbench.core.runtimes.base import (
+    TF_HINT,
+    Availability,
+    PreparedCall,
+    PreparingSession,
+    Runtime,
+    feature_matrix,
+    missing_module,
+)
 from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
-
 
 _NEEDS = {
     "sklearn": ("sklearn", "scikit-learn", "pip install scikit-learn"),
@@ -133,7 +141,7 @@ class NativeRuntime(Runtime):
         return NativeSession(info, model)
 
 
-class NativeSession:
+class NativeSession(PreparingSession):
     """A model object of its own framework, predicting whole batches."""
 
     runtime = "native"
@@ -144,11 +152,9 @@ class NativeSession:
         self.kind = _kind_of(model)
         self._plans = FeedPlans(info)
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
-        with Timer() as timer:
-            batch = getattr(self, f"_predict_{self.kind}")(frame)
-        batch.elapsed_ms = timer.ms
-        return batch
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The framework's own input built once (matrix, DataFrame, DMatrix); `run()` is its predict."""
+        return getattr(self, f"_prepare_{self.kind}")(frame)
 
     # -- scikit-learn API (also LGBMClassifier, XGBClassifier, pipelines) --------------------
     def _sklearn_input(self, frame: pd.DataFrame) -> Any:
@@ -159,44 +165,51 @@ class NativeSession:
         arrays = self._plans.arrays(frame)
         return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
 
-    def _predict_sklearn(self, frame: pd.DataFrame) -> PredictionBatch:
+    def _prepare_sklearn(self, frame: pd.DataFrame) -> PreparedCall:
         X = self._sklearn_input(frame)
         model = self.model
         classes = getattr(model, "classes_", None)
         if classes is not None and hasattr(model, "predict_proba"):
-            probs = np.asarray(model.predict_proba(X), dtype=np.float64)
-            labels = np.asarray(model.predict(X))
-            return PredictionBatch("native", classes=[natural_label(c) for c in classes], labels=labels,
-                                   probabilities=probs,
-                                   outputs={"label": labels, "probabilities": probs})
-        pred = np.asarray(model.predict(X))
-        if classes is not None:
-            return PredictionBatch("native", classes=[natural_label(c) for c in classes], labels=pred,
-                                   outputs={"label": pred})
+            return PreparedCall(len(frame), lambda: (model.predict_proba(X), model.predict(X)), self._proba_batch)
+        return PreparedCall(len(frame), partial(model.predict, X), self._predict_batch)
+
+    def _classes(self) -> list[Any]:
+        return [natural_label(c) for c in self.model.classes_]
+
+    def _proba_batch(self, raw: tuple[Any, Any]) -> PredictionBatch:
+        probs, labels = np.asarray(raw[0], dtype=np.float64), np.asarray(raw[1])
+        return PredictionBatch("native", classes=self._classes(), labels=labels, probabilities=probs,
+                               outputs={"label": labels, "probabilities": probs})
+
+    def _predict_batch(self, raw: Any) -> PredictionBatch:
+        pred = np.asarray(raw)
+        if getattr(self.model, "classes_", None) is not None:
+            return PredictionBatch("native", classes=self._classes(), labels=pred, outputs={"label": pred})
         values = pred.reshape(-1) if pred.ndim == 2 and pred.shape[1] == 1 else pred
         return PredictionBatch("native", values=values.astype(np.float64), outputs={"value": pred})
 
     # -- LightGBM Booster ------------------------------------------------------------------
-    def _predict_lightgbm(self, frame: pd.DataFrame) -> PredictionBatch:
-        raw = np.asarray(self.model.predict(feature_matrix(frame, self.info)))
-        return self._booster_batch(raw)
+    def _prepare_lightgbm(self, frame: pd.DataFrame) -> PreparedCall:
+        return PreparedCall(len(frame), partial(self.model.predict, feature_matrix(frame, self.info)),
+                            self._booster_batch)
 
     # -- XGBoost Booster -------------------------------------------------------------------
-    def _predict_xgboost(self, frame: pd.DataFrame) -> PredictionBatch:
+    def _prepare_xgboost(self, frame: pd.DataFrame) -> PreparedCall:
         import xgboost
 
-        names = self.model.feature_names
         X = feature_matrix(frame, self.info, np.float32)
-        dmatrix = xgboost.DMatrix(X, feature_names=names, missing=np.nan)
-        raw = np.asarray(self.model.predict(dmatrix))
-        objective = str(self.info.metadata.get("objective", ""))
-        if objective == "multi:softmax":
+        dmatrix = xgboost.DMatrix(X, feature_names=self.model.feature_names, missing=np.nan)
+        return PreparedCall(len(frame), partial(self.model.predict, dmatrix), self._xgboost_batch)
+
+    def _xgboost_batch(self, raw: Any) -> PredictionBatch:
+        raw = np.asarray(raw)
+        if str(self.info.metadata.get("objective", "")) == "multi:softmax":
             labels = raw.astype(np.int64)
-            return PredictionBatch("native", classes=self.info.classes, labels=labels,
-                                   outputs={"label": labels})
+            return PredictionBatch("native", classes=self.info.classes, labels=labels, outputs={"label": labels})
         return self._booster_batch(raw)
 
-    def _booster_batch(self, raw: np.ndarray) -> PredictionBatch:
+    def _booster_batch(self, raw: Any) -> PredictionBatch:
+        raw = np.asarray(raw)
         if self.info.task == "classification":
             probs = binary_to_two_columns(raw) if raw.ndim == 1 else raw.astype(np.float64)
             classes = list(self.info.classes) if self.info.classes else list(range(probs.shape[1]))
@@ -207,12 +220,15 @@ class NativeSession:
         return PredictionBatch("native", values=values.astype(np.float64), outputs={"raw": raw})
 
     # -- Keras -----------------------------------------------------------------------------
-    def _predict_keras(self, frame: pd.DataFrame) -> PredictionBatch:
+    def _prepare_keras(self, frame: pd.DataFrame) -> PreparedCall:
         arrays = self._plans.arrays(frame)
         specs = {s.name: s for s in self.info.inputs}
         feeds = {name: _float_or_keep(arr, specs[name].dtype) for name, arr in arrays.items()}
         x: Any = next(iter(feeds.values())) if len(feeds) == 1 else feeds
-        out = self.model.predict(x, verbose=0, batch_size=max(len(frame), 1))
+        run = partial(self.model.predict, x, verbose=0, batch_size=max(len(frame), 1))
+        return PreparedCall(len(frame), run, self._keras_batch)
+
+    def _keras_batch(self, out: Any) -> PredictionBatch:
         outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []))
         return interpret_outputs("native", outputs, self.info)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pandas as pd
 from workbench.core.errors import CorruptModel, WorkbenchError
 from workbench.core.predictions import PredictionBatch
 from workbench.core.rows import FeedPlan, FeedPlans
-from workbench.core.runtimes.base import Availability, Runtime, first_line, missing_module
+from workbench.core.runtimes.base import Availability, PreparedCall, Runtime, first_line, missing_module
 from workbench.core.runtimes.outputs import OutputInterpreter
 from workbench.core.types import ModelInfo, TensorSpec
 
@@ -178,10 +179,20 @@ class OnnxSession:
             feeds[node.name] = arr
         return feeds
 
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The feeds built once; `run()` is `InferenceSession.run` on them, returning its list of arrays."""
+        return PreparedCall(len(frame), partial(self.session.run, self.output_names, self.feeds(frame)),
+                            self.finish)
+
+    def finish(self, results: list[Any]) -> PredictionBatch:
+        """`InferenceSession.run`'s results (one per output name) as a PredictionBatch."""
+        return self._interpret(dict(zip(self.output_names, results)))
+
     def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+        # prepare -> run -> finish inlined (no PreparedCall object): the single-row path stays short
         start = time.perf_counter()
-        results = self.session.run(self.output_names, self.feeds(frame))
-        batch = self._interpret(dict(zip(self.output_names, results)))  # run returns one per name
+        names = self.output_names
+        batch = self._interpret(dict(zip(names, self.session.run(names, self.feeds(frame)))))
         batch.elapsed_ms = (time.perf_counter() - start) * 1000.0
         return batch
 

@@ -12,6 +12,7 @@ import atexit
 import json
 import subprocess
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from workbench.core.errors import BackendUnavailable, CorruptModel
 from workbench.core.predictions import PredictionBatch
 from workbench.core.runtimes.base import (
     Availability,
+    PreparedCall,
+    PreparingSession,
     Runtime,
-    Timer,
     first_line,
     missing_module,
     named_columns,
@@ -117,7 +119,7 @@ class Pmml4sRuntime(Runtime):
         return Pmml4sSession(info, model)
 
 
-class Pmml4sSession:
+class Pmml4sSession(PreparingSession):
     """A pypmml Model; `predict` sends the whole frame as one JSON (split) document."""
 
     runtime = "pmml4s"
@@ -130,15 +132,18 @@ class Pmml4sSession:
         self.classes = list(model.classes) if self.function == "classification" else None
         self.output_fields = [(f.name, str(f.feature), f.value) for f in model.outputFields]
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
-        with Timer() as timer:
-            named = named_columns(frame, self.info)
-            payload = json.dumps({"columns": list(named.columns), "data": _json_rows(named)}, allow_nan=False)
-            result = json.loads(self.model.call("predict", payload))
-            columns = {c: [row[i] for row in result["data"]] for i, c in enumerate(result["columns"])}
-            batch = self._batch(columns, len(frame))
-        batch.elapsed_ms = timer.ms
-        return batch
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The rows as PMML4S's JSON (split) document; `run()` sends it to the engine's `predict`."""
+        named = named_columns(frame, self.info)
+        payload = json.dumps({"columns": list(named.columns), "data": _json_rows(named)}, allow_nan=False)
+        n = len(frame)
+        return PreparedCall(n, partial(self.model.call, "predict", payload), lambda text: self.finish(text, n))
+
+    def finish(self, text: str, n: int) -> PredictionBatch:
+        """The engine's JSON answer as a PredictionBatch of `n` rows."""
+        result = json.loads(text)
+        columns = {c: [row[i] for row in result["data"]] for i, c in enumerate(result["columns"])}
+        return self._batch(columns, n)
 
     def _batch(self, columns: dict[str, list[Any]], n: int) -> PredictionBatch:
         predicted = next((name for name, feature, _ in self.output_fields

@@ -6,6 +6,7 @@ TensorFlow is imported on first load only (6-8 s). A SavedModel is called throug
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,15 @@ import pandas as pd
 from workbench.core.errors import CorruptModel, WorkbenchError
 from workbench.core.predictions import PredictionBatch
 from workbench.core.rows import input_arrays
-from workbench.core.runtimes.base import TF_HINT, Availability, Runtime, Timer, first_line, missing_module
+from workbench.core.runtimes.base import (
+    TF_HINT,
+    Availability,
+    PreparedCall,
+    PreparingSession,
+    Runtime,
+    first_line,
+    missing_module,
+)
 from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
 
@@ -77,7 +86,7 @@ class TensorFlowRuntime(Runtime):
         return SignatureSession(info, loaded, signatures[name], name, tf)
 
 
-class SignatureSession:
+class SignatureSession(PreparingSession):
     """One SavedModel signature; the batch goes in one call with one tensor per input."""
 
     runtime = "tensorflow"
@@ -90,27 +99,26 @@ class SignatureSession:
         self._tf = tf
         self.input_specs = dict(signature.structured_input_signature[1])
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """One tensor per signature input built once; `run()` calls the signature function."""
         tf = self._tf
-        with Timer() as timer:
-            arrays = input_arrays(frame, self.info)
-            feeds = {}
-            for name, spec in self.input_specs.items():
-                arr = _find_array(arrays, name)
-                arr = _fit_rank(arr, spec.shape.rank)
-                if spec.dtype == tf.string:
-                    feeds[name] = tf.constant([str(v).encode() for v in arr.reshape(-1)], dtype=tf.string,
-                                              shape=arr.shape)
-                else:
-                    feeds[name] = tf.constant(arr.astype(spec.dtype.as_numpy_dtype))
-            out = self.signature(**feeds)
-            outputs = {str(k): v.numpy() for k, v in out.items()}
-            batch = interpret_outputs(self.runtime, outputs, self.info)
-        batch.elapsed_ms = timer.ms
-        return batch
+        arrays = input_arrays(frame, self.info)
+        feeds = {}
+        for name, spec in self.input_specs.items():
+            arr = _fit_rank(_find_array(arrays, name), spec.shape.rank)
+            if spec.dtype == tf.string:
+                feeds[name] = tf.constant([str(v).encode() for v in arr.reshape(-1)], dtype=tf.string,
+                                          shape=arr.shape)
+            else:
+                feeds[name] = tf.constant(arr.astype(spec.dtype.as_numpy_dtype))
+        return PreparedCall(len(frame), partial(self.signature, **feeds), self.finish)
+
+    def finish(self, out: Any) -> PredictionBatch:
+        """The signature's {name: tensor} result as a PredictionBatch."""
+        return interpret_outputs(self.runtime, {str(k): v.numpy() for k, v in out.items()}, self.info)
 
 
-class V1SignatureSession:
+class V1SignatureSession(PreparingSession):
     """A TF1 SavedModel signature run in a `tf.compat.v1.Session`, as TF Serving runs TF1 models."""
 
     runtime = "tensorflow"
@@ -138,24 +146,25 @@ class V1SignatureSession:
                        for alias, t in signature.inputs.items()}
         self.outputs = {alias: t.name for alias, t in signature.outputs.items()}
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
-        with Timer() as timer:
-            arrays = input_arrays(frame, self.info)
-            feeds = {}
-            for alias, (tensor, dtype, rank) in self.inputs.items():
-                arr = _fit_rank(_find_array(arrays, alias), rank)
-                if dtype == self._tf.string:
-                    encoded = [str(v).encode() for v in arr.reshape(-1)]
-                    feeds[tensor] = np.asarray(encoded, dtype=object).reshape(arr.shape)
-                else:
-                    feeds[tensor] = arr.astype(dtype.as_numpy_dtype)
-            results = self.session.run(self.outputs, feed_dict=feeds)
-            batch = interpret_outputs(self.runtime, {k: np.asarray(v) for k, v in results.items()}, self.info)
-        batch.elapsed_ms = timer.ms
-        return batch
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The feed dict built once; `run()` is `Session.run` on it."""
+        arrays = input_arrays(frame, self.info)
+        feeds = {}
+        for alias, (tensor, dtype, rank) in self.inputs.items():
+            arr = _fit_rank(_find_array(arrays, alias), rank)
+            if dtype == self._tf.string:
+                encoded = [str(v).encode() for v in arr.reshape(-1)]
+                feeds[tensor] = np.asarray(encoded, dtype=object).reshape(arr.shape)
+            else:
+                feeds[tensor] = arr.astype(dtype.as_numpy_dtype)
+        return PreparedCall(len(frame), partial(self.session.run, self.outputs, feed_dict=feeds), self.finish)
+
+    def finish(self, results: dict[str, Any]) -> PredictionBatch:
+        """`Session.run`'s {alias: value} as a PredictionBatch."""
+        return interpret_outputs(self.runtime, {k: np.asarray(v) for k, v in results.items()}, self.info)
 
 
-class KerasGraphSession:
+class KerasGraphSession(PreparingSession):
     """A Keras model called as a compiled TF graph (`tf.function`), the way a serving export runs it."""
 
     runtime = "tensorflow"
@@ -166,19 +175,20 @@ class KerasGraphSession:
         self._tf = tf
         self._fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
-    def predict(self, frame: pd.DataFrame) -> PredictionBatch:
+    def prepare(self, frame: pd.DataFrame) -> PreparedCall:
+        """The input tensors built once; `run()` calls the compiled function."""
         tf = self._tf
-        with Timer() as timer:
-            arrays = input_arrays(frame, self.info)
-            tensors = {name: tf.constant(np.asarray(arr, dtype=np.float32) if arr.dtype != object else arr)
-                       for name, arr in arrays.items()}
-            x: Any = next(iter(tensors.values())) if len(tensors) == 1 else tensors
-            out = self._fn(x)
-            outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []),
-                                    to_numpy=lambda t: t.numpy())
-            batch = interpret_outputs(self.runtime, outputs, self.info)
-        batch.elapsed_ms = timer.ms
-        return batch
+        arrays = input_arrays(frame, self.info)
+        tensors = {name: tf.constant(np.asarray(arr, dtype=np.float32) if arr.dtype != object else arr)
+                   for name, arr in arrays.items()}
+        x: Any = next(iter(tensors.values())) if len(tensors) == 1 else tensors
+        return PreparedCall(len(frame), partial(self._fn, x), self.finish)
+
+    def finish(self, out: Any) -> PredictionBatch:
+        """The model's output tensor(s) as a PredictionBatch."""
+        outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []),
+                                to_numpy=lambda t: t.numpy())
+        return interpret_outputs(self.runtime, outputs, self.info)
 
 
 def _find_array(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:

@@ -51,11 +51,11 @@ TABLE_COLUMNS = ["Runtime", "Batch", "Calls", "Mean ms", "p50 ms", "p90 ms", "p9
 
 
 def bench_job(path: str, rows: Any, runtimes: list[str], batch_sizes: list[int], duration_s: float,
-              trust: bool, task: Any = None) -> Any:
+              trust: bool, timed: str = "backend", task: Any = None) -> Any:
     """Worker job: the core benchmark, its progress forwarded as `Progress.data`."""
     from workbench.core.bench.local import LocalPlan, run_local_bench
 
-    plan = LocalPlan(runtimes=tuple(runtimes), batch_sizes=tuple(batch_sizes), duration_s=duration_s)
+    plan = LocalPlan(runtimes=tuple(runtimes), batch_sizes=tuple(batch_sizes), duration_s=duration_s, timed=timed)
 
     def progress(p: Any) -> None:
         overall = ((p.index - 1) + p.fraction) / max(1, p.total)
@@ -64,6 +64,18 @@ def bench_job(path: str, rows: Any, runtimes: list[str], batch_sizes: list[int],
 
     return run_local_bench(path, rows=rows, plan=plan, trust=trust, progress=progress, cancel=task.cancel_event,
                            rows_source="the Rows table" if rows is not None else None)
+
+
+def timing_note(c: Any) -> str:
+    """What a result row's latency covers, with the conversion costs measured apart."""
+    if getattr(c, "timed", "backend") == "end_to_end":
+        return "Each call timed whole: rows in, predictions out."
+    parts = ["Each call times the runtime alone, on inputs converted beforehand."]
+    if c.prepare_us is not None:
+        parts.append(f"Converting a batch of rows into its inputs took {c.prepare_us:.1f} µs")
+    if c.finish_us is not None:
+        parts.append(f"turning its result into predictions {c.finish_us:.1f} µs (medians).")
+    return " ".join(parts[:1]) + ("\n" + ", ".join(parts[1:]) if len(parts) > 1 else "")
 
 
 def _plot(title: str, left: str, bottom: str) -> Any:
@@ -211,6 +223,12 @@ class BenchmarkView(QWidget):
         self.duration.setValue(1.0)
         self.duration.setSingleStep(0.5)
         controls.addWidget(self.duration)
+        self.end_to_end = QCheckBox("Whole predict")
+        self.end_to_end.setToolTip("Time the whole prediction per call (rows in, predictions out). Unchecked, "
+                                   "each call times the runtime alone, on inputs converted beforehand, and the "
+                                   "conversion is shown apart (hover a result row)")
+        self.end_to_end.toggled.connect(self._describe_timing)
+        controls.addWidget(self.end_to_end)
         controls.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
@@ -297,8 +315,7 @@ class BenchmarkView(QWidget):
             return
         self.stack.setCurrentWidget(self.page)
         self.title.setText(f"Benchmark {doc.name}")
-        self.subtitle.setText("Per-call latency of predict() on the Rows table (or rows generated from the "
-                              "schema), each runtime × batch size.")
+        self._describe_timing()
         from workbench.core.runtimes import default_runtime, runtimes_for
 
         default = default_runtime(doc.info.format) if runtimes_for(doc.info.format) else None
@@ -338,8 +355,9 @@ class BenchmarkView(QWidget):
         self.progress.setValue(0)
         rows = doc.rows.copy() if doc.rows is not None and len(doc.rows) else None
         self._t0 = time.perf_counter()
+        timed = "end_to_end" if self.end_to_end.isChecked() else "backend"
         self.worker = run_in_worker(bench_job, doc.path, rows, runtimes, sizes, self.duration.value(),
-                                    doc.trusted, name="benchmark", on_result=self._done, on_error=self._failed,
+                                    doc.trusted, timed, name="benchmark", on_result=self._done, on_error=self._failed,
                                     on_progress=self._progress, on_finished=self._finished)
         return self.worker
 
@@ -435,6 +453,8 @@ class BenchmarkView(QWidget):
             if c.error:
                 item.setToolTip(c.error)
                 item.setForeground(color("bad"))
+            else:
+                item.setToolTip(timing_note(c))
             self.table.setItem(r, col, item)
         if c.error:
             self.table.item(r, 2).setText(f"error: {c.error}")
@@ -451,6 +471,12 @@ class BenchmarkView(QWidget):
             out.append({TABLE_COLUMNS[c]: self.table.item(r, c).data(Qt.ItemDataRole.UserRole)
                         for c in range(self.table.columnCount())})
         return out
+
+    def _describe_timing(self) -> None:
+        what = ("the whole predict (rows in, predictions out)" if self.end_to_end.isChecked()
+                else "each runtime's own call, on rows converted beforehand")
+        self.subtitle.setText(f"Per-call latency of {what}, on the Rows table (or rows generated from the "
+                              "schema), each runtime × batch size.")
 
     def _draw_bars(self) -> None:
         import pyqtgraph as pg
@@ -470,7 +496,9 @@ class BenchmarkView(QWidget):
         item.addItem(pg.BarGraphItem(x=x + 0.2, height=p99, width=0.38,
                                      brushes=[pg.mkBrush(b + "66") for b in brushes],
                                      pens=[pg.mkPen(b) for b in brushes]))
-        ticks = [(float(i), f"{r['Runtime']}\n×{r['Batch']}") for i, r in enumerate(rows)]
+        # the runtime's name under the first bar of its group only: names wider than a bar never collide
+        ticks = [(float(i), f"{r['Runtime'] if i == 0 or rows[i - 1]['Runtime'] != r['Runtime'] else ''}"
+                            f"\n×{r['Batch']}") for i, r in enumerate(rows)]
         item.getAxis("bottom").setTicks([ticks])
         self.bar_heights = [r["p50 ms"] for r in rows]
 
