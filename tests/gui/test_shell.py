@@ -123,6 +123,75 @@ def test_event_loop_keeps_turning_while_a_slow_job_runs(qtbot) -> None:
     assert len(ticks) >= 5
 
 
+def test_jobs_on_one_pool_thread_share_one_python_thread_state(qtbot) -> None:
+    """PySide makes a new PyThreadState per job on a reused pool thread unless the worker pins the
+    first one; a thread-local set by one job is seen by the next job on the same thread."""
+    mark = threading.local()
+    seen = []
+
+    def job(i: int) -> tuple[int, int | None]:
+        before = getattr(mark, "value", None)
+        mark.value = i
+        return threading.get_native_id(), before
+
+    for i in range(6):  # one at a time: an idle pool thread takes the next job
+        worker = workers.Worker(job, i)
+        worker.signals.result.connect(seen.append)
+        with qtbot.waitSignal(worker.signals.finished, timeout=10_000):
+            worker.start()
+    same_thread = [k for k in range(1, len(seen)) if seen[k][0] == seen[k - 1][0]]
+    assert same_thread, seen                       # some job ran on the thread of the job before it
+    for k in same_thread:
+        assert seen[k][1] == k - 1, seen           # and saw what that job left in the thread-local
+
+
+TF_JOBS = """
+import sys
+from workbench.gui import workers
+from workbench.gui.app import create_app
+
+app = create_app(theme="light")
+path = sys.argv[1]
+
+def predict():
+    from workbench.core.models import inspect_model
+    from workbench.core.rows import generate_rows, prepare_rows
+    from workbench.core.runtimes import RUNTIMES
+    info = inspect_model(path)
+    return RUNTIMES.get("tensorflow").load(path, info).predict(prepare_rows(generate_rows(info, 4), info)).rows
+
+def bench():
+    from workbench.core.bench.local import LocalPlan, run_local_bench
+    plan = LocalPlan(runtimes=("tensorflow",), batch_sizes=(1,), duration_s=0.2, warmup_s=0.0)
+    return run_local_bench(path, None, plan).configs[0].calls > 0
+
+def load():
+    from workbench.core.models import load_model
+    return load_model(path)[0].format
+
+results = []
+for job in (predict, bench, load, predict, load):
+    w = workers.run_in_worker(job, on_result=results.append)
+    while w in workers.live_workers():  # until `finished` has been delivered
+        app.processEvents()
+        w.wait(0.01)
+print(results)
+"""
+
+
+@pytest.mark.tf
+def test_tensorflow_jobs_one_after_another_on_the_pool(tmp_path: Path) -> None:
+    """Predict, benchmark, then load a SavedModel again (the Export dialog): each on a pool thread. Before
+    the thread state was pinned, the third job crashed the process (TensorFlow's pybind11 took the GIL
+    with the thread state of the job before)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKBENCH_SETTINGS=str(tmp_path / "s.ini"),
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", TF_JOBS, str(REPO / "sample_models" / "keras_mlp_savedmodel")],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip().splitlines()[-1] == "[4, True, 'savedmodel', 4, 'savedmodel']"
+
+
 def test_shutdown_cancels_and_waits(qtbot) -> None:
     started = threading.Event()
 

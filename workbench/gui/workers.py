@@ -14,6 +14,7 @@ results arrive on the GUI thread through queued connections.
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import logging
 import sys
@@ -141,6 +142,7 @@ class Worker(QRunnable):
     # -- the pool thread --------------------------------------------------------------------
 
     def run(self) -> None:
+        _pin_thread_state()
         signals = self.signals
         try:
             signals.started.emit()
@@ -179,6 +181,24 @@ class Worker(QRunnable):
     def _forget(self) -> None:
         with _LIVE_LOCK:
             _LIVE.discard(self)
+
+
+_THIS_THREAD = threading.local()
+
+
+def _pin_thread_state() -> None:
+    """Keep this pool thread's Python thread state for the whole life of the thread.
+
+    PySide gives every `QRunnable.run` on a pool thread a new PyThreadState and deletes it afterwards.
+    pybind11 extensions (TensorFlow's) remember a thread state per OS thread, so a later job on the same
+    pool thread made them take the GIL with a deleted one: heap corruption, then a crash (seen loading
+    a SavedModel after benchmarking it). One PyGILState_Ensure that is never released keeps the first
+    thread state alive. `threading.local` lives in the thread state: set means pinned already.
+    """
+    if getattr(_THIS_THREAD, "pinned", False):
+        return
+    ctypes.pythonapi.PyGILState_Ensure()
+    _THIS_THREAD.pinned = True
 
 
 def _detach_from_jvm() -> None:
