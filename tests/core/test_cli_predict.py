@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import REPO, SAMPLES_DIR, sample_entries
 from workbench.cli import main
+from workbench.core.errors import WorkbenchError
 
 BY_NAME = {s["name"]: s for s in sample_entries()}
 IRIS_ROWS = SAMPLES_DIR / "iris_logreg.rows.csv"
@@ -222,10 +223,49 @@ def test_compare_bad_rows_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path
     assert err.startswith("error: model A (") and "unexpected column 'species'" in err
 
 
-def test_compare_negative_tolerance_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_cli(capsys, "compare", sample_path("iris_logreg_skops"), sample_path("iris_logreg_onnx"),
-                           "--rows", IRIS_ROWS, "--atol", "-1")
-    assert code == 2 and err.startswith("error: tolerances must be zero or positive")
+@pytest.mark.parametrize("flag, value, shown", [("--atol", "-1", "atol -1.0"), ("--atol", "nan", "atol nan"),
+                                                ("--rtol", "inf", "rtol inf")])
+def test_compare_bad_tolerance_is_exit_2(capsys: pytest.CaptureFixture[str], flag: str, value: str,
+                                         shown: str) -> None:
+    """A NaN tolerance would pass everything (`diff > nan` is False): refused like a negative one."""
+    code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg_skops"), sample_path("xgb_classifier"),
+                             "--rows", IRIS_ROWS, flag, value)
+    assert code == 2 and out == ""
+    assert err.strip() == (f"error: tolerances must be finite numbers, zero or positive: got {shown} "
+                           "(e.g. --atol 1e-6 --rtol 1e-5)")
+
+
+def test_compare_batches_refuses_a_nan_tolerance() -> None:
+    from workbench.core.compare import compare_batches
+    from workbench.core.predictions import PredictionBatch
+
+    a = PredictionBatch("x", values=np.array([1.0, 2.0]))
+    b = PredictionBatch("y", values=np.array([1.0, 9.0]))
+    assert not compare_batches(a, b, atol=0.1, rtol=0.0).passed
+    with pytest.raises(WorkbenchError, match="got atol nan"):
+        compare_batches(a, b, atol=float("nan"), rtol=0.0)
+
+
+BOTH = ("iris_logreg_onnx", "iris_logreg_skops")
+
+
+@pytest.mark.parametrize("cell, reason, models", [
+    ("inf", "'inf' is infinite: give a finite number", BOTH),
+    ("-Infinity", "'-Infinity' is infinite: give a finite number", BOTH),
+    ("1e400", "'1e400' is beyond the largest float64 (it reads as infinite): give a finite number", BOTH),
+    # the ONNX graph takes float32; the scikit-learn model computes in float64, where 1e39 is a number
+    ("1e39", "'1e39' is too large for float32 (largest 3.403e+38): it would become infinite", BOTH[:1]),
+])
+def test_infinite_cells_are_named_not_predicted(capsys: pytest.CaptureFixture[str], tmp_path: Path, cell: str,
+                                                reason: str, models: tuple[str, ...]) -> None:
+    """ONNX Runtime would answer NaN probabilities with a definite label; scikit-learn and XGBoost raise
+    errors that name no cell: every runtime gets the same row/column error instead."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.0,2.8,{cell},2.4\n")
+    for model in models:
+        code, out, err = run_cli(capsys, "predict", sample_path(model), "--rows", str(rows))
+        assert code == 2 and out == ""
+        assert f"row 2, column 'petal_length': {reason}" in err, err
 
 
 def test_console_entry_point_subprocess() -> None:

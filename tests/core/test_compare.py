@@ -205,3 +205,12 @@ def test_different_class_sets_fail() -> None:
     assert report.roles["probabilities"].note == "the two models have different class labels"
     assert report.notes[0] == ("class labels differ: a ['cat', 'dog', 'eel'], b ['cat', 'dog']; probabilities "
                                "compared on a's classes")
+
+
+def test_rows_without_a_result_on_both_sides_are_pointed_out() -> None:
+    a = PredictionBatch("x", values=np.array([1.0, np.nan, 3.0]))
+    b = PredictionBatch("y", values=np.array([1.0, np.nan, 3.0]))
+    report = compare_batches(a, b, atol=1e-9, rtol=0.0)
+    assert report.passed
+    assert report.roles["value"].note == ("1 row(s) have no result (NaN) on both sides: they agree, but look at "
+                                          "those rows")

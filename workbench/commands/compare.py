@@ -62,12 +62,10 @@ def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool
 
 def run(args: argparse.Namespace) -> int:
     from workbench.commands.predict import load_rows
-    from workbench.core.compare import compare_batches
-    from workbench.core.errors import WorkbenchError
+    from workbench.core.compare import check_tolerances, compare_batches
     from workbench.core.runtimes import open_model
 
-    if args.atol < 0 or args.rtol < 0:
-        raise WorkbenchError("tolerances must be zero or positive", hint="e.g. --atol 1e-6 --rtol 1e-5")
+    check_tolerances(args.atol, args.rtol)
     opened = None
     if getattr(args, "generate", None) is not None:  # rows from A's schema: load A once, before them
         opened = open_model(args.a, runtime=args.runtime_a, trust=args.trust)

@@ -10,6 +10,7 @@ that explain what was compared and why rows differ.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,16 @@ class _View:
     values: np.ndarray | None
 
 
+def check_tolerances(atol: float | None, rtol: float | None) -> None:
+    """Raise unless each given tolerance is a finite number >= 0 (a NaN would make every
+    comparison pass: `diff > nan` is always False)."""
+    bad = [f"{name} {value!r}" for name, value in (("atol", atol), ("rtol", rtol))
+           if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value >= 0)]
+    if bad:
+        raise WorkbenchError(f"tolerances must be finite numbers, zero or positive: got {', '.join(bad)}",
+                             hint="e.g. --atol 1e-6 --rtol 1e-5")
+
+
 def compare_batches(a: PredictionBatch, b: PredictionBatch, atol: float = DEFAULT_ATOL,
                     rtol: float = DEFAULT_RTOL, frame: pd.DataFrame | None = None,
                     worst: int = WORST_ROWS) -> ParityReport:
@@ -122,6 +133,7 @@ def compare_batches(a: PredictionBatch, b: PredictionBatch, atol: float = DEFAUL
     ParityReport
         `passed` is True when every compared role is within tolerance and something was compared.
     """
+    check_tolerances(atol, rtol)
     if a.rows != b.rows:
         raise WorkbenchError(f"cannot compare {a.rows} predictions with {b.rows}: both must predict the "
                              "same rows")
@@ -253,8 +265,14 @@ def _numeric(role: str, a: np.ndarray, b: np.ndarray, atol: float,
                         max_abs_diff=float(diff.max()) if diff.size else 0.0,
                         max_rel_diff=float(rel.max()) if rel.size else 0.0,
                         rows_outside=[int(i) for i in np.flatnonzero(row_outside)])
+    notes = []
     if one_nan.any():
-        result.note = f"{int(one_nan.any(axis=1).sum())} row(s) have a missing result on one side only"
+        notes.append(f"{int(one_nan.any(axis=1).sum())} row(s) have a missing result on one side only")
+    if both_nan.any():
+        notes.append(f"{int(both_nan.any(axis=1).sum())} row(s) have no result (NaN) on both sides: they agree, "
+                     "but look at those rows")
+    if notes:
+        result.note = "; ".join(notes)
     return result, row_diff, row_outside
 
 

@@ -412,6 +412,9 @@ def convert_and_prove(source: str | os.PathLike[str], target: str, out: str | os
     if not _exists(source):
         raise CannotConvert(f"{source} does not exist")
     # everything that can be refused without loading the model is refused first (loading may import TF)
+    from workbench.core.compare import check_tolerances
+
+    check_tolerances(atol, rtol)
     if version is not None:
         version = validate_version(version)
     if target == "tfserving":

@@ -35,6 +35,28 @@ class CellProblem:
         return f"row {self.row}, column {self.column!r}: {what}"
 
 
+class _UnusableNumber(ValueError):
+    """A number the model cannot use (infinite, or beyond its float type), with the reason to show."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _check_finite(number: float, value: Any, dtype: str) -> float:
+    """`number` if the model can use it; infinity and values beyond `dtype`'s range are refused
+    (models answer NaN, or their library raises an error that does not name the cell)."""
+    if not np.isfinite(number):
+        text = str(value).strip().lower().lstrip("+-")
+        what = "is infinite" if text in ("inf", "infinity") or not isinstance(value, str) \
+            else "is beyond the largest float64 (it reads as infinite)"
+        raise _UnusableNumber(f"{value!r} {what}: give a finite number")
+    if dtype in ("float16", "float32") and abs(number) > float(np.finfo(dtype).max):
+        raise _UnusableNumber(f"{value!r} is too large for {dtype} (largest {float(np.finfo(dtype).max):.4g}): "
+                              "it would become infinite")
+    return number
+
+
 def _is_missing(value: Any, *, text_is_missing: bool) -> bool:
     if value is None:
         return True
@@ -70,6 +92,9 @@ def coerce_column(values: Sequence[Any], column: str, spec: TensorSpec,
             continue
         try:
             out.append(_coerce_value(value, dtype))
+        except _UnusableNumber as exc:
+            problems.append(CellProblem(i + row_offset, column, value, dtype, exc.reason))
+            out.append(None)
         except (ValueError, TypeError, OverflowError):
             problems.append(CellProblem(i + row_offset, column, value, dtype))
             out.append(None)
@@ -90,11 +115,13 @@ def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
                                 dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
             return None
-        return (parsed.astype(dtype), []) if not np.isnan(parsed).any() else None
+        return (parsed.astype(dtype), []) if _all_usable(parsed, dtype) else None
     if arr.dtype.kind == "b" and dtype == "bool":
         return arr.astype(bool), []
     if arr.dtype.kind not in "fiu" or dtype not in _FLOATS[1:] + tuple(_INT_LIMITS):
         return None
+    if arr.dtype.kind == "f" and not _all_usable(arr[~np.isnan(arr)], dtype if dtype in _FLOATS else "float64"):
+        return None  # infinite or too large: the cell-by-cell path names each one
     problems: list[CellProblem] = []
     missing = np.isnan(arr) if arr.dtype.kind == "f" else np.zeros(len(arr), dtype=bool)
     if dtype in _INT_LIMITS:
@@ -111,6 +138,14 @@ def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
                                         f"missing value, but input {spec.name!r} does not accept missing "
                                         f"values (expected {_article(dtype)})"))
     return out, problems
+
+
+def _all_usable(arr: np.ndarray, dtype: str) -> bool:
+    """No NaN, no infinity and nothing beyond `dtype`'s range in a float64 array."""
+    if not np.isfinite(arr).all():
+        return False
+    return dtype not in ("float16", "float32") or not arr.size or float(np.abs(arr).max()) <= float(
+        np.finfo(dtype).max)
 
 
 def _reject(value: Any) -> float:
@@ -150,9 +185,7 @@ def _coerce_value(value: Any, dtype: str) -> Any:
         if not lo <= as_int <= hi:
             raise OverflowError(value)
         return as_int
-    if dtype == "float16" and np.isfinite(number) and abs(number) > 65504:
-        raise OverflowError(value)
-    return number
+    return _check_finite(number, value, dtype)
 
 
 def _to_array(out: list[Any], dtype: str, any_missing: bool) -> np.ndarray:
