@@ -94,16 +94,24 @@ def _count_feeds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_backend_timing_converts_each_batch_once(iris_rows, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.core.bench import local
+
     made = _count_feeds(monkeypatch)
-    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1, 4), duration_s=None, count=40, warmup_calls=3,
-                     warmup_s=0.0)
-    result = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan)
-    # 8 distinct batches per size, each converted once, while 40 calls (and warm-ups) were timed
-    assert made == [1] * 8 + [4] * 8
-    for c in result.configs:
-        assert c.timed == "backend" and c.calls == 40
-        assert c.prepare_us is not None and c.prepare_us > 0
-        assert c.finish_us is not None and c.finish_us > 0
+    counts = []
+    for calls in (40, 400):
+        made.clear()
+        plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1, 4), duration_s=None, count=calls,
+                         warmup_calls=3, warmup_s=0.0)
+        result = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan)
+        counts.append(list(made))
+        for c in result.configs:
+            assert c.timed == "backend" and c.calls == calls
+            assert c.prepare_us is not None and c.prepare_us > 0
+            assert c.finish_us is not None and c.finish_us > 0
+    # the 8 distinct batches of each size are converted once for the timed calls, then a few more times
+    # to measure the conversion warm; never per timed call: 10 times more calls, the same conversions
+    per_size = 8 * (1 + local._CONVERSION_ROUNDS)
+    assert counts[0] == counts[1] == [1] * per_size + [4] * per_size
 
 
 def test_end_to_end_timing_converts_on_every_call(iris_rows, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,7 +52,7 @@ class Availability:
         return {"ok": self.ok, "reason": self.reason or None, "install_hint": self.install_hint or None}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PreparedCall:
     """A batch of rows converted into a backend's own inputs, ready to run again and again.
 
