@@ -183,3 +183,25 @@ def test_request_preview_from_rows_and_copy_as_curl(qtbot, window, tfserving_tes
     view.copy_curl.click()
     curl = QGuiApplication.clipboard().text()
     assert curl.startswith("curl ") and server.rest_url in curl and "instances" in curl
+
+
+def test_load_test_sends_the_endpoint_headers(qtbot, window) -> None:
+    """A saved endpoint's headers (an authorization token) go with every load-test request too."""
+    from tests.core.bench_servers import ScriptedServer
+
+    with ScriptedServer() as server:
+        view = window.show_page("endpoints")
+        view.url.setText(server.url)
+        view.model.setText("m")
+        view.headers.setPlainText("Authorization: Bearer abc")
+        panel = view.load_test
+        panel.use_model_rows.setChecked(False)
+        panel.rows_json.setText('[{"x": 1.0}]')
+        panel.levels.setText("1")
+        panel.duration.setValue(1)
+        worker = panel.start()
+        qtbot.waitUntil(lambda: worker.is_done and panel.result is not None, timeout=60_000)
+        seen = dict(server.last_headers)
+    [level] = panel.result.levels
+    assert level.ok > 0 and level.error_count == 0
+    assert seen.get("Authorization") == "Bearer abc"

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                                    signature=args.signature, timeout=args.timeout, headers=headers)
     else:
         target = build_rest_target(args.url, args.model, frame, batch_size=args.batch_size, version=args.version,
-                                   signature=args.signature, headers=headers)
+                                   signature=args.signature, headers=headers, timeout=args.timeout)
     if not args.no_preflight:
         from workbench.commands.common import fail
         from workbench.core.bench.requests import preflight

@@ -99,6 +99,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: the longest wait for a signature look-up before a load test (the user's --timeout when shorter)
+_LOOKUP_TIMEOUT_S = 5.0
+
+
 def rest_predict_url(url: str, model: str, version: int | None = None, verb: str = "predict") -> str:
     """The full :predict URL: `url` as given when it has a path, else /v1/models/{model}:predict."""
     from workbench.core.serving.rest import model_path
@@ -109,13 +113,14 @@ def rest_predict_url(url: str, model: str, version: int | None = None, verb: str
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
 
 
-def _tfs_signature(base: str, model: str, signature: str, headers: dict[str, str] | None = None) -> Any:
+def _tfs_signature(base: str, model: str, signature: str, headers: dict[str, str] | None = None,
+                   timeout: float = 5.0) -> Any:
     """The served signature over REST metadata, or None when the server does not tell."""
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.rest import TFServingRestClient
 
     try:
-        with TFServingRestClient(base, timeout=5.0, headers=headers) as client:
+        with TFServingRestClient(base, timeout=timeout, headers=headers) as client:
             return client.metadata(model).signatures.get(signature)
     except (ServingError, ValueError, KeyError, TypeError):
         return None
@@ -155,10 +160,12 @@ def _v2_body(batch: Any, meta_inputs: dict[str, Any] | None) -> dict[str, Any]:
 
 def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, version: int | None = None,
                       signature: str = "serving_default", use_metadata: bool = True,
-                      headers: dict[str, str] | None = None) -> HttpTarget:
+                      headers: dict[str, str] | None = None, timeout: float = 10.0) -> HttpTarget:
     """An HttpTarget whose bodies carry the rows of `frame`, `batch_size` rows per request.
 
-    `headers` go with every request (and with the metadata look-up), e.g. an authorization token."""
+    `headers` go with every request (and with the metadata look-up), e.g. an authorization token;
+    the metadata look-up waits at most `timeout` seconds (and never more than 5)."""
+    lookup_s = min(timeout, _LOOKUP_TIMEOUT_S)
     full = rest_predict_url(url, model, version)
     path = urlsplit(full).path
     base = "{0.scheme}://{0.netloc}".format(urlsplit(full))
@@ -166,7 +173,7 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
     if "/v2/" in path:
         from workbench.core.serving.request_builder import build_v2_infer
 
-        v2sig = _v2_signature(base, model, headers) if use_metadata else None
+        v2sig = _v2_signature(base, model, headers, lookup_s) if use_metadata else None
         if _checks_rows(v2sig):
             where = f"the inputs of model {model!r}"
             _checked(build_v2_infer, v2sig, frame, base, where)        # every row, numbered from 1
@@ -179,7 +186,7 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
     else:
         from workbench.core.serving.request_builder import build_tfs_predict
 
-        sig = _tfs_signature(base, model, signature, headers) if use_metadata else None
+        sig = _tfs_signature(base, model, signature, headers, lookup_s) if use_metadata else None
         if _checks_rows(sig):
             built = _checked(build_tfs_predict, sig, frame, base,
                              f"the served signature {signature!r} of model {model!r}")
@@ -201,14 +208,14 @@ def build_rest_target(url: str, model: str, frame: Any, *, batch_size: int = 1, 
     return http_target(full, bodies, headers=headers)
 
 
-def _v2_signature(base: str, model: str, headers: dict[str, str] | None = None) -> Any:
+def _v2_signature(base: str, model: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Any:
     """The v2 model metadata as a pseudo-signature `infer`, or None when the server does not tell."""
     from workbench.core.serving.diagnosis import ServingError
     from workbench.core.serving.http import HttpSession
     from workbench.core.serving.signatures import metadata_from_v2
 
     try:
-        with HttpSession(base, timeout=5.0, headers=headers) as http:
+        with HttpSession(base, timeout=timeout, headers=headers) as http:
             answer = http.get(f"/v2/models/{model}")
             if not answer.ok:
                 return None
@@ -228,7 +235,7 @@ def build_grpc_target(address: str, model: str, frame: Any, *, batch_size: int =
 
     sig = None
     try:
-        with TFServingGrpcClient(address, timeout=min(timeout, 5.0), headers=headers) as client:
+        with TFServingGrpcClient(address, timeout=min(timeout, _LOOKUP_TIMEOUT_S), headers=headers) as client:
             sig = client.metadata(model, version).signatures.get(signature)
     except ServingError:
         sig = None  # the load test itself will count what goes wrong

@@ -40,13 +40,16 @@ LEVEL_COLUMNS = ["Run", "Level", "OK", "Errors", "Req/s", "p50 ms", "p90 ms", "p
 
 
 def load_job(url: str, model: str, frame: Any, levels: tuple[float, ...], duration_s: float, batch_size: int,
-             task: Any = None) -> Any:
-    """Worker job: build the requests from the rows and run the sweep, forwarding each second."""
+             headers: dict[str, str] | None = None, timeout_s: float = 10.0, task: Any = None) -> Any:
+    """Worker job: build the requests from the rows and run the sweep, forwarding each second.
+
+    `headers` (the saved endpoint's, e.g. an authorization token) go with every request."""
     from workbench.core.bench.load import LoadPlan, run_load
     from workbench.core.bench.requests import build_rest_target
 
-    target = build_rest_target(url, model, frame, batch_size=batch_size)
-    plan = LoadPlan(mode="closed", levels=levels, duration_s=duration_s, warmup_s=min(0.5, duration_s / 4))
+    target = build_rest_target(url, model, frame, batch_size=batch_size, headers=headers, timeout=timeout_s)
+    plan = LoadPlan(mode="closed", levels=levels, duration_s=duration_s, warmup_s=min(0.5, duration_s / 4),
+                    timeout_s=timeout_s)
     total = len(levels) * duration_s
 
     def on_point(point: Any) -> None:
@@ -186,7 +189,7 @@ class LoadTestPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.status.setText(f"Load testing {ep.url} (model {ep.model})…")
         self.worker = run_in_worker(load_job, ep.url, ep.model, frame, levels, self.duration.value(),
-                                    self.batch.value(), name="load test", on_progress=self._point,
+                                    self.batch.value(), dict(ep.headers), ep.timeout_s, name="load test", on_progress=self._point,
                                     on_result=self._done, on_error=self._failed, on_finished=self._finished)
         return self.worker
 
