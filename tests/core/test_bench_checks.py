@@ -371,3 +371,30 @@ def test_bench_table_header_and_columns(tmp_path, capsys, with_rows: bool) -> No
             value = float(row[col].replace(",", ""))
             assert value > 0 and (_significant(row[col]) == 3 or value >= 100), (col, row[col])
     assert lines[5].startswith("latency: the runtime's own call on inputs converted beforehand;")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", str(ONNX), "--warmup", "-1"],
+     "error: argument --warmup: expected a finite number of seconds, zero or more, got -1 "
+     "(see `workbench bench --help`)"),
+    (["bench", str(ONNX), "--count", "0"], "error: argument --count: expected 1 or more, got 0 "
+     "(see `workbench bench --help`)"),
+    (["load", "http://127.0.0.1:9/", "--model", "m", "--rows", str(ONNX_ROWS), "--count", "0"],
+     "error: argument --count: expected 1 or more, got 0 (see `workbench load --help`)"),
+    (["load", "http://127.0.0.1:9/", "--model", "m", "--rows", str(ONNX_ROWS), "--warmup", "nan"],
+     "error: argument --warmup: expected a finite number of seconds, zero or more, got nan "
+     "(see `workbench load --help`)"),
+    (["compare", str(ONNX), str(ONNX), "--rows", str(ONNX_ROWS), "--worst", "-1"],
+     "error: argument --worst: expected 0 or more, got -1 (see `workbench compare --help`)"),
+    (["probe", "http://127.0.0.1:9", "--model", "m", "--columnar"],
+     "error: --columnar shapes the rows sent for prediction: give --rows or --generate N too"),
+    (["probe", "http://127.0.0.1:9", "--model", "m", "--rows", str(ONNX_ROWS), "--generate", "3"],
+     "error: give --rows or --generate, not both"),
+])
+def test_out_of_range_arguments_are_refused_before_any_work(capsys, args: list[str], message: str) -> None:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own refusals exit from inside main
+        code = exc.code
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == message

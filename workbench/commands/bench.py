@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands._benchcli import add_result_arguments
+from workbench.commands.common import seconds, whole_number
 
 NAME = "bench"
 HELP = "benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s, memory"
@@ -19,9 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sizes", default="1,8,64", metavar="LIST", help="rows per call (default 1,8,64)")
     parser.add_argument("--duration", type=float, metavar="S",
                         help="seconds measured per configuration (default 2, none when only --count is given)")
-    parser.add_argument("--count", type=int, metavar="N", help="calls per configuration (stops at whichever "
+    parser.add_argument("--count", type=whole_number(1), metavar="N", help="calls per configuration (stops at whichever "
                         "of duration and count comes first; with --count alone no duration limit)")
-    parser.add_argument("--warmup", type=float, default=0.5, metavar="S",
+    parser.add_argument("--warmup", type=seconds, default=0.5, metavar="S",
                         help="warm-up seconds per configuration (default 0.5; JVM engines want more)")
     parser.add_argument("--end-to-end", action="store_true",
                         help="time the whole predict (rows in, results out) instead of the runtime's own call on "
@@ -53,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
     batch_sizes = parse_int_list(args.batch_sizes, "batch size")
     if args.duration is not None and args.duration <= 0:
         raise WorkbenchError(f"--duration must be positive, got {args.duration}")
-    if args.count is not None and args.count < 1:
-        raise WorkbenchError(f"--count must be at least 1, got {args.count}")
     duration = args.duration if args.duration is not None else (None if args.count is not None else 2.0)
     # everything that can fail without running is checked first: a bad --out or --baseline found only
     # after minutes of measuring wastes the run

@@ -20,3 +20,33 @@ def fail(message: str, code: int = 2) -> int:
     first_line = " ".join(str(message).split("\n")[0].split()) if message else "unknown error"
     print(f"error: {first_line}", file=sys.stderr)
     return code
+
+
+def whole_number(minimum: int) -> Any:
+    """An argparse `type` for whole numbers >= `minimum` (argparse names the option in its error)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {minimum} or more, got {value}")
+        return value
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse `type` for a finite number of seconds, zero or more."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, zero or more, got {text}")
+    return value

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.commands.common import print_json
+from workbench.commands.common import print_json, whole_number
 from workbench.commands.predict import format_table
 
 NAME = "compare"
@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"absolute tolerance (default {DEFAULT_ATOL:g})")
     parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL,
                         help=f"relative tolerance (default {DEFAULT_RTOL:g})")
-    parser.add_argument("--worst", type=int, default=5,
+    parser.add_argument("--worst", type=whole_number(0), default=5,
                         help="how many of the most different rows to show (default 5)")
     parser.add_argument("--trust", action="store_true",
                         help="load pickles (unpickling runs code from the file: only for files you trust)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands._benchcli import add_result_arguments
+from workbench.commands.common import seconds, whole_number
 
 NAME = "load"
 HELP = "load-test a serving endpoint: closed loop (concurrency) or open loop (rate), honest percentiles"
@@ -24,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "intended send time (coordinated-omission corrected)")
     parser.add_argument("--duration", type=float, metavar="S", help="seconds per level (default 10; none when "
                         "only --count is given)")
-    parser.add_argument("--count", type=int, metavar="N", help="requests per level")
-    parser.add_argument("--warmup", type=float, default=1.0, metavar="S", help="warm-up seconds per level (default 1)")
+    parser.add_argument("--count", type=whole_number(1), metavar="N", help="requests per level")
+    parser.add_argument("--warmup", type=seconds, default=1.0, metavar="S",
+                        help="warm-up seconds per level (default 1)")
     parser.add_argument("--batch-size", type=int, default=1, metavar="N", help="rows per request (default 1)")
     parser.add_argument("--connections", type=int, default=16, metavar="N",
                         help="open loop: connections (REST) / calls in flight (gRPC) carrying the rate (default 16)")

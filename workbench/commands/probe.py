@@ -92,6 +92,13 @@ def _options(args: argparse.Namespace, report: Any) -> Any:
     if args.generate < 0:
         report.error = Diagnosis("bad-arguments", "--generate takes a number of rows (0 or more)")
         return None
+    if args.rows and args.generate:
+        report.error = Diagnosis("bad-arguments", "give --rows or --generate, not both")
+        return None
+    if args.columnar and not (args.rows or args.generate):
+        report.error = Diagnosis("bad-arguments", "--columnar shapes the rows sent for prediction: give --rows "
+                                 "or --generate N too")
+        return None
     rows = None
     if args.rows:
         try:
