@@ -16,7 +16,7 @@ from workbench.core.tfserving.layout import (
     WARMUP_FILE,
     BundleError,
 )
-from workbench.core.tfserving.model_config import parse_model_config
+from workbench.core.tfserving.model_config import VersionPolicy, parse_model_config
 from workbench.core.tfserving.warmup import read_tfrecords, unwrap_prediction_log
 
 _METHODS = ("tensorflow/serving/predict", "tensorflow/serving/classify", "tensorflow/serving/regress")
@@ -172,8 +172,139 @@ def _lint_version(model: str, vdir: Path) -> list[LintFinding]:
     return out
 
 
-def lint_model_base(path: Path, model: str | None = None) -> list[LintFinding]:
-    """Lint one model base path (the folder holding numeric version folders)."""
+def _listing(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _versions_word(values: list[int]) -> str:
+    return f"version{'s' if len(values) > 1 else ''} {_listing(values)}"
+
+
+def _policy_findings(model: str, path: Path, policy: VersionPolicy, on_disk: list[int]) -> list[LintFinding]:
+    """What a configured model_version_policy makes TF Serving serve from the versions on disk, and errors
+    for `specific` versions that are not there.
+
+    Semantics from tensorflow/serving sources/storage_path/file_system_storage_path_source.cc:
+    latest serves the max(num_versions, 1) highest versions found, all serves every version found,
+    specific serves the listed versions that are found and only logs a warning for the others (they are
+    loaded once their folder appears; the source keeps polling)."""
+    out: list[LintFinding] = []
+    served = policy.served(on_disk)
+    note = ""
+    if policy.kind == "latest" and policy.latest_count > len(on_disk):
+        note = (
+            f"; num_versions {policy.latest_count} but {len(on_disk)} version(s) on disk: all are served, "
+            "and newer versions are added as they appear"
+        )
+    if policy.kind == "specific" and policy.versions:
+        missing = sorted(set(policy.versions) - set(on_disk))
+        first = missing[0] if missing else 0
+        if missing and not served:
+            # ServerCore::Create waits for every configured model to load before the server opens its
+            # gRPC/REST ports (server_core.cc ConnectAdaptersToManagerAndAwaitModelLoads)
+            out.append(
+                LintFinding(
+                    "error",
+                    f"{model}: model_version_policy specific asks for {_versions_word(missing)}, but "
+                    f"{path} has only {_versions_word(on_disk)}: TF Serving serves nothing for this model",
+                    f"TF Serving logs 'Version {first} of servable {model}, which was requested to be served "
+                    "as a 'specific' version in the servable's version policy, was not found in the file "
+                    "system' and keeps polling for it; at startup it does not open its ports until a "
+                    f"version of {model} loads. Add the version folder ({path}/{first}) or list a version "
+                    f"that exists ({_listing(on_disk)}) in model_version_policy",
+                )
+            )
+        elif missing:
+            out.append(
+                LintFinding(
+                    "error",
+                    f"{model}: model_version_policy specific asks for {_versions_word(missing)}, which "
+                    f"{path} does not have: TF Serving serves only {_listing(served)} until "
+                    f"{'they appear' if len(missing) > 1 else 'it appears'}",
+                    f"requests for /versions/{first} fail with 'Servable not found for request: "
+                    f"Specific({model}, {first})' meanwhile; add the version folder ({path}/{first}) or "
+                    "remove it from model_version_policy",
+                )
+            )
+    out.append(
+        LintFinding(
+            "info",
+            f"{model}: versions {_listing(on_disk)}; TF Serving serves {_listing(served) or 'nothing'} "
+            f"(model_version_policy {policy.describe()}){note}",
+        )
+    )
+    return out
+
+
+def _label_findings(
+    model: str, labels: dict[str, int], policy: VersionPolicy, on_disk: list[int] | None, path: Path | None
+) -> list[LintFinding]:
+    """Errors for version_labels pointing at versions TF Serving will not serve; a warning that labels
+    need --allow_version_labels_for_unavailable_models at startup. `on_disk` None: the base path is not
+    on this host, so only a `specific` policy can be checked.
+
+    tensorflow/serving model_servers/server_core.cc UpdateModelVersionLabelMap: a label must point at an
+    AVAILABLE version unless the flag is set (then a new label may point at any version, and requests
+    through it fail until that version loads). ReloadConfig checks the labels before it loads any model,
+    so at startup every label needs the flag (g3doc/serving_config.md says the same)."""
+    if not labels:
+        return []
+    out: list[LintFinding] = []
+    if on_disk is None:
+        allowed = set(policy.versions) if policy.kind == "specific" else None
+        served: list[int] = sorted(allowed or ())
+    else:
+        served = policy.served(on_disk)
+        allowed = set(served)
+    valid: dict[str, int] = {}
+    for label, version in sorted(labels.items()):
+        if allowed is None or version in allowed:
+            valid[label] = version
+            continue
+        if on_disk is not None and version not in on_disk:
+            reason = f"there is no version {version} under {path}"
+        elif on_disk is not None:
+            reason = f"it is on disk, but model_version_policy {policy.describe()} does not serve it"
+        else:
+            reason = f"model_version_policy {policy.describe()} does not include it"
+        target = f"a served version ({_listing(served)})" if served else "a served version"
+        out.append(
+            LintFinding(
+                "error",
+                f"{model}: version label {label!r} points at version {version}, which TF Serving does "
+                f"not serve ({reason})",
+                f"TF Serving rejects the config with 'Request to assign label to version {version} of model "
+                f"{model}, which is not currently available for inference'; with "
+                "--allow_version_labels_for_unavailable_models=true it accepts it, but requests to "
+                f"/labels/{label} fail until version {version} is served. Point the label at {target}, "
+                f"or serve version {version}",
+            )
+        )
+    if valid:
+        label, version = next(iter(valid.items()))
+        out.append(
+            LintFinding(
+                "warning",
+                f"{model}: version_labels ({', '.join(f'{k} -> {v}' for k, v in valid.items())}) need "
+                "tensorflow_model_server --allow_version_labels_for_unavailable_models=true to start "
+                "with this config",
+                "labels are checked before any version has loaded, so without the flag the server fails "
+                f"with 'Request to assign label to version {version} of model {model}, which is not "
+                "currently available for inference'; fine if the flag is set, or if the labels are added "
+                "by a config reload once the versions are AVAILABLE",
+            )
+        )
+    return out
+
+
+def lint_model_base(
+    path: Path,
+    model: str | None = None,
+    policy: VersionPolicy | None = None,
+    labels: dict[str, int] | None = None,
+) -> list[LintFinding]:
+    """Lint one model base path (the folder holding numeric version folders). `policy` and `labels`
+    come from the model's models.config entry (model_version_policy, version_labels)."""
     path = Path(path)
     model = model or (path.parent.name if path.name.isdigit() else path.name)
     out: list[LintFinding] = []
@@ -246,14 +377,18 @@ def lint_model_base(path: Path, model: str | None = None) -> list[LintFinding]:
             )
     for p in numeric:
         out.extend(_lint_version(model, p))
-    latest = max(by_value)
-    out.append(
-        LintFinding(
-            "info",
-            f"{model}: versions {', '.join(str(v) for v in sorted(by_value))}; "
-            f"TF Serving serves {latest} by default (model_version_policy latest)",
+    on_disk = sorted(by_value)
+    if policy is None or not policy.explicit:
+        out.append(
+            LintFinding(
+                "info",
+                f"{model}: versions {_listing(on_disk)}; "
+                f"TF Serving serves {on_disk[-1]} by default (model_version_policy latest)",
+            )
         )
-    )
+    else:
+        out.extend(_policy_findings(model, path, policy, on_disk))
+    out.extend(_label_findings(model, labels or {}, policy or VersionPolicy(), on_disk, path))
     return out
 
 
@@ -302,6 +437,24 @@ def lint_base_folder(path: Path | str) -> list[LintFinding]:
                         'set model_platform: "tensorflow"',
                     )
                 )
+            for problem in entry.problems:
+                out.append(
+                    LintFinding(
+                        "error",
+                        f"{config}: model {label}: {problem}",
+                        "TF Serving fails with 'Error parsing text-format "
+                        "tensorflow.serving.ModelServerConfig'; fix the text",
+                    )
+                )
+            if entry.policy.kind == "specific" and not entry.policy.versions:
+                out.append(
+                    LintFinding(
+                        "error",
+                        f"{config}: model {label} has model_version_policy specific with no versions: "
+                        "TF Serving serves nothing for it",
+                        "list the versions to serve (specific { versions: N }), or use latest",
+                    )
+                )
             if not entry.base_path:
                 out.append(LintFinding("error", f"{config}: model {label} has no base_path"))
                 continue
@@ -326,8 +479,9 @@ def lint_base_folder(path: Path | str) -> list[LintFinding]:
                         "fine if it exists on the serving host; otherwise fix it",
                     )
                 )
+                out.extend(_label_findings(label, entry.labels, entry.policy, None, None))
                 continue
-            out.extend(lint_model_base(host, entry.name or host.name))
+            out.extend(lint_model_base(host, entry.name or host.name, entry.policy, entry.labels))
         configured = {_host_path(path, e.base_path).resolve() for e in entries if e.base_path}
         for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if sub.resolve() not in configured and any(
