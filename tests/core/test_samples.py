@@ -287,3 +287,21 @@ def test_sklearn2pmml_incident_report_stays_on_this_machine(build, tmp_path):
 def test_pmml_sample_embeds_verification_rows():
     text = (SAMPLES_DIR / "iris_logreg.pmml").read_text()
     assert "<ModelVerification" in text and 'recordCount="10"' in text
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e["name"] for e in ENTRIES])
+def test_feature_count_is_the_number_of_values_per_row(entry: dict):
+    """One column per value in the rows CSV, whether the model takes one input per feature or one
+    (batch, k) vector (the SavedModel used to say 1 for its [?, 4] input)."""
+    from workbench.core.models import inspect_model
+
+    info = inspect_model(SAMPLES_DIR / entry["file"], trust=entry["trust"])
+    assert info.metadata["feature_count"] == len(entry["inputs"])
+
+
+def test_feature_count_of_inputs_the_rows_cannot_count():
+    from workbench.core.types import TensorSpec, feature_count
+
+    assert feature_count([TensorSpec("a", "float32", (None, 3)), TensorSpec("b", "string", (None,))]) == 4
+    assert feature_count([TensorSpec("img", "float32", (None, 28, 28))]) is None
+    assert feature_count([TensorSpec("x", "float32", (None, None))]) is None

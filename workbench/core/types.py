@@ -45,6 +45,21 @@ class TensorSpec:
         return out
 
 
+def feature_count(inputs: list[TensorSpec] | tuple[TensorSpec, ...]) -> int | None:
+    """Values per row over all inputs: 1 for a one-value input, k for a (batch, k) vector input; None
+    when some input's width is unknown or it takes more than a vector per row (images, sequences)."""
+    total = 0
+    for spec in inputs:
+        shape = spec.shape
+        if shape is None or len(shape) <= 1:
+            total += 1
+        elif len(shape) == 2 and shape[1] is not None:
+            total += int(shape[1])
+        else:
+            return None
+    return total
+
+
 @dataclass
 class ModelInfo:
     """What inspection found out about a model file or folder."""

@@ -12,7 +12,7 @@ from typing import Any
 from workbench.core.errors import BackendUnavailable, CorruptModel, UnknownFormat
 from workbench.core.formats.base import ModelFormat, Probe
 from workbench.core.formats.common import file_facts
-from workbench.core.types import ModelInfo, TensorSpec
+from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -113,7 +113,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "container": "keras-zip" if zipfile.is_zipfile(path) else "hdf5",
     }
     inputs = _inputs(config)
-    metadata["feature_count"] = inputs[0].shape[-1] if len(inputs) == 1 and inputs[0].shape else len(inputs)
+    metadata["feature_count"] = feature_count(inputs)
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="keras", framework="keras", framework_version=meta.get("keras_version"),
                      task=task, inputs=inputs, outputs=outputs, classes=classes, metadata=metadata,

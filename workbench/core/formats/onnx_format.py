@@ -9,7 +9,7 @@ from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe
 from workbench.core.formats.common import file_facts
 from workbench.core.formats.protowire import WireError, read_varint
-from workbench.core.types import ModelInfo, TensorSpec
+from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
 #: ModelProto field tags that may follow ir_version (producer_name .. graph, opset_import, metadata_props)
 _NEXT_TAGS = {0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0x7A}
@@ -94,7 +94,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "producer": model.producer_name, "producer_version": model.producer_version,
         "graph_name": graph.name, "node_count": len(graph.node), "operators": sorted(set(ops)),
         "metadata_props": {p.key: p.value for p in model.metadata_props},
-        "feature_count": len(inputs), "onnx_version": onnx.__version__,
+        "feature_count": feature_count(inputs), "onnx_version": onnx.__version__,
     }
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="onnx", framework=model.producer_name or "onnx",

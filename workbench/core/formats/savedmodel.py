@@ -13,7 +13,7 @@ from workbench.core.errors import CorruptModel, ModelFileError
 from workbench.core.formats.base import ModelFormat, Probe
 from workbench.core.formats.common import file_facts
 from workbench.core.formats.protowire import WireError, fields, signed64
-from workbench.core.types import ModelInfo, TensorSpec
+from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
 #: tensorflow.DataType enum -> numpy-style names (TFSERVING.md §2.2)
 TF_DTYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
@@ -173,7 +173,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                        for name, sig in signatures.items()},
         "versions": versions,
         "model_dir": str(model_dir),
-        "feature_count": len(inputs),
+        "feature_count": feature_count(inputs),
     }
     if (model_dir / "keras_metadata.pb").exists() or (model_dir / "fingerprint.pb").exists():
         metadata["fingerprint"] = (model_dir / "fingerprint.pb").exists()
