@@ -420,6 +420,7 @@ def test_generated_rows_from_split_thresholds_and_lightgbm_ranges() -> None:
         else:  # one split point (the scaled 0/1 'sex' column): as far again on each side
             expected = (lo - abs(lo), hi + abs(hi))
         assert spec.value_range == pytest.approx(expected)
+        assert spec.range_from_splits and spec.to_json()["range_source"] == "split thresholds"
     frame = generate_rows(info, 300, seed=2)
     for spec in info.inputs:
         assert frame[spec.name].between(*spec.value_range).all()
@@ -431,10 +432,14 @@ def test_generated_rows_from_split_thresholds_and_lightgbm_ranges() -> None:
             lo, hi = splits.min(), splits.max()
             pad = THRESHOLD_WIDENING * (hi - lo)
             assert spec.value_range == pytest.approx((max(lo - pad, 0.0), hi + pad), rel=1e-6)
+            assert spec.range_from_splits
     wrapper = inspect_model(SAMPLES_DIR / "lgbm_classifier.joblib")
     booster = inspect_model(SAMPLES_DIR / "lgbm_classifier.txt")  # feature_infos of the saved model
     assert [s.value_range for s in wrapper.inputs] == [s.value_range for s in booster.inputs]
     assert all(s.value_range is not None for s in wrapper.inputs)
+    # LightGBM records each feature's (min, max) in the training data: a real range
+    assert not any(s.range_from_splits for s in wrapper.inputs + booster.inputs)
+    assert {s.to_json()["range_source"] for s in booster.inputs} == {"data"}
 
 
 def test_scaler_and_imputer_facts_reach_the_inputs() -> None:
@@ -458,6 +463,7 @@ def test_scaler_and_imputer_facts_reach_the_inputs() -> None:
     robust = pipe[0].named_transformers_["robust"][-1]
     assert specs["a"].typical == pytest.approx((robust.center_[0], robust.scale_[0] / 1.349))
     assert specs["b"].value_range == pytest.approx((X["b"].min(), X["b"].max()))
+    assert not specs["b"].range_from_splits                 # what the MinMaxScaler saw: the data's range
     assert specs["c"].typical[0] == pytest.approx(X["c"].median())
     assert specs["d"].typical is None and specs["d"].value_range is None
     info = ModelInfo(path="m", format="sklearn", framework="scikit-learn", inputs=list(specs.values()))

@@ -70,7 +70,8 @@ def render(info: ModelInfo) -> str:
             shown = ", ".join(map(str, spec.categories[:8])) + (" ..." if len(spec.categories) > 8 else "")
             extra = f"  categories: {shown}"
         elif spec.value_range is not None:
-            extra = f"  range: {spec.value_range[0]:g} .. {spec.value_range[1]:g}"
+            what = "splits span" if spec.range_from_splits else "range"
+            extra = f"  {what}: {spec.value_range[0]:g} .. {spec.value_range[1]:g}"
         elif spec.typical is not None:
             extra = f"  typical: {spec.typical[0]:.4g} +- {spec.typical[1]:.3g}"
         lines.append(f"    {spec.name:<{width}}  {spec.dtype:<8} {_shape(spec.shape)}{extra}")

@@ -19,8 +19,9 @@ class TensorSpec:
 
     `shape` uses None for unknown dimensions (the batch dimension is usually None).
     `categories` are the levels of a categorical input where the model knows them;
-    `value_range` is (min, max) of a numeric input where the model knows it; `typical` is its
-    (mean, standard deviation) where the model knows them.
+    `value_range` is (min, max) of a numeric input where the model knows it (or, for tree ensembles,
+    the span of its split thresholds: `range_from_splits`); `typical` is its (mean, standard
+    deviation) where the model knows them.
     """
 
     name: str
@@ -32,6 +33,10 @@ class TensorSpec:
     description: str = ""
     #: (mean, standard deviation) of a numeric input where the model knows them (e.g. a StandardScaler)
     typical: tuple[float, float] | None = None
+    #: True when `value_range` is not the training data's (min, max) but the span of the model's split
+    #: thresholds on this input, widened (tree ensembles): values beyond it are fine, they fall in the
+    #: outermost branches
+    range_from_splits: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "dtype": self.dtype,
@@ -40,6 +45,7 @@ class TensorSpec:
             out["categories"] = list(self.categories)
         if self.value_range is not None:
             out["range"] = list(self.value_range)
+            out["range_source"] = "split thresholds" if self.range_from_splits else "data"
         if self.typical is not None:
             out["typical"] = list(self.typical)
         return out

@@ -209,6 +209,7 @@ def input_specs(obj: Any) -> tuple[list[TensorSpec], list[str]]:
             shape=(None,),
             categories=tuple(levels) if levels is not None else None,
             value_range=ranges.get(name) or (known.value_range if known and not is_text else None),
+            range_from_splits=name not in ranges and bool(known and not is_text and known.range_from_splits),
             accepts_missing=name in imputes or _handles_nan(obj),
             typical=known.typical if known and not is_text else None,
         ))

@@ -34,6 +34,8 @@ class ColumnFacts:
 
     value_range: tuple[float, float] | None = None
     typical: tuple[float, float] | None = None
+    #: `value_range` spans split thresholds (widened), not the data
+    range_from_splits: bool = False
 
 
 def column_facts(obj: Any, names: Sequence[str]) -> dict[str, ColumnFacts]:
@@ -141,11 +143,12 @@ def _learn(step: Any, names: list[str], facts: dict[str, ColumnFacts]) -> None:
                     # a centre only: spread guessed as half its size (1 around zero)
                     entry.typical = (float(value), abs(float(value)) / 2 or 1.0)
     else:
-        for index, (lo, hi) in _split_ranges(step).items():
+        ranges, from_splits = _split_ranges(step)
+        for index, (lo, hi) in ranges.items():
             if 0 <= index < len(names):
                 entry = _entry(facts, names[index])
                 if entry.value_range is None:
-                    entry.value_range = (lo, hi)
+                    entry.value_range, entry.range_from_splits = (lo, hi), from_splits
 
 
 def _set_typical(facts: dict[str, ColumnFacts], names: list[str], center: np.ndarray | None,
@@ -159,12 +162,13 @@ def _set_typical(facts: dict[str, ColumnFacts], names: list[str], center: np.nda
 
 # ------------------------------------------------------------------------------ tree ensembles
 
-def _split_ranges(est: Any) -> dict[int, tuple[float, float]]:
-    """Feature index -> plausible (min, max) from a tree model's split thresholds or LightGBM's
-    recorded feature ranges; {} for models without either."""
+def _split_ranges(est: Any) -> tuple[dict[int, tuple[float, float]], bool]:
+    """Feature index -> plausible (min, max) from LightGBM's recorded feature ranges (the training
+    data's) or else a tree model's split thresholds; {} for models without either. The flag is True
+    when the ranges come from split thresholds."""
     lightgbm = _lightgbm_ranges(est)
     if lightgbm:
-        return lightgbm
+        return lightgbm, False
     thresholds: dict[int, list[float]] = {}
     for tree in _trees(est):
         for feature, threshold in tree:
@@ -173,7 +177,7 @@ def _split_ranges(est: Any) -> dict[int, tuple[float, float]]:
         thresholds.setdefault(feature, []).extend(values)
     for feature, values in _xgboost_thresholds(est).items():
         thresholds.setdefault(feature, []).extend(values)
-    return {feature: widen(values) for feature, values in thresholds.items() if values}
+    return {feature: widen(values) for feature, values in thresholds.items() if values}, True
 
 
 def widen(thresholds: Sequence[float]) -> tuple[float, float]:

@@ -58,7 +58,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     types = learner.get("feature_types") or ["float"] * len(names)
     ranges = {i: widen(v) for i, v in xgboost_split_thresholds(doc).items()}  # for generated rows
     inputs = [TensorSpec(str(n), "float32" if t in ("float", "q") else ("int64" if t == "int" else "float32"),
-                         (None,), accepts_missing=True, value_range=ranges.get(i))
+                         (None,), accepts_missing=True, value_range=ranges.get(i), range_from_splits=True)
               for i, (n, t) in enumerate(zip(names, types))]
     num_class = int(params.get("num_class", 0) or 0)
     if objective.startswith("binary:"):

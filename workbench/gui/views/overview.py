@@ -45,7 +45,8 @@ def spec_cells(spec: TensorSpec) -> list[str]:
         detail = f"{{{cats}{extra}}}"
     elif spec.value_range is not None:
         lo, hi = spec.value_range
-        detail = f"{lo:g} … {hi:g}"
+        # tree ensembles know only where they split: say so, values beyond are fine
+        detail = f"splits {lo:g} … {hi:g}" if spec.range_from_splits else f"{lo:g} … {hi:g}"
     elif spec.typical is not None:  # what a scaler or imputer saw in training: mean ± std
         mean, std = spec.typical
         detail = f"≈ {mean:.4g} ± {std:.3g}"
