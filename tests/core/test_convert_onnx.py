@@ -200,6 +200,19 @@ def test_cli_json_contract_and_exit_codes(tmp_path, capsys):
     assert sha256(source) == before
 
 
+def test_cli_summary_and_extension_warning(tmp_path, capsys):
+    code, stdout, stderr = _cli(capsys, "convert", str(SAMPLES / "iris_logreg.skops"), "--to", "onnx",
+                                "--out", str(tmp_path / "iris.pmml"))
+    assert code == 0 and (tmp_path / "iris.pmml").is_file()
+    assert stderr.splitlines()[0] == ("warning: writing ONNX to a .pmml file (PMML's ending); tools pick the "
+                                      "format by the ending: use .onnx")
+    assert "  labels     agree on 100.00% of rows" in stdout.splitlines()
+    code, stdout, stderr = _cli(capsys, "convert", str(SAMPLES / "diabetes_rf.joblib"), "--trust", "--to", "onnx",
+                                "--out", str(tmp_path / "rf.onnx"))
+    assert code == 0 and "warning" not in stderr
+    assert "labels" not in stdout and "None" not in stdout          # a regressor has no labels to agree on
+
+
 def test_cli_list_targets(capsys):
     code, stdout, _ = _cli(capsys, "convert", str(SAMPLES / "iris_logreg.onnx"), "--list", "--json")
     assert code == 0

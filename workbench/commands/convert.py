@@ -73,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         return _list_targets(args)
     if not args.target or not args.out:
         return fail("--to TARGET and --out PATH are required (or --list to see the possible targets)")
+    mismatch = extension_mismatch(args.target, args.out)
+    if mismatch:
+        print(f"warning: {mismatch}", file=sys.stderr)
     try:
         result = convert_and_prove(args.model, args.target, args.out, rows=args.rows, name=args.name,
                                    version=args.version, trust=args.trust, force=args.force,
@@ -92,6 +95,25 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(result))
     return result.exit_code
+
+
+#: the file endings tools expect for each single-file target
+_ENDINGS = {"onnx": (".onnx",), "pmml": (".pmml", ".xml")}
+
+
+def extension_mismatch(target: str, out: str) -> str:
+    """A warning when `out`'s ending is another format's (runtimes and viewers go by the ending), else ""."""
+    from pathlib import Path
+
+    endings = _ENDINGS.get(target)
+    suffix = Path(out).suffix.lower()
+    if endings is None or suffix in endings:
+        return ""
+    other = next((t for t, e in _ENDINGS.items() if suffix in e), None)
+    if other is None and suffix:
+        return ""  # an ending of the user's own: their choice
+    said = f"a {suffix} file ({other.upper()}'s ending)" if other else "a file without an ending"
+    return f"writing {target.upper()} to {said}; tools pick the format by the ending: use {endings[0]}"
 
 
 def _list_targets(args: argparse.Namespace) -> int:
@@ -147,7 +169,9 @@ def render(result) -> str:  # type: ignore[no-untyped-def]
             if rows:
                 shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
                 lines.append(f"  outside    {len(rows)} row(s) beyond tolerance, not explained: {shown}")
-        lines.append(f"  labels     agreement {parity.get('label_agreement')}")
+        agreement = parity.get("label_agreement")
+        if agreement is not None:  # a regressor has no labels to agree on
+            lines.append(f"  labels     agree on {agreement:.2%} of rows")
     for row in result.explained_rows[:5]:
         lines.append(f"  row {row['row']}: {row['explanation']}")
     if len(result.explained_rows) > 5:
