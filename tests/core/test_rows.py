@@ -587,3 +587,23 @@ def test_separator_from_the_header_when_the_sniffer_gives_up(tmp_path: Path) -> 
         read_rows(path)
     ok = write(tmp_path, "ok.csv", "a;b;c\n1,5;2;3\n4;5;6\n7;8;9\n")
     assert read_rows(ok).to_dict("list") == {"a": ["1,5", "4", "7"], "b": ["2", "5", "8"], "c": ["3", "6", "9"]}
+
+
+def test_a_csv_without_a_header_line_is_named_as_such(tmp_path: Path) -> None:
+    path = write(tmp_path, "rows.csv", "5.8,2.7,5.1,1.9\n6.0,2.2,4.0,1.0\n")
+    with pytest.raises(InputRowsError) as err:
+        prepare_rows(read_rows(path), iris_info())
+    assert err.value.message == ("the first line of the rows ('5.8,2.7,5.1,1.9') looks like data, not a header: "
+                                 "a rows file starts with a line naming its columns")
+    assert err.value.hint == "add a header line first, e.g. sepal_length,sepal_width,petal_length,petal_width"
+
+
+def test_bad_cells_of_json_records_are_counted_without_a_header(tmp_path: Path) -> None:
+    records = [{n: 1 for n in IRIS}, {**{n: 1 for n in IRIS}, "petal_width": "wide"}]
+    for name, text, hint in (("rows.json", json.dumps(records), "records are counted from 1"),
+                             ("rows.csv", ",".join(IRIS) + "\n1,1,1,1\n1,1,1,wide\n",
+                              "rows are counted from 1, header excluded")):
+        with pytest.raises(InputRowsError) as err:
+            prepare_rows(read_rows(write(tmp_path, name, text)), iris_info())
+        assert "row 2, column 'petal_width': 'wide' is not" in err.value.message
+        assert err.value.hint == hint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,12 @@ def prepare_rows(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:
             f"single column, so none of the model's columns were found", column_problems,
             hint=f"save the rows with commas as separator, or check that every line uses {shown_sep} "
                  "the same way")
+    if column_problems and _looks_like_data(list(frame.columns)):
+        header = ",".join(s.name for s in info.inputs)
+        raise InputRowsError(
+            f"the first line of the rows ({_clip(','.join(map(str, frame.columns)))!r}) looks like data, not a "
+            "header: a rows file starts with a line naming its columns", column_problems,
+            hint=f"add a header line first, e.g. {_clip(header)}")
     unknown = unknown_categories(columns, layout, info)
     rejected = [u for u in unknown if u.rejected]
     for u in rejected:
@@ -60,8 +67,9 @@ def prepare_rows(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:
         shown = "; ".join(problems[:MESSAGE_PROBLEMS])
         more = f"; and {len(problems) - MESSAGE_PROBLEMS} more" if len(problems) > MESSAGE_PROBLEMS else ""
         what = _summary(column_problems, cells)
-        error = InputRowsError(f"{what}: {shown}{more}", problems,
-                               hint=None if not cells else "rows are counted from 1, header excluded")
+        counted = "records are counted from 1" if frame.attrs.get("format") == "json" \
+            else "rows are counted from 1, header excluded"
+        error = InputRowsError(f"{what}: {shown}{more}", problems, hint=None if not cells else counted)
         error.cells = cells  # type: ignore[attr-defined]
         raise error
     order = [c for name in (s.name for s in info.inputs) for c in layout.get(name, [])]
@@ -80,6 +88,14 @@ def _find(frame: pd.DataFrame, col: str) -> Any:
         if str(c) == col:
             return c
     raise KeyError(col)
+
+
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(\.\d+)?\s*$")  # pandas adds .1 to repeats
+
+
+def _looks_like_data(columns: list[object]) -> bool:
+    """True when every column name is a number: the file's first line is a row, not a header."""
+    return bool(columns) and all(_NUMBER.match(str(c)) for c in columns)
 
 
 def _summary(column_problems: list[str], cells: list[CellProblem]) -> str:

@@ -40,6 +40,7 @@ def read_rows(path: str | Path) -> pd.DataFrame:
         raise InputRowsError(f"rows file {p} is not UTF-8 text (byte {exc.start})",
                              hint="save it as UTF-8 CSV") from None
     head = text.lstrip()[:1]
+    frame_is_csv = False
     if p.suffix.lower() in (".jsonl", ".ndjson"):
         frame = _read_json_lines(p, text)
     elif p.suffix.lower() == ".json" or head in ("[", "{"):
@@ -49,9 +50,11 @@ def read_rows(path: str | Path) -> pd.DataFrame:
                              hint="give a CSV with a header line, or JSON records")
     else:
         frame = _read_csv(p, text)
+        frame_is_csv = True
     if len(frame) == 0:
         raise InputRowsError(f"rows file {p} has a header but no rows", hint="add at least one row")
     frame.attrs["source"] = str(p)
+    frame.attrs["format"] = "csv" if frame_is_csv else "json"
     return frame
 
 
