@@ -50,19 +50,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = parser.parse_args(["gui", *(argv or [])[len(argv or []):]])
         return gui.run(args)
+    json_out = bool(getattr(args, "json", False))
     try:
         return int(args._run(args) or 0)
     except WorkbenchError as exc:
-        return fail(str(exc))
+        return fail(str(exc), json_out=json_out, kind=exc.kind, hint=exc.hint, json_error=exc.message)
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return fail("interrupted", 130, json_out=json_out, kind="interrupted")
     except BrokenPipeError:  # `workbench ... | head` closed the pipe: not an error
         sys.stderr.close()
         return 0
     except Exception as exc:  # last resort: one line, never a traceback, unless asked for
         if os.environ.get("WORKBENCH_RAISE_ERRORS") == "1":
             raise
-        return fail(f"unexpected {type(exc).__name__}: {exc} (set WORKBENCH_RAISE_ERRORS=1 for the traceback)")
+        return fail(f"unexpected {type(exc).__name__}: {exc} (set WORKBENCH_RAISE_ERRORS=1 for the traceback)",
+                    json_out=json_out, kind="unexpected")
 
 
 if __name__ == "__main__":

@@ -391,3 +391,22 @@ def test_compare_reports_warnings_and_loads_a_generating_pickle_once(
                              "--generate", "4", "--json")
     doc = json.loads(out)
     assert code == 0 and len(doc["warnings"]) == 1 and "standard normal" in doc["warnings"][0]
+
+
+@pytest.mark.parametrize("argv, kind", [
+    (["predict", "{onnx}", "--rows", "{missing}", "--json"], "bad-rows"),
+    (["compare", "{onnx}", "{missing}", "--rows", "{rows}", "--json"], "model-file"),
+    (["bench", "{onnx}", "--runtime", "bogus", "--json"], "registry"),
+    (["inspect", "{missing}", "--json"], "model-file"),
+])
+def test_json_errors_are_json_on_stdout_too(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                            argv: list[str], kind: str) -> None:
+    """Every subcommand with --json prints {"error", "kind", "hint"} on stdout when it fails (convert and
+    probe always did), besides the one `error:` line on stderr."""
+    values = {"onnx": str(sample_path("iris_logreg_onnx")), "missing": str(tmp_path / "nothere.csv"),
+              "rows": str(IRIS_ROWS)}
+    code, out, err = run_cli(capsys, *[a.format(**values) for a in argv])
+    assert code == 2
+    payload = json.loads(out)
+    assert set(payload) == {"error", "kind", "hint"} and payload["kind"] == kind
+    assert err.startswith(f"error: {payload['error']}") and len(err.strip().splitlines()) == 1

@@ -242,7 +242,9 @@ def test_bad_file_gets_exit_2_and_one_specific_line(tmp_path: Path, capsys: pyte
     path = make(tmp_path)
     code, out, err = run_cli(capsys, "inspect", str(path), "--json")
     assert code == 2
-    assert out == ""
+    payload = json.loads(out)  # --json: scripts get an error object on stdout too
+    assert set(payload) == {"error", "kind", "hint"} and expected in payload["error"]
+    assert payload["kind"] in ("model-file", "unknown-format", "corrupt", "untrusted")
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert expected in lines[0]

@@ -235,7 +235,9 @@ def test_lint_cli_missing_path_or_file_is_exit_2_on_stderr(tmp_path, capsys):
     for argv in (["lint", str(missing)], ["lint", str(missing), "--json"]):
         assert main(argv) == 2
         captured = capsys.readouterr()
-        assert captured.out == ""
+        # --json: the same error as an object on stdout, for scripts
+        assert captured.out == ("" if "--json" not in argv else json.dumps(
+            {"error": f"{missing}: no such file or folder", "kind": "model-file", "hint": None}, indent=2) + "\n")
         assert captured.err == f"error: {missing}: no such file or folder\n"
     a_file = tmp_path / "models.config"
     a_file.write_text("model_config_list {}\n")

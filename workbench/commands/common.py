@@ -15,9 +15,14 @@ def print_json(payload: Any) -> None:
 
 
 
-def fail(message: str, code: int = 2) -> int:
-    """Print the one-line `error: ...` contract to stderr and return the exit code."""
+def fail(message: str, code: int = 2, *, json_out: bool = False, kind: str = "error", hint: str | None = None,
+         json_error: str | None = None) -> int:
+    """Print the one-line `error: ...` contract to stderr and return the exit code; with `json_out`
+    (the command's --json) also {"error", "kind", "hint"} on stdout, so scripts always get JSON
+    (`json_error`: the message there when `message` already carries the hint)."""
     first_line = " ".join(str(message).split("\n")[0].split()) if message else "unknown error"
+    if json_out:
+        print_json({"error": json_error or first_line, "kind": kind, "hint": hint})
     print(f"error: {first_line}", file=sys.stderr)
     return code
 

@@ -31,11 +31,12 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.path)
     problem = _path_problem(path)
     if problem:
-        return fail(problem)
+        return fail(problem, json_out=args.json, kind="model-file")
     try:
         findings = lint_base_folder(path)
     except OSError as exc:
-        return fail(f"{exc.filename or path}: cannot be read ({exc.strerror or exc})")
+        return fail(f"{exc.filename or path}: cannot be read ({exc.strerror or exc})", json_out=args.json,
+                    kind="model-file")
     errors = sum(f.level == "error" for f in findings)
     warnings = sum(f.level == "warning" for f in findings)
     if args.json:

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         except ServingError as exc:
             diag = exc.diagnosis
             return fail(f"the first request failed before any load ({diag.kind}): {exc}",
-                        1 if diag.reachable else 2)
+                        1 if diag.reachable else 2, json_out=args.json, kind=diag.kind)
     line = ProgressLine()
     what = "concurrency" if mode == "closed" else "rate"
 
