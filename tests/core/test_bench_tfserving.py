@@ -113,3 +113,32 @@ def test_grpc_cancel_returns_within_a_second(tfs_server, rows) -> None:
     assert time.monotonic() - t0 < 1.0
     level = box["result"].levels[0]
     assert box["result"].cancelled and level.stopped_by == "cancelled" and level.ok > 0
+
+
+@pytest.mark.parametrize("path", ["/v1/models/half", "/v1/models/half/", "/v1/models/half/versions/123"])
+def test_a_model_url_gets_its_predict_verb(tfs_server, rows, path: str) -> None:
+    """`probe` takes a model URL; `load` does too (it used to POST to it and get 'Malformed request')."""
+    target = build_rest_target(tfs_server["rest_url"] + path, "half", rows)
+    assert target.url == tfs_server["rest_url"] + path.rstrip("/") + ":predict"
+    answer = requests.post(target.url, data=target.requests[0].body, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"predictions": [[2.5]]}
+
+
+def test_load_cli_refuses_what_it_would_ignore(tfs_server, rows, tmp_path, capsys) -> None:
+    from workbench.cli import main
+
+    csv = tmp_path / "rows.csv"
+    csv.write_text("x\n1.0\n")
+    base = tfs_server["rest_url"]
+    for argv, message in (
+        ([f"{base}/v1/models/three:predict", "--model", "half"],
+         "error: the URL names model 'three' but --model says 'half' (use --model three, or a URL without a "
+         "model path)"),
+        ([base, "--model", "half", "--grpc", "127.0.0.1:1"],
+         "error: give a REST URL or --grpc HOST:PORT, not both: one load test measures one protocol"),
+    ):
+        assert main(["load", *argv, "--rows", str(csv), "--count", "1", "--warmup", "0"]) == 2
+        assert capsys.readouterr().err.strip() == message
+    assert main(["load", f"{base}/v1/models/half", "--model", "half", "--rows", str(csv), "--count", "3",
+                 "--warmup", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["ok"] == 3

@@ -59,13 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from workbench.commands.common import print_json
     from workbench.core.bench.load import LoadPlan, parse_levels, run_load
     from workbench.core.bench.recorder import TimePoint
-    from workbench.core.bench.requests import build_grpc_target, build_rest_target
+    from workbench.core.bench.requests import build_grpc_target, build_rest_target, url_model
     from workbench.core.bench.results import from_load, save_result
     from workbench.core.errors import WorkbenchError
     from workbench.core.rows import read_rows
 
     if not args.url and not args.grpc:
         raise WorkbenchError("give the endpoint: a REST URL, or --grpc HOST:PORT")
+    if args.url and args.grpc:
+        raise WorkbenchError("give a REST URL or --grpc HOST:PORT, not both: one load test measures one protocol")
+    named = url_model(args.url) if args.url else None
+    if named is not None and named != args.model:
+        raise WorkbenchError(f"the URL names model {named!r} but --model says {args.model!r}",
+                             hint=f"use --model {named}, or a URL without a model path")
     if args.batch_size < 1:
         raise WorkbenchError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.rate:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
@@ -103,14 +103,34 @@ def _plain(value: Any) -> Any:
 _LOOKUP_TIMEOUT_S = 5.0
 
 
+_TFS_MODEL_URL = re.compile(r"^/v1/models/(?P<model>[^/:]+)(/versions/\d+|/labels/[^/:]+)?/?$")
+_V2_MODEL_URL = re.compile(r"^/v2/models/(?P<model>[^/]+)(/versions/[^/]+)?/?$")
+_URL_MODEL = re.compile(r"^/v[12]/models/(?P<model>[^/:]+)")
+
+
 def rest_predict_url(url: str, model: str, version: int | None = None, verb: str = "predict") -> str:
-    """The full :predict URL: `url` as given when it has a path, else /v1/models/{model}:predict."""
+    """The full :predict URL: /v1/models/{model}:predict when `url` has no path; a model URL
+    (/v1/models/M[/versions/N], /v2/models/M[/versions/V]) gets its verb (:predict, /infer); any
+    other path is used as given."""
     from workbench.core.serving.rest import model_path
 
     parts = urlsplit(url if "://" in url else "http://" + url)
-    if parts.path in ("", "/"):
+    query = f"?{parts.query}" if parts.query else ""
+    path = parts.path
+    if path in ("", "/"):
         return f"{parts.scheme}://{parts.netloc}{model_path(model, version)}:{verb}"
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    if _TFS_MODEL_URL.match(path):
+        path = path.rstrip("/") + f":{verb}"
+    elif _V2_MODEL_URL.match(path):
+        path = path.rstrip("/") + "/infer"
+    return f"{parts.scheme}://{parts.netloc}{path}{query}"
+
+
+def url_model(url: str) -> str | None:
+    """The model a TF Serving or v2 URL names (/v1/models/M..., /v2/models/M...), else None."""
+    path = urlsplit(url if "://" in url else "http://" + url).path
+    found = _URL_MODEL.match(path)
+    return unquote(found.group("model")) if found else None
 
 
 def _tfs_signature(base: str, model: str, signature: str, headers: dict[str, str] | None = None,
