@@ -29,7 +29,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="workbench",
-        description="Model Serving Workbench: inspect, convert, predict, compare, probe and benchmark models.",
+        description="Model Serving Workbench: inspect, convert, predict, compare, probe and benchmark models. "
+                    "Without a command it starts the desktop app (same as `workbench gui`).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -8,7 +8,7 @@ from workbench.commands._benchcli import add_result_arguments
 from workbench.commands.common import seconds, whole_number
 
 NAME = "bench"
-HELP = "benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s, memory"
+HELP = "Benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s and memory."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

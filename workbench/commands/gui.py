@@ -11,11 +11,12 @@ from pathlib import Path
 from workbench.commands.common import fail
 
 NAME = "gui"
-HELP = "start the desktop app (optionally open FILES; --screenshot saves a PNG of the window and exits)"
+HELP = "Start the desktop app (optionally opening FILES; --screenshot saves a PNG of the window and exits)."
 
 VIEWS = ("overview", "rows", "predict", "benchmark", "endpoints")
 
-NO_DISPLAY = ("no display found ({why}): run under a desktop session or xvfb-run, or use the CLI commands")
+NO_DISPLAY = ("no display found ({why}): run under a desktop session or xvfb-run, or use the command-line "
+              "tools (`workbench --help` lists them)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

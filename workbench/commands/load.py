@@ -8,7 +8,7 @@ from workbench.commands._benchcli import add_result_arguments
 from workbench.commands.common import seconds, whole_number
 
 NAME = "load"
-HELP = "load-test a serving endpoint: closed loop (concurrency) or open loop (rate), honest percentiles"
+HELP = "Load-test a serving endpoint: closed loop (concurrency) or open loop (rate), honest percentiles."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
             "warnings": warnings,
         })
     else:
-        print(f"{args.model}  ({info.format}, runtime {batch.runtime}): {batch.rows} rows in "
-              f"{batch.elapsed_ms:.1f} ms")
+        print(f"{args.model}  ({info.format}, runtime {batch.runtime}): {batch.rows} "
+              f"row{'s' if batch.rows != 1 else ''} in {batch.elapsed_ms:.1f} ms")
         print(render_batch(batch))
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)

@@ -145,8 +145,8 @@ def _read_json(p: Path, text: str) -> pd.DataFrame:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputRowsError(f"rows file {p} is not valid JSON: {exc.msg} at line {exc.lineno} "
-                             f"column {exc.colno}") from None
+        raise InputRowsError(f"rows file {p} is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                             f"column {exc.colno})") from None
     return _frame_from_json(p, payload)
 
 

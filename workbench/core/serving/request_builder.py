@@ -187,8 +187,9 @@ def _input_array(frame: Any, cols: list[str], meta: TensorMeta, problems: list[s
         problems.append(f"input {meta.alias!r} takes rows of shape {list(row_shape)} (one value per row) but "
                         f"{len(cols)} columns were mapped to it")
     elif row_shape[0] not in (-1, len(cols)):
-        problems.append(f"input {meta.alias!r} takes {row_shape[0]} values per row but the rows have "
-                        f"{len(cols)} columns ({', '.join(cols)})")
+        values = f"{row_shape[0]} value{'s' if row_shape[0] != 1 else ''}"
+        problems.append(f"input {meta.alias!r} takes {values} per row but the rows have "
+                        f"{len(cols)} column{'s' if len(cols) != 1 else ''} ({', '.join(cols)})")
     return arr
 
 
