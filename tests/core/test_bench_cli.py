@@ -93,3 +93,18 @@ def test_load_cli_preflight_stops_before_loading_a_broken_endpoint(tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("error: the first request failed before any load (")
     assert served == 2      # the signature look-up (GET .../metadata) and the one preflight POST: no load
+
+
+def test_out_never_replaces_a_saved_result_without_force(tmp_path, capsys) -> None:
+    out = tmp_path / "baseline.json"
+    args = ["bench", str(SAMPLES_DIR / "iris_logreg.onnx"), "--runtime", "onnxruntime", "--batch-sizes", "1",
+            "--count", "3", "--warmup", "0", "--out", str(out)]
+    assert main(args) == 0
+    saved = out.read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (f"error: --out {out} exists: pass --force to overwrite it "
+                                               "(nothing was measured)")
+    assert out.read_bytes() == saved
+    assert main([*args, "--force"]) == 0
+    assert load_result(out).rows[0]["calls"] == 3 and out.read_bytes() != saved

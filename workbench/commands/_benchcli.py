@@ -166,8 +166,9 @@ def read_baseline(path: str, kind: str) -> Any:
     return baseline
 
 
-def check_out_path(path: str) -> None:
-    """Fail before anything runs when --out cannot be written: a .json or .csv file in a writable folder."""
+def check_out_path(path: str, force: bool = False) -> None:
+    """Fail before anything runs when --out cannot be written: a .json or .csv file in a writable folder,
+    and not an existing file unless `force` (a saved result, perhaps a baseline, is kept)."""
     import os
     import tempfile
     from pathlib import Path
@@ -179,6 +180,8 @@ def check_out_path(path: str) -> None:
         raise WorkbenchError(f"--out {path}: cannot save results as {p.name!r}", hint="use a .json or .csv file name")
     if p.is_dir():
         raise WorkbenchError(f"--out {path} is a folder", hint="give a file name ending in .json or .csv")
+    if p.exists() and not force:
+        raise WorkbenchError(f"--out {path} exists: pass --force to overwrite it (nothing was measured)")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.exists():
         raise WorkbenchError(f"--out {path}: folder {folder} does not exist", hint="create it first")
@@ -223,5 +226,6 @@ _TIMED_WORDS = {"backend": "the runtime's call alone", "end_to_end": "the whole 
 def add_result_arguments(parser: argparse.ArgumentParser) -> None:
     """--out, --baseline and --json, shared by `bench` and `load`."""
     parser.add_argument("--out", metavar="RESULT", help="save the result (.json or .csv)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument("--baseline", metavar="RESULT", help="a saved result to compare with (A/B ratios)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

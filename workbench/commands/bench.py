@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # everything that can fail without running is checked first: a bad --out or --baseline found only
     # after minutes of measuring wastes the run
     if args.out:
-        check_out_path(args.out)
+        check_out_path(args.out, args.force)
     baseline = read_baseline(args.baseline, "local") if args.baseline else None
     plan = LocalPlan(runtimes=tuple(args.runtime) if args.runtime else None, batch_sizes=batch_sizes,
                      duration_s=duration, count=args.count, warmup_s=max(0.0, args.warmup),

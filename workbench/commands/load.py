@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                     max_error_rate=args.max_error_rate, timeout_s=args.timeout, connections=max(1, args.connections))
     # checked before the endpoint is contacted: a bad --out or --baseline found after the run wastes it
     if args.out:
-        check_out_path(args.out)
+        check_out_path(args.out, args.force)
     baseline = read_baseline(args.baseline, "load") if args.baseline else None
     from workbench.core.serving.http import parse_headers
 
