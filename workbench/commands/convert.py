@@ -107,7 +107,7 @@ def extension_mismatch(target: str, out: str) -> str:
 
     endings = _ENDINGS.get(target)
     suffix = Path(out).suffix.lower()
-    if endings is None or suffix in endings:
+    if endings is None or suffix in endings or Path(out).is_dir():  # a folder: convert refuses it anyway
         return ""
     other = next((t for t, e in _ENDINGS.items() if suffix in e), None)
     if other is None and suffix:
