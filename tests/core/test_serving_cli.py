@@ -58,6 +58,16 @@ def test_connection_refused_is_one_short_line_on_stderr_and_json_on_stdout(capsy
     assert "Max retries" not in out and "NewConnectionError" not in out
 
 
+def test_a_grpc_port_that_refuses_shows_no_protocol(capsys):
+    """The gRPC probe assumes TF Serving's protocol before connecting; nothing answered, so none is shown."""
+    port = refused_port()
+    for url, extra in ((f"grpc://127.0.0.1:{port}", []), (f"http://127.0.0.1:{port}", ["--grpc", f"127.0.0.1:{port}"])):
+        code, report, _ = probe(capsys, url, "--model", "m", *extra)
+        assert code == 2
+        grpc = report.get("grpc") or report
+        assert grpc["error"]["kind"] == "connection-refused" and grpc["protocol"] is None
+
+
 def test_timeout_names_host_and_seconds(capsys):
     with SilentServer() as silent:
         code, report, err = probe(capsys, silent.url, "--model", "m", "--timeout", "0.5")

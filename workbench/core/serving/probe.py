@@ -130,6 +130,7 @@ def run_probe(opts: ProbeOptions) -> ProbeReport:
         report.protocol = TFSERVING
         _probe_grpc(report, f"{ep.base.split('://', 1)[1]}", opts, model, version, label,
                     tls=opts.grpc_tls or ep.tls)
+        _forget_unheard_protocol(report)
         return report
     http = HttpSession(ep.base, timeout=opts.timeout, headers=opts.headers, verify=opts.verify)
     try:
@@ -148,7 +149,14 @@ def run_probe(opts: ProbeOptions) -> ProbeReport:
             report.grpc = ProbeReport(url=opts.grpc, model=report.model or model, protocol=TFSERVING)
             _probe_grpc(report.grpc, opts.grpc, opts, report.model or model, version, label,
                         tls=opts.grpc_tls)
+        _forget_unheard_protocol(report.grpc)
     return report
+
+
+def _forget_unheard_protocol(report: ProbeReport) -> None:
+    """A gRPC probe assumes a protocol before it connects; when nothing answered, none was seen."""
+    if report.error is not None and not report.error.reachable:
+        report.protocol = None
 
 
 # ---- REST -------------------------------------------------------------------------------------------
