@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
@@ -49,6 +56,8 @@ def build_palette(colors: dict[str, str]) -> QPalette:
         role.Text: "text", role.Button: "button", role.ButtonText: "text", role.Highlight: "highlight",
         role.HighlightedText: "highlight_text", role.ToolTipBase: "base", role.ToolTipText: "text",
         role.PlaceholderText: "muted", role.Link: "accent", role.Mid: "border", role.Dark: "border",
+        # styles draw the tab bar's base line (and sunken frame edges) in Light: white by default
+        role.Light: "border", role.Midlight: "border",
     }
     for r, key in pairs.items():
         pal.setColor(r, QColor(colors[key]))
@@ -70,9 +79,26 @@ def apply_theme(choice: str = "system", app: QApplication | None = None) -> dict
     if app is not None:
         app.setStyle("Fusion")
         app.setPalette(build_palette(_current))
-        app.setStyleSheet(stylesheet(_current))
+        app.setStyleSheet(stylesheet({**_current, "style_dir": style_dir(_current["icon"], _current["muted"])}))
     clear_icon_cache()
     return _current
+
+
+@cache
+def style_dir(icon_color: str, muted_color: str) -> str:
+    """A folder of the images the stylesheets use (`url({{ style_dir }}/check.svg)`), `/`-separated as QSS
+    wants: the SVGs of `resources/styles` with `currentColor` drawn in `icon_color`, plus a `NAME-muted.svg`
+    of each in `muted_color` (disabled states). One temporary folder per colour pair, removed at exit."""
+    folder = files("workbench") / "resources" / "styles"
+    out = Path(tempfile.mkdtemp(prefix="workbench-styles-"))
+    atexit.register(shutil.rmtree, out, True)
+    for item in folder.iterdir():
+        if item.name.endswith(".svg"):
+            svg = item.read_text(encoding="utf-8")
+            (out / item.name).write_text(svg.replace("currentColor", icon_color), encoding="utf-8")
+            muted = item.name[:-4] + "-muted.svg"
+            (out / muted).write_text(svg.replace("currentColor", muted_color), encoding="utf-8")
+    return out.as_posix()
 
 
 def follow_system(app: QApplication, on_change=None) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -77,6 +80,44 @@ def convert_job(source: str, target: str, out: str, rows: Any, trust: bool, forc
                              progress=lambda f, m: task.progress(f, m), cancelled=lambda: task.cancelled)
 
 
+#: room kept for the window frame (title bar, borders) when the dialog is fitted before it is shown
+FRAME_ALLOWANCE = QSize(16, 40)
+
+
+class FittingScrollArea(QScrollArea):
+    """A vertical scroll area that asks for the full size of its content (QScrollArea caps its hint at
+    24 lines) but can shrink to a few lines: the dialog is as tall as its content when the screen allows,
+    and scrolls instead of pushing its buttons off a small screen. It never scrolls sideways."""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+
+    def _chrome(self) -> QSize:
+        f = 2 * self.frameWidth()
+        return QSize(f + self.verticalScrollBar().sizeHint().width(), f)
+
+    def sizeHint(self) -> QSize:
+        content = self.widget()
+        if content is None:
+            return super().sizeHint()
+        hint = content.sizeHint()
+        if content.hasHeightForWidth():   # word-wrapped labels: their height at the width they will get
+            hint.setHeight(max(hint.height(), content.heightForWidth(hint.width())))
+        return hint + self._chrome()
+
+    def minimumSizeHint(self) -> QSize:
+        content = self.widget()
+        if content is None:
+            return super().minimumSizeHint()
+        lines = 8 * self.fontMetrics().height()
+        return QSize(content.minimumSizeHint().width(), min(content.minimumSizeHint().height(), lines)) \
+            + self._chrome()
+
+
 class ExportDialog(QDialog):
     """Convert and prove parity."""
 
@@ -91,7 +132,6 @@ class ExportDialog(QDialog):
         self.settings = settings
         self.setWindowTitle(f"Export {doc.name}")
         self.setWindowIcon(icon("export"))
-        self.resize(760, 720)
         self._core, self._why = core_module("workbench.core.conversion")
         self.targets: dict[str, Any] = {}
         self.option_defaults: dict[str, dict[str, Any]] = {}
@@ -139,10 +179,13 @@ class ExportDialog(QDialog):
         self.bundle_rows = (QLabel("Model name:"), self.bundle_name, QLabel("Version:"), self.bundle_version)
         out_form.addRow(self.bundle_rows[0], self.bundle_name)
         out_form.addRow(self.bundle_rows[2], self.bundle_version)
+        for w in self.bundle_rows:   # TF Serving bundles only (see _target_changed)
+            w.setVisible(False)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress_label = QLabel()
+        _wrap_in_any_width(self.progress_label)   # long messages and paths never widen the dialog
         self.convert_button = QPushButton(icon("export", "#ffffff"), "Convert")
         self.convert_button.setObjectName("primary")
         self.convert_button.setEnabled(False)
@@ -158,7 +201,7 @@ class ExportDialog(QDialog):
         self.result_box = QGroupBox("Parity")
         rl = QVBoxLayout(self.result_box)
         self.verdict = QLabel()
-        self.verdict.setWordWrap(True)
+        _wrap_in_any_width(self.verdict)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.worst = QTableWidget(0, 5)
         self.worst.setHorizontalHeaderLabels(["Row", "Max diff", "Source", "Converted", "Features"])
@@ -174,20 +217,28 @@ class ExportDialog(QDialog):
         rl.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
         self.result_box.setVisible(False)
 
+        # title and buttons stay put; the rest scrolls when the screen is too short for it
+        body = QWidget()
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addWidget(self.target_box)
+        bl.addWidget(self.options_box)
+        bl.addWidget(out_box)
+        bl.addWidget(self.result_box, 1)
+        bl.addStretch(0)   # a taller dialog than its content: the room goes below, not between the boxes
+        self.body = FittingScrollArea(body)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
-        layout.addWidget(self.target_box)
-        layout.addWidget(self.options_box)
-        layout.addWidget(out_box)
+        layout.addWidget(self.body, 1)
         layout.addWidget(self.progress_label)
         layout.addLayout(buttons)
-        layout.addWidget(self.result_box, 1)
 
         self.convert_button.clicked.connect(self.convert)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
         self.open_button.clicked.connect(self._open_converted)
         self._set_rows_choice()
+        self.fit_to_screen()
         if self._core is not None:
             self.targets_worker = run_in_worker(targets_job, doc.path, doc.trusted, name="export targets",
                                                 on_result=self._targets_ready, on_error=self._targets_failed)
@@ -197,6 +248,31 @@ class ExportDialog(QDialog):
     def selected_target(self) -> str | None:
         button = self.target_group.checkedButton()
         return button.property("target") if button is not None else None
+
+    def fit_to_screen(self, available: QRect | None = None, grow_only: bool = False) -> QSize:
+        """Size the dialog to its content, within `available` (default: the available geometry of its
+        screen, less room for the window frame), and move it back inside if it pokes out. With
+        `grow_only` it never gets smaller (the user may have enlarged it). Returns the new size."""
+        area = available if available is not None else self._available_geometry()
+        frame = self.frameGeometry().size() - self.geometry().size()
+        frame = frame.expandedTo(FRAME_ALLOWANCE) if not self.isVisible() or frame.isEmpty() else frame
+        limit = (area.size() - frame).expandedTo(QSize(200, 150))
+        _settle_layouts(self)
+        self.body.updateGeometry()   # the layout caches the scroll area's hints: its content changed
+        layout = self.layout()
+        layout.activate()
+        wanted = self.sizeHint().expandedTo(self.minimumSizeHint())
+        if grow_only:
+            wanted = wanted.expandedTo(self.size())
+        size = wanted.boundedTo(limit)
+        self.resize(size)
+        if self.isVisible():
+            outer = self.frameGeometry()
+            x = max(area.left(), min(outer.left(), area.right() + 1 - outer.width()))
+            y = max(area.top(), min(outer.top(), area.bottom() + 1 - outer.height()))
+            if (x, y) != (outer.left(), outer.top()):
+                self.move(x, y)
+        return size
 
     def select_target(self, target: str) -> None:
         for button in self.target_group.buttons():
@@ -281,6 +357,15 @@ class ExportDialog(QDialog):
 
     # -- private ----------------------------------------------------------------------------
 
+    def _available_geometry(self) -> QRect:
+        screen = self.screen() or (self.parentWidget().screen() if self.parentWidget() is not None else None)
+        screen = screen or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1024, 640)
+
+    def _refit(self, grow_only: bool = False) -> None:
+        """`fit_to_screen` once the widgets just added are shown (Qt shows them on a queued call)."""
+        QTimer.singleShot(0, self, lambda: self.fit_to_screen(grow_only=grow_only))
+
     def _set_rows_choice(self) -> None:
         n = 0 if self.doc.rows is None else len(self.doc.rows)
         if n:
@@ -321,6 +406,7 @@ class ExportDialog(QDialog):
         if first_possible is not None:
             first_possible.setChecked(True)
         self._target_changed()
+        self._refit()
 
     def _targets_failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
@@ -363,6 +449,7 @@ class ExportDialog(QDialog):
         if is_bundle and not self.bundle_name.text():
             self.bundle_name.setText(Path(self.doc.path).stem.replace(".", "_"))
         self.out_edit.setText(self._default_output(target))
+        self._refit(grow_only=True)
 
     def _default_output(self, target: str) -> str:
         src = Path(self.doc.path)
@@ -391,6 +478,8 @@ class ExportDialog(QDialog):
         message, hint, details = describe_exception(exc)
         self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
         self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
+        self.progress_label.setToolTip(self.progress_label.text())
+        self._refit(grow_only=True)
         notify(message, "error", hint=hint, details=details, context="export")
 
     def _converted(self, result: Any) -> None:
@@ -399,6 +488,7 @@ class ExportDialog(QDialog):
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(f"Converted in {result.seconds:.1f} s with {result.converter}: "
                                     f"{result.output or result.failed_output}")
+        self.progress_label.setToolTip(self.progress_label.text())
         parity = result.parity or {}
         verdict = "✓ PASS" if result.passed else "✗ FAIL"
         parts = [f"<b>{verdict}</b> on {parity.get('rows', '?')} rows ({result.rows_source})"]
@@ -439,11 +529,30 @@ class ExportDialog(QDialog):
         self.worst.setVisible(bool(worst))
         self.open_button.setEnabled(bool(result.output))
         self.result_box.setVisible(True)
+        self._refit(grow_only=True)
         self.sig_converted.emit(result)
 
     def _open_converted(self) -> None:
         if self.result is not None and self.result.output:
             self.sig_open_model.emit(self.result.output)
+
+
+def _settle_layouts(root: QWidget) -> None:
+    """Lay out `root` and its descendants now, innermost first (Qt does it level by level on later
+    events), so that size hints include what was just added, e.g. the target radio buttons."""
+    for widget in reversed([root, *root.findChildren(QWidget)]):
+        if widget.layout() is not None:
+            widget.layout().activate()
+
+
+def _wrap_in_any_width(label: QLabel) -> None:
+    """A word-wrapped label that takes the width it is given: an unbreakable path or message does not set
+    the dialog's minimum width (it is cut at the edge; the text stays selectable)."""
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
 
 
 def _parse_scalar(text: str) -> Any:

@@ -47,7 +47,7 @@ from workbench.gui.workers import Progress, Worker, run_in_worker
 HIST_BINS_PER_DECADE = 20
 PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#862e9c"]
 TABLE_COLUMNS = ["Runtime", "Batch", "Calls", "Mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms",
-                 "Max ms", "Rows/s", "Load s"]
+                 "Max ms", "Rows/s", "Model load s"]
 
 
 def bench_job(path: str, rows: Any, runtimes: list[str], batch_sizes: list[int], duration_s: float,
@@ -207,40 +207,54 @@ class BenchmarkView(QWidget):
         self.stack.addWidget(self.empty)
         page = QWidget()
         self.head, self.title, self.subtitle = header("Benchmark", "")
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Runtimes:"))
+        # two rows, so that nothing is squeezed at 1024 px: what to run (and Run) on top, how below
+        controls = QVBoxLayout()
+        what = QHBoxLayout()
+        how = QHBoxLayout()
+        controls.addLayout(what)
+        controls.addLayout(how)
+        what.addWidget(QLabel("Runtimes:"))
         self.runtime_box = QHBoxLayout()
-        controls.addLayout(self.runtime_box)
-        controls.addSpacing(12)
-        controls.addWidget(QLabel("Batch sizes:"))
+        what.addLayout(self.runtime_box)
+        what.addStretch(1)
+        how.addWidget(QLabel("Batch sizes:"))
         self.batches = QLineEdit("1, 8, 64")
-        self.batches.setMaximumWidth(110)
+        # room for the default and a bit more, whatever the width of the row
+        room = self.batches.fontMetrics().horizontalAdvance("1, 8, 64, 512") + 16
+        self.batches.setMinimumWidth(room)
+        self.batches.setMaximumWidth(room + 60)
         self.batches.setToolTip("Comma-separated batch sizes; each runtime is timed at each size")
-        controls.addWidget(self.batches)
-        controls.addWidget(QLabel("Seconds each:"))
+        how.addWidget(self.batches)
+        how.addSpacing(8)
+        how.addWidget(QLabel("Seconds each:"))
         self.duration = QDoubleSpinBox()
         self.duration.setRange(0.1, 600)
         self.duration.setValue(1.0)
         self.duration.setSingleStep(0.5)
-        controls.addWidget(self.duration)
+        how.addWidget(self.duration)
+        how.addSpacing(8)
         self.end_to_end = QCheckBox("Whole predict")
         self.end_to_end.setToolTip("Time the whole prediction per call (rows in, predictions out). Unchecked, "
                                    "each call times the runtime alone, on inputs converted beforehand, and the "
                                    "conversion is shown apart (hover a result row)")
         self.end_to_end.toggled.connect(self._describe_timing)
-        controls.addWidget(self.end_to_end)
-        controls.addStretch(1)
+        how.addWidget(self.end_to_end)
+        how.addStretch(1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
+        self.progress.setMinimumWidth(80)
         self.progress.setMaximumWidth(200)
+        keep = self.progress.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)   # showing it during a run does not widen the row (nor the window)
+        self.progress.setSizePolicy(keep)
         self.progress.setVisible(False)
-        controls.addWidget(self.progress)
         self.run_button = QPushButton(icon("run", "#ffffff"), "Run")
         self.run_button.setObjectName("primary")
         self.cancel_button = QPushButton(icon("stop"), "Cancel")
         self.cancel_button.setEnabled(False)
-        controls.addWidget(self.run_button)
-        controls.addWidget(self.cancel_button)
+        what.addWidget(self.run_button)
+        what.addWidget(self.cancel_button)
+        how.addWidget(self.progress)   # under Run and Cancel
 
         export = QHBoxLayout()
         self.status = QLabel("Pick runtimes and batch sizes, then Run.")
@@ -255,9 +269,9 @@ class BenchmarkView(QWidget):
         export.addWidget(self.save_chart)
         export.addWidget(self.save_data)
 
-        self.latency_plot = _plot("Latency while running", "ms per call (mean of 200 ms)", "seconds")
+        self.latency_plot = _plot("Mean latency per 200 ms", "ms per call", "seconds")
         self.hist_plot = histogram_plot("Latency distribution")
-        self.bar_plot = _plot("Comparison: p50 (solid), p99 (light)", "ms per call", "")
+        self.bar_plot = _plot("p50 (solid), p99 (light)", "ms per call", "")
         self.bar_plot.getPlotItem().getAxis("bottom").setHeight(38)   # two-line labels: runtime, ×batch
         self.bar_plot.getPlotItem().legend.setVisible(False)        # colours match the other two charts' keys
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -445,7 +459,7 @@ class BenchmarkView(QWidget):
                  pct.get(99.0), pct.get(99.9), lat.max_ms, c.throughput_rows_s, c.load_s]
         for col, value in enumerate(cells):
             if isinstance(value, float):
-                text = "" if math.isnan(value) else (f"{value:.0f}" if col == 10 else f"{value:.3f}")
+                text = "" if math.isnan(value) else (f"{value:,.0f}" if col == 10 else f"{value:.3f}")
             else:
                 text = "" if value is None else str(value)
             item = QTableWidgetItem(text)
@@ -511,7 +525,8 @@ class BenchmarkView(QWidget):
     def _done(self, result: Any) -> None:
         self.result = result
         done = sum(1 for c in result.configs if not c.error)
-        self.status.setText(f"{'Cancelled after' if result.cancelled else 'Done:'} {done} configuration(s) "
+        configs = f"{done} configuration{'s' if done != 1 else ''}"
+        self.status.setText(f"{'Cancelled after' if result.cancelled else 'Done:'} {configs} "
                             f"on {result.sample_rows} rows ({result.rows_source or 'generated'}).")
         self.save_chart.setEnabled(True)
         self.save_data.setEnabled(True)

@@ -3,6 +3,10 @@
 Everything goes through `workbench.core.serving.probe.run_probe` on a worker; the report fills the
 status tree, the request preview (the exact JSON body and a copyable curl command), the response
 and, when something failed, the diagnosis with its hint.
+
+The form sits beside the result tabs when the page is wide enough for both (the load test alone needs
+about 600 px); on a narrower page (a 1024 px window with the library open) it becomes the first tab,
+"Endpoint", so that the page never makes the window wider than it is.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -24,6 +28,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QTreeWidget,
@@ -49,6 +54,11 @@ def probe_job(endpoint: Endpoint, rows: Any) -> Any:
     return run_probe(opts)
 
 
+def _min_width(widget: QWidget) -> int:
+    """The minimum width a layout gives `widget` (its minimum size if set, else its minimum size hint)."""
+    return widget.minimumWidth() or widget.minimumSizeHint().width()
+
+
 def parse_headers(text: str) -> dict[str, str]:
     """`Name: value` lines (or a JSON object) -> dict."""
     text = text.strip()
@@ -71,8 +81,60 @@ def shown_signatures(signatures: dict[str, Any]) -> dict[str, Any]:
     return {n: signatures[n] for n in names}
 
 
+#: the load-test charts: shorter than this, their axis labels overlap
+LOAD_CHART_MIN_HEIGHT = 150
+#: the form is put beside the results only if it gets at least this width there
+FORM_MIN_WIDTH = 300
+
+
+class VerticalScrollArea(QScrollArea):
+    """Scrolls its content up and down when the page is too short for it; never sideways: it is as wide
+    as its content must be, but its minimum height is a few lines (a short window does not grow).
+
+    The content gets the whole viewport, or its minimum size if that is larger. (QScrollArea's own
+    `widgetResizable` gives content with word-wrapped labels its preferred height instead: always a
+    scroll bar, the buttons at the bottom out of sight.)"""
+
+    def __init__(self, content: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+        content.installEventFilter(self)
+
+    def sizeHint(self) -> QSize:
+        return self.widget().sizeHint() + QSize(self._bar_width(), 0)
+
+    def minimumSizeHint(self) -> QSize:
+        content = self._content_minimum()
+        return QSize(content.width() + self._bar_width(), min(content.height(), 8 * self.fontMetrics().height()))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit_content()   # its minimum may have changed
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_content()
+
+    def _bar_width(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def _content_minimum(self) -> QSize:
+        content = self.widget()
+        return content.minimumSizeHint().expandedTo(content.minimumSize())
+
+    def _fit_content(self) -> None:
+        room = self.maximumViewportSize()
+        least = self._content_minimum()
+        width = room.width() - (self._bar_width() if least.height() > room.height() else 0)
+        self.widget().resize(max(width, least.width()), max(room.height(), least.height()))
+
+
 class EndpointsView(QWidget):
-    """Saved endpoints on the left; probe results on the right."""
+    """Saved endpoints on the left (or in the first tab when the page is narrow); probe results on the right."""
 
     sig_probed = Signal(object)
     """A ProbeReport arrived."""
@@ -84,6 +146,8 @@ class EndpointsView(QWidget):
         self._core, self._why = core_module("workbench.core.serving.probe")
         self.worker: Worker | None = None
         self.report: Any = None
+        self.compact = False
+        """True while the form is the first tab (a narrow page), False while it is beside the tabs."""
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
@@ -114,6 +178,7 @@ class EndpointsView(QWidget):
         self.send_rows = QCheckBox("Send the first rows of the selected model")
         self.send_rows.setToolTip("Build a predict request from the Rows table (up to 5 rows)")
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)   # labels above the fields when narrow
         form.addRow("Name:", self.name)
         form.addRow("URL:", self.url)
         form.addRow("Model:", self.model)
@@ -133,15 +198,18 @@ class EndpointsView(QWidget):
         buttons.addWidget(self.delete_button)
         buttons.addStretch(1)
         buttons.addWidget(self.probe_button)
-        left = QWidget()
-        ll = QVBoxLayout(left)
+        form_page = QWidget()
+        ll = QVBoxLayout(form_page)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(QLabel("<b>Saved endpoints</b>"))
+        self.saved.setMinimumHeight(60)
         ll.addWidget(self.saved, 1)
         box = QGroupBox("Endpoint")
         box.setLayout(form)
         ll.addWidget(box)
         ll.addLayout(buttons)
+        self.form_panel = VerticalScrollArea(form_page)
+        """Saved endpoints, the form and its buttons: beside the tabs, or the "Endpoint" tab."""
 
         # -- right: status tree, request, response -------------------------------------------
         self.verdict = QLabel("Probe an endpoint to see its status, versions and signatures.")
@@ -170,19 +238,26 @@ class EndpointsView(QWidget):
         from workbench.gui.views.load_test import LoadTestPanel
 
         self.load_test = LoadTestPanel(self.endpoint, self._model_rows)
-        self.tabs.addTab(self.load_test, "Load test")
+        # tall enough for their axis labels; the tab scrolls when the window is shorter than that
+        for chart in (self.load_test.latency_plot, self.load_test.rps_plot):
+            chart.setMinimumHeight(LOAD_CHART_MIN_HEIGHT)
+        self.load_test.hist_plot.setMinimumHeight(2 * LOAD_CHART_MIN_HEIGHT)
+        self.load_tab = VerticalScrollArea(self.load_test)
+        self.tabs.addTab(self.load_tab, "Load test")
         right = QWidget()
         rr = QVBoxLayout(right)
         rr.setContentsMargins(0, 0, 0, 0)
         rr.addWidget(self.verdict)
         rr.addWidget(self.tabs, 1)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        left.setMaximumWidth(380)
-        splitter.setSizes([320, 760])
-        outer.addWidget(splitter)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.form_panel)
+        self.splitter.addWidget(right)
+        self.form_panel.setMaximumWidth(380)
+        self.splitter.setSizes([360, 720])
+        outer.addWidget(self.splitter)
+        self._set_compact(False)
 
         self.saved.currentItemChanged.connect(self._select)
         self.save_button.clicked.connect(self.save_current)
@@ -197,6 +272,23 @@ class EndpointsView(QWidget):
         self.settings = getattr(window, "settings", None)
         if self._core is not None and self.settings is not None:
             self._reload_saved()
+
+    def show_tab(self, which: str) -> None:
+        """Bring a tab to the front: "endpoint" (the form: its tab when compact), "status", "request",
+        "response" or "load"."""
+        pages = {"endpoint": self.form_panel, "status": self.tree, "request": self.request_text.parentWidget(),
+                 "response": self.response_text, "load": self.load_tab}
+        page = pages[which]
+        if page is self.form_panel and not self.compact:
+            self.name.setFocus()
+            return
+        self.tabs.setCurrentWidget(page)
+
+    def minimum_wide_width(self) -> int:
+        """The width the page needs to show the form beside the tabs (less: the form is a tab)."""
+        m = self.layout().contentsMargins()
+        form = max(FORM_MIN_WIDTH, self.form_panel.minimumSizeHint().width())
+        return m.left() + m.right() + form + self.splitter.handleWidth() + self._results_min_width()
 
     def endpoint(self) -> Endpoint:
         """The endpoint described by the form."""
@@ -261,6 +353,56 @@ class EndpointsView(QWidget):
             if item.text(0) == top:
                 return [item.child(j).text(0) for j in range(item.childCount())]
         return []
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_width()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_width()
+
+    def _fit_width(self) -> None:
+        if self._core is not None:
+            self._set_compact(self.width() < self.minimum_wide_width())
+
+    def _results_min_width(self) -> int:
+        widths = [self.verdict.minimumSizeHint().width()]
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is not self.form_panel:
+                widths.append(_min_width(page))
+        frame = self.tabs.minimumSizeHint().width() - max(_min_width(self.tabs.widget(i))
+                                                           for i in range(self.tabs.count()))
+        return max(widths) + max(0, frame)
+
+    def _set_compact(self, compact: bool) -> None:
+        """Move the form into the first tab (compact) or beside the tabs. The splitter's minimum width is
+        set to what the compact layout needs, so that the page never asks the window for the width of both."""
+        if compact != self.compact:
+            current = self.tabs.currentWidget()
+            self.compact = compact
+            if compact:
+                self.form_panel.setMaximumWidth(16777215)
+                self.tabs.insertTab(0, self.form_panel, icon("endpoint"), "Endpoint")
+                if current is self.tree and self.report is None:
+                    current = self.form_panel   # nothing probed yet: the form is what there is to see
+            else:
+                self.tabs.removeTab(self.tabs.indexOf(self.form_panel))
+                self.splitter.insertWidget(0, self.form_panel)
+                self.form_panel.setMaximumWidth(380)
+                self.form_panel.show()
+                self.splitter.setSizes([360, max(1, self.splitter.width() - 360)])
+                if current is self.form_panel:
+                    current = self.tree
+            self.tabs.setCurrentWidget(current)
+        if compact:
+            self.splitter.setMinimumWidth(0)   # only the tabs in it: their own minimum
+        else:
+            form = self.form_panel.minimumSizeHint().width()
+            self.splitter.setMinimumWidth(max(form, self._results_min_width()))
 
     # -- private ----------------------------------------------------------------------------
 
@@ -351,6 +493,8 @@ class EndpointsView(QWidget):
             self.verdict.setText(f"✓ {data.get('protocol')} · model {data.get('model')} · "
                                  f"{available} version(s) available · {len(signatures)} signature(s)")
             self.verdict.setStyleSheet(f"color: {color('ok').name()};")
+        if self.compact and self.tabs.currentWidget() is self.form_panel:
+            self.tabs.setCurrentWidget(self.tree)   # the form's tab hides the answer
         self.sig_probed.emit(report)
 
     def _copy_curl(self) -> None:
