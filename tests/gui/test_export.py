@@ -62,3 +62,39 @@ def test_impossible_targets_show_the_reason(qtbot, window, samples, wait_loaded)
         button = next(b for b in dialog.target_group.buttons() if b.property("target") == status.target)
         assert not button.isEnabled() and button.toolTip() == status.reason
     dialog.close()
+
+
+def test_a_model_nothing_can_be_made_of_says_so_once(qtbot, window, samples, wait_loaded) -> None:
+    dialog = _open(qtbot, window, samples / "iris_logreg.pmml", wait_loaded)
+    assert not any(s.possible for s in dialog.targets.values())
+    assert dialog.nothing_to_export.text().startswith("<b>Nothing can be exported from this pmml model.</b>")
+    assert not dialog.out_box.isEnabled() and not dialog.convert_button.isEnabled()
+    dialog.close()
+
+
+def test_explained_differences_are_not_a_plain_pass(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
+    """LightGBM -> ONNX computes in float32: rows on a split threshold go down the other branch. The
+    conversion passes, the headline says the differences were explained, in the warning colour."""
+    from workbench.gui.views.common import color
+
+    dialog = _open(qtbot, window, samples / "lgbm_classifier.joblib", wait_loaded)
+    dialog.select_target("onnx")
+    label = dialog.options_form.labelForField(dialog.option_widgets["target_opset"])
+    assert label.text() == "ONNX opset:" and "operator set" in dialog.option_widgets["target_opset"].toolTip()
+    dialog.out_edit.setText(str(tmp_path / "lgbm.onnx"))
+    worker = dialog.convert()
+    qtbot.waitUntil(lambda: worker.is_done and (dialog.result is not None or dialog.error is not None),
+                    timeout=120_000)
+    result = dialog.result
+    assert result.passed and result.explained_rows
+    text = dialog.verdict.text()
+    assert text.startswith("<b>✓ PASS with explained differences</b>")
+    assert f"{len(result.explained_rows)} rows beyond tolerance lie on a split threshold" in text
+    assert color("warn").name() in dialog.verdict.styleSheet()
+    dialog.close()
+
+
+def test_agreement_is_never_rounded_up_to_all() -> None:
+    from workbench.gui.dialogs.export import agreement_text
+
+    assert (agreement_text(1.0), agreement_text(0.99999), agreement_text(0.5)) == ("100%", "99.99%", "50.00%")

@@ -45,6 +45,29 @@ from workbench.gui.workers import Progress, Worker, run_in_worker
 
 EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": "", "tfserving": ""}
 
+#: converter options as the form shows them: (label, tooltip); others are shown with their name humanised
+OPTION_LABELS = {
+    "target_opset": ("ONNX opset", "The ONNX operator set version to write; empty: the converter's default "
+                     "(what ONNX Runtime here runs)"),
+    "verification": ("Embed verification rows", "Write sample rows and their expected results into the PMML "
+                     "(ModelVerification): PMML engines check the model against them when they load it"),
+    "target_name": ("Target field name", "The name of the predicted field in the PMML file"),
+    "telemetry": ("Let sklearn2pmml report failures", "Off (recommended): the Java side cannot reach its vendor's "
+                  "telemetry server. On: a failed conversion is reported to telemetry.jpmml.org"),
+}
+
+
+def agreement_text(fraction: float) -> str:
+    """"100%" only when every label agrees; otherwise never rounded up to 100 ("99.99%")."""
+    if fraction >= 1.0:
+        return "100%"
+    return f"{min(fraction * 100, 99.99):.2f}%"
+
+
+def option_label(name: str) -> tuple[str, str]:
+    """The form label and tooltip of converter option `name`."""
+    return OPTION_LABELS.get(name, (name.replace("_", " ").capitalize(), name))
+
 
 def targets_job(path: str, trust: bool) -> dict[str, Any]:
     """Worker job: load the model (if allowed) and ask the registry what it can become."""
@@ -170,7 +193,7 @@ class ExportDialog(QDialog):
         self.bundle_version = QSpinBox()
         self.bundle_version.setRange(1, 1_000_000)
 
-        out_box = QGroupBox("Output and parity check")
+        out_box = self.out_box = QGroupBox("Output and parity check")
         out_form = QFormLayout(out_box)
         out_form.addRow("Output:", out_row)
         out_form.addRow("", self.force)
@@ -184,6 +207,10 @@ class ExportDialog(QDialog):
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
+        keep = self.progress.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)   # shown from the first Convert on; an idle bar looks like a text box
+        self.progress.setSizePolicy(keep)
+        self.progress.setVisible(False)
         self.progress_label = QLabel()
         _wrap_in_any_width(self.progress_label)   # long messages and paths never widen the dialog
         self.convert_button = QPushButton(icon("export", "#ffffff"), "Convert")
@@ -333,6 +360,7 @@ class ExportDialog(QDialog):
         self.convert_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
+        self.progress.setVisible(True)
         name = self.bundle_name.text().strip() or None
         version = self.bundle_version.value() if target == "tfserving" else None
 
@@ -398,13 +426,23 @@ class ExportDialog(QDialog):
                 reason.setStyleSheet(f"color: {color('muted').name()};")
                 radio.setToolTip(status.reason or "")
                 self.target_layout.addWidget(reason)
-        if result["load_error"]:
+        if result["load_error"] and any(s.possible for s in result["statuses"]):
             note = QLabel(f"⚠ {result['load_error']}")
             note.setWordWrap(True)
             self.target_layout.addWidget(note)
         self.target_group.buttonToggled.connect(lambda *_: self._target_changed())
         if first_possible is not None:
             first_possible.setChecked(True)
+        else:  # say it once, plainly, and leave nothing to fill in
+            fmt = self.doc.info.format
+            nothing = QLabel(f"<b>Nothing can be exported from this {fmt} model.</b> The workbench converts "
+                             "from the trained model (scikit-learn, LightGBM, XGBoost, Keras): open that one "
+                             "and export it.")
+            nothing.setWordWrap(True)
+            self.target_layout.insertWidget(0, nothing)
+            self.nothing_to_export = nothing
+            self.options_box.setVisible(False)
+            self.out_box.setEnabled(False)
         self._target_changed()
         self._refit()
 
@@ -440,7 +478,9 @@ class ExportDialog(QDialog):
                 if default is None:
                     widget.setPlaceholderText("converter default")
             self.option_widgets[name] = widget
-            self.options_form.addRow(f"{name}:", widget)
+            label, tip = option_label(name)
+            widget.setToolTip(tip)
+            self.options_form.addRow(f"{label}:", widget)
         if not self.option_widgets:
             self.options_form.addRow(QLabel("This converter has no options."))
         is_bundle = target == "tfserving"
@@ -490,11 +530,16 @@ class ExportDialog(QDialog):
                                     f"{result.output or result.failed_output}")
         self.progress_label.setToolTip(self.progress_label.text())
         parity = result.parity or {}
-        verdict = "✓ PASS" if result.passed else "✗ FAIL"
+        explained = len(result.explained_rows)
+        verdict = "✗ FAIL" if not result.passed else (
+            "✓ PASS with explained differences" if explained else "✓ PASS")
         parts = [f"<b>{verdict}</b> on {parity.get('rows', '?')} rows ({result.rows_source})"]
         if parity.get("label_agreement") is not None:
-            parts.append(f"labels agree on {parity['label_agreement']:.2%}")
-        if parity.get("max_abs_diff") is not None:
+            parts.append(f"labels agree on {agreement_text(parity['label_agreement'])}")
+        if explained and parity.get("max_abs_diff_unexplained") is not None:
+            parts.append(f"max abs diff {parity['max_abs_diff_unexplained']:.3g} outside the explained rows "
+                         f"({parity.get('max_abs_diff', 0.0):.3g} on them)")
+        elif parity.get("max_abs_diff") is not None:
             parts.append(f"max abs diff {parity['max_abs_diff']:.3g}")
         if parity.get("max_rel_diff") is not None:
             parts.append(f"max rel diff {parity['max_rel_diff']:.3g}")
@@ -503,8 +548,10 @@ class ExportDialog(QDialog):
             parts.append("tolerance " + ", ".join(f"{k} {v:g}" for k, v in tol.items()))
         text = ", ".join(parts)
         notes = parity.get("notes") or []
-        if result.explained_rows:
-            text += f"<br>{len(result.explained_rows)} differing row(s) explained (split thresholds)."
+        if explained:
+            text += (f"<br>{explained} row{'s' if explained != 1 else ''} beyond tolerance lie on a split "
+                     "threshold: rounding to float32 sends them down the other branch, as it will in serving "
+                     "(see the report).")
         if not result.passed and result.failed_output:
             text += f"<br>Kept for inspection at {result.failed_output}; nothing was written at the output path."
         if notes:
@@ -512,7 +559,8 @@ class ExportDialog(QDialog):
         if result.report_path:
             text += f"<br>Report: {result.report_path}"
         self.verdict.setText(text)
-        self.verdict.setStyleSheet(f"color: {color('ok' if result.passed else 'bad').name()};")
+        tone = "bad" if not result.passed else ("warn" if explained else "ok")
+        self.verdict.setStyleSheet(f"color: {color(tone).name()};")
         worst = parity.get("worst_rows") or []
         self.worst.setRowCount(len(worst))
         for r, row in enumerate(worst):
