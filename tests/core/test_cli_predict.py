@@ -170,7 +170,7 @@ def test_compare_tolerance_decides_the_exit_code(capsys: pytest.CaptureFixture[s
     code, out, _ = run_cli(capsys, "compare", sample_path("iris_logreg"), sample_path("iris_logreg_onnx"),
                            "--rows", IRIS_ROWS, "--trust", "--atol", "0", "--rtol", "0")
     assert code == 1
-    assert out.splitlines()[2].startswith("FAIL: 30 rows, labels agree on 100.00%")
+    assert out.splitlines()[2].startswith("FAIL: 30 rows, labels agree on 100%")
 
 
 def test_compare_different_models_fail_with_worst_rows(capsys: pytest.CaptureFixture[str]) -> None:

@@ -206,7 +206,7 @@ def test_cli_summary_and_extension_warning(tmp_path, capsys):
     assert code == 0 and (tmp_path / "iris.pmml").is_file()
     assert stderr.splitlines()[0] == ("warning: writing ONNX to a .pmml file (PMML's ending); tools pick the "
                                       "format by the ending: use .onnx")
-    assert "  labels     agree on 100.00% of rows" in stdout.splitlines()
+    assert "  labels     agree on 100% of rows" in stdout.splitlines()
     code, stdout, stderr = _cli(capsys, "convert", str(SAMPLES / "diabetes_rf.joblib"), "--trust", "--to", "onnx",
                                 "--out", str(tmp_path / "rf.onnx"))
     assert code == 0 and "warning" not in stderr

@@ -95,6 +95,6 @@ def test_explained_differences_are_not_a_plain_pass(qtbot, window, samples, wait
 
 
 def test_agreement_is_never_rounded_up_to_all() -> None:
-    from workbench.gui.dialogs.export import agreement_text
+    from workbench.core.compare import agreement_text
 
     assert (agreement_text(1.0), agreement_text(0.99999), agreement_text(0.5)) == ("100%", "99.99%", "50.00%")

@@ -156,3 +156,10 @@ def test_unknown_category_reaches_the_messages_panel(qtbot, window, samples, wai
     qtbot.waitUntil(lambda: worker.is_done and predict.result is not None, timeout=60_000)
     new = [n for n in manager().records[before:] if n.severity == "warning"]
     assert any("'blackberry' is not a known category" in n.message and "device" in n.message for n in new)
+
+
+def test_small_numbers_are_not_shown_as_zero() -> None:
+    from workbench.gui.views.predict import _fmt
+
+    assert [_fmt(3.2e-07), _fmt(0.0), _fmt(0.5), _fmt(-4e-05), _fmt(2.5e6)] == [
+        "3.2e-07", "0.000000", "0.500000", "-4e-05", "2.5e+06"]

@@ -113,6 +113,8 @@ def _side_text(side: dict[str, Any]) -> str:
 
 def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
     """A readable parity report: verdict, per-role table, worst rows, notes."""
+    from workbench.core.compare import agreement_text
+
     lines = [
         f"A  {sides['a']['model']}  ({sides['a']['format']}, runtime {sides['a']['runtime']})",
         f"B  {sides['b']['model']}  ({sides['b']['format']}, runtime {sides['b']['runtime']})",
@@ -122,7 +124,7 @@ def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
     table = [["role", "max abs diff", "max rel diff", "agreement", "rows outside", "result"]]
     for name, role in report.roles.items():
         table.append([name, _fmt(role.max_abs_diff), _fmt(role.max_rel_diff),
-                      f"{role.agreement:.2%}" if role.agreement is not None else "-",
+                      agreement_text(role.agreement) if role.agreement is not None else "-",
                       str(len(role.rows_outside)), "ok" if role.passed else "FAIL"])
     lines.append(format_table(table))
     shown = report.worst_rows if not report.passed else report.worst_rows[:1]

@@ -171,7 +171,9 @@ def render(result) -> str:  # type: ignore[no-untyped-def]
                 lines.append(f"  outside    {len(rows)} row(s) beyond tolerance, not explained: {shown}")
         agreement = parity.get("label_agreement")
         if agreement is not None:  # a regressor has no labels to agree on
-            lines.append(f"  labels     agree on {agreement:.2%} of rows")
+            from workbench.core.compare import agreement_text
+
+            lines.append(f"  labels     agree on {agreement_text(agreement)} of rows")
     for row in result.explained_rows[:5]:
         lines.append(f"  row {row['row']}: {row['explanation']}")
     if len(result.explained_rows) > 5:

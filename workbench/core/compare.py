@@ -83,7 +83,7 @@ class ParityReport:
         verdict = "PASS" if self.passed else "FAIL"
         parts = [f"{verdict}: {self.rows} rows"]
         if self.label_agreement is not None:
-            parts.append(f"labels agree on {self.label_agreement:.2%}")
+            parts.append(f"labels agree on {agreement_text(self.label_agreement)}")
         if self.max_abs_diff is not None:
             parts.append(f"max abs diff {self.max_abs_diff:.3g}")
         if self.max_rel_diff is not None:
@@ -100,6 +100,14 @@ class _View:
     probabilities: np.ndarray | None
     classes: list[Any] | None
     values: np.ndarray | None
+
+
+def agreement_text(fraction: float) -> str:
+    """A share of agreeing labels: "100%" only when all agree, otherwise two decimals never rounded
+    up to 100 ("99.99%", "50.00%")."""
+    if fraction >= 1.0:
+        return "100%"
+    return f"{min(fraction * 100, 99.99):.2f}%"
 
 
 def check_tolerances(atol: float | None, rtol: float | None) -> None:

@@ -57,13 +57,6 @@ OPTION_LABELS = {
 }
 
 
-def agreement_text(fraction: float) -> str:
-    """"100%" only when every label agrees; otherwise never rounded up to 100 ("99.99%")."""
-    if fraction >= 1.0:
-        return "100%"
-    return f"{min(fraction * 100, 99.99):.2f}%"
-
-
 def option_label(name: str) -> tuple[str, str]:
     """The form label and tooltip of converter option `name`."""
     return OPTION_LABELS.get(name, (name.replace("_", " ").capitalize(), name))
@@ -535,6 +528,8 @@ class ExportDialog(QDialog):
             "✓ PASS with explained differences" if explained else "✓ PASS")
         parts = [f"<b>{verdict}</b> on {parity.get('rows', '?')} rows ({result.rows_source})"]
         if parity.get("label_agreement") is not None:
+            from workbench.core.compare import agreement_text
+
             parts.append(f"labels agree on {agreement_text(parity['label_agreement'])}")
         if explained and parity.get("max_abs_diff_unexplained") is not None:
             parts.append(f"max abs diff {parity['max_abs_diff_unexplained']:.3g} outside the explained rows "

@@ -77,6 +77,8 @@ def predict_job(doc_path: str, info: Any, trust: bool, frame: Any, runtimes: lis
 def _fmt(value: Any) -> str:
     if isinstance(value, float | np.floating):
         v = float(value)
+        if v != 0.0 and abs(v) < 1e-4:  # 0.000000 would hide a small number
+            return f"{v:.3g}"
         return f"{v:.6f}" if abs(v) < 1e5 else f"{v:.6g}"
     return str(value)
 
@@ -177,7 +179,7 @@ class PredictView(QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
         self.progress.setValue(0)
-        self._status(f"Predicting {len(doc.rows)} rows in {', '.join(runtimes)}…", "warn")
+        self._status(f"Predicting {len(doc.rows)} rows in {', '.join(runtimes)}…", "info")
         self.worker = run_in_worker(predict_job, doc.path, doc.info, doc.trusted, doc.rows.copy(), runtimes,
                                     dict(doc.sessions), name="predict", on_result=lambda r, d=doc: self._done(d, r),
                                     on_error=self._failed, on_progress=self._progress,
@@ -235,7 +237,7 @@ class PredictView(QWidget):
             self._status("This pickle was opened for inspection only: predictions need it loaded "
                          "(Overview ▸ Trust and load).", "warn")
         else:
-            self._status("Check one or more runtimes and press Run (Ctrl+R).", "ok")
+            self._status("Check one or more runtimes and press Run (Ctrl+R).", "info")
         if doc.predictions:
             self._show(doc.predictions, {})
 
@@ -243,7 +245,7 @@ class PredictView(QWidget):
         if report.fraction is not None:
             self.progress.setValue(int(report.fraction * 100))
         if report.message:
-            self._status(report.message + "…", "warn")
+            self._status(report.message + "…", "info")
 
     def _finished(self) -> None:
         self.run_button.setEnabled(True)
@@ -370,4 +372,5 @@ class PredictView(QWidget):
 
     def _status(self, text: str, kind: str) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet(f"color: {color({'ok': 'ok', 'bad': 'bad'}.get(kind, 'warn')).name()};")
+        tone = {"ok": "ok", "bad": "bad", "info": "muted"}.get(kind, "warn")   # instructions and progress: muted
+        self.status.setStyleSheet(f"color: {color(tone).name()};")
