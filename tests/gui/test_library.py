@@ -143,3 +143,20 @@ def test_cancel_opening_drops_the_model(qtbot, window, samples, monkeypatch) -> 
     QCoreApplication.processEvents()  # deliver anything the finished worker queued for this thread
     assert window.documents() == []
     assert not window.loader.busy
+
+
+def test_overview_reads_like_prose(qtbot, window, samples, wait_loaded) -> None:
+    """No Python reprs in the metadata, no empty Missing column, no 'Loaded: no' for a model that predicts."""
+    window.open_paths([str(samples / "keras_mlp_savedmodel")])
+    wait_loaded(window, 1)
+    view = window.show_page("overview")
+    assert view.fact_labels["Loaded"].text() == "read from the file; each runtime loads it to predict"
+    assert view.inputs.isColumnHidden(4)       # no input of this model accepts missing values
+    items = [view.metadata.topLevelItem(i) for i in range(view.metadata.topLevelItemCount())]
+    values = {item.text(0): item.text(1) for item in items}
+    assert not {"None", "True", "False"} & set(values.values())
+    assert values["file_size"].endswith(("bytes", "KB", "MB"))
+    from workbench.core.types import TensorSpec
+
+    view.inputs.set_specs([TensorSpec("a", "float64"), TensorSpec("b", "float64", accepts_missing=True)])
+    assert not view.inputs.isColumnHidden(4)

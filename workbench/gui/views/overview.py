@@ -60,6 +60,24 @@ def count_text(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def _plain(value: Any) -> str:
+    """A metadata value as a person reads it: yes/no, an em dash for nothing, else its text."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _size_text(n: int) -> str:
+    """1,234 bytes / 12.3 KB / 4.5 MB."""
+    if n < 1024:
+        return f"{n:,} bytes"
+    if n < 1024**2:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / 1024**2:.1f} MB"
+
+
 def fill_tree(tree: QTreeWidget, data: Any) -> None:
     """Metadata as a tree; long values are elided in the middle (hashes, paths) with the full text as tooltip."""
     tree.clear()
@@ -74,7 +92,9 @@ def fill_tree(tree: QTreeWidget, data: Any) -> None:
             for i, v in enumerate(value):
                 add(item, f"[{i}]", v)
         else:
-            text = ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+            text = ", ".join(_plain(v) for v in value) if isinstance(value, list | tuple) else _plain(value)
+            if key == "file_size" and isinstance(value, int):
+                text = _size_text(value)
             item = QTreeWidgetItem([key, short_value(text, 2000)])
             item.setToolTip(1, short_value(text, 2000))
         item.setToolTip(0, key)
@@ -113,6 +133,8 @@ class SpecTable(QTableWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
 
     def set_specs(self, specs: list[TensorSpec]) -> None:
+        # "Missing" only when some input says it accepts missing values: an empty column is noise
+        self.setColumnHidden(SPEC_COLUMNS.index("Missing"), not any(s.accepts_missing for s in specs))
         self.setRowCount(len(specs))
         for r, spec in enumerate(specs):
             for c, text in enumerate(spec_cells(spec)):
@@ -271,7 +293,12 @@ class OverviewView(QWidget):
         self.fact_labels["Task"].setToolTip(str(estimator or ""))
         self.fact_labels["Classes"].setText(
             ", ".join(str(c) for c in info.classes) if info.classes is not None else "—")
-        loaded = "yes" if info.loaded else "no (inspected without running code from the file)"
+        if info.loaded:
+            loaded = "yes"
+        elif info.format == "sklearn":  # a pickle: loading it runs code from the file
+            loaded = "no (inspected without running code from the file)"
+        else:
+            loaded = "read from the file; each runtime loads it to predict"
         if doc.trusted:
             loaded += " · trusted by you"
         self.fact_labels["Loaded"].setText(loaded)
