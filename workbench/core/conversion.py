@@ -410,7 +410,7 @@ def convert_and_prove(source: str | os.PathLike[str], target: str, out: str | os
     if target not in TARGETS:
         raise CannotConvert(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
     if not _exists(source):
-        raise CannotConvert(f"{source} does not exist")
+        raise CannotConvert(f"{source}: no such file or folder")
     # everything that can be refused without loading the model is refused first (loading may import TF)
     from workbench.core.compare import check_tolerances
 

@@ -204,6 +204,8 @@ def save_result(result: BenchResult, path: str | Path) -> Path:
 def load_result(path: str | Path) -> BenchResult:
     """Read a result file written by `save_result` (JSON or CSV)."""
     p = Path(path)
+    if not p.exists():
+        raise WorkbenchError(f"{p}: no such file or folder")
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
