@@ -163,3 +163,15 @@ def test_small_numbers_are_not_shown_as_zero() -> None:
 
     assert [_fmt(3.2e-07), _fmt(0.0), _fmt(0.5), _fmt(-4e-05), _fmt(2.5e6)] == [
         "3.2e-07", "0.000000", "0.500000", "-4e-05", "2.5e+06"]
+
+
+def test_numbers_line_up_on_the_right_text_on_the_left(qapp) -> None:
+    from PySide6.QtCore import Qt
+
+    from workbench.gui.views.rows import RowsModel
+
+    model = RowsModel()
+    model.set_table(["age", "device", "price"], [["57", "ios", "1032.0"], ["", "web", "nan"]])
+    align = [model.data(model.index(r, c), Qt.ItemDataRole.TextAlignmentRole) for r in range(2) for c in range(3)]
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert align == [right, None, right, None, None, None]

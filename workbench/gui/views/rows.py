@@ -48,6 +48,14 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def _is_number(text: Any) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return str(text).strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity", "")
+
+
 class RowsModel(QAbstractTableModel):
     """Text cells, editable, with per-cell problems."""
 
@@ -121,6 +129,9 @@ class RowsModel(QAbstractTableModel):
             return color("bad_bg")
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.problems.get(key) or self.column_problems.get(self.columns[c])
+        if role == Qt.ItemDataRole.TextAlignmentRole and _is_number(self.cells[r][c]):
+            # numbers line up on the right, as in Predict; text stays on the left
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
