@@ -214,3 +214,12 @@ def test_rows_without_a_result_on_both_sides_are_pointed_out() -> None:
     assert report.passed
     assert report.roles["value"].note == ("1 row(s) have no result (NaN) on both sides: they agree, but look at "
                                           "those rows")
+
+
+def test_worst_rows_show_float32_features_as_written() -> None:
+    """Rows prepared for an ONNX graph are float32; the report shows 6.1, not 6.099999904632568."""
+    frame = pd.DataFrame({"x": np.asarray([6.1, 0.3], dtype=np.float32), "y": [6.1, 0.3]})
+    a = PredictionBatch("x", values=np.array([1.0, 2.0]))
+    b = PredictionBatch("y", values=np.array([1.0, 2.5]))
+    report = compare_batches(a, b, atol=1e-9, rtol=0.0, frame=frame)
+    assert report.worst_rows[0]["features"] == {"x": 0.3, "y": 0.3}

@@ -302,6 +302,14 @@ def _explain(roles: dict[str, RoleParity], row_outside: np.ndarray, label_mismat
     return notes
 
 
+def _feature_value(value: Any, dtype: Any) -> Any:
+    """A feature value as the user wrote it: one of a float32 column (rows prepared for an ONNX graph)
+    by its shortest decimal form (6.2, not 6.199999809265137); everything else as JSON."""
+    if dtype == np.float32 and isinstance(value, float | np.floating) and np.isfinite(value):
+        return float(str(np.float32(value)))
+    return jsonable(value)
+
+
 def _worst_rows(va: _View, vb: _View, a: PredictionBatch, b: PredictionBatch, frame: pd.DataFrame | None,
                 row_diff: np.ndarray, row_outside: np.ndarray, label_mismatch: np.ndarray,
                 labels_compared: bool, worst: int) -> list[dict[str, Any]]:
@@ -313,7 +321,7 @@ def _worst_rows(va: _View, vb: _View, a: PredictionBatch, b: PredictionBatch, fr
         record: dict[str, Any] = {
             "row": i + 1,
             "index": jsonable(frame.index[i]) if frame is not None else i,
-            "features": ({str(k): jsonable(v) for k, v in frame.iloc[i].items()}
+            "features": ({str(k): _feature_value(v, frame.dtypes[k]) for k, v in frame.iloc[i].items()}
                          if frame is not None else None),
             "a": _side(va, a, i),
             "b": _side(vb, b, i),
