@@ -292,3 +292,14 @@ print(json.dumps({{'versions': info.metadata['versions'], 'sigs': sorted(info.me
     doc = json.loads(result.stdout)
     assert doc["versions"] == [123, 124] and "serving_default" in doc["sigs"] and not doc["tf_loaded"]
     assert any("TensorFlow is not installed" in w and "[tf]" in w for w in doc["warnings"])
+
+
+def test_the_current_folder_is_named_by_its_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("x")
+    monkeypatch.chdir(folder)
+    code, _, err = run_cli(capsys, "inspect", ".")
+    assert code == 2
+    assert err.startswith("error: exports/ is a folder without saved_model.pb")   # was "/ is a folder"

@@ -150,7 +150,7 @@ def _looks_like_csv(text: str) -> bool:
 
 
 def _describe_folder(probe: Probe) -> str:
-    name = probe.path.name
+    name = probe.path.name or probe.path.resolve().name or str(probe.path)  # "." is the folder it stands for
     names = probe.names
     if not names:
         return f"{name}/ is an empty folder"
