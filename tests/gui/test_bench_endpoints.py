@@ -21,6 +21,7 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
     result = view.result
     assert [(c.runtime, c.batch_size) for c in result.configs] == [("onnxruntime", 1), ("onnxruntime", 16)]
+    assert window.status_label.text() == "Benchmark finished: 2 configurations"
     # the live chart got points while running, one curve per configuration
     assert set(view.curves) == {("onnxruntime", 1), ("onnxruntime", 16)}
     xs, ys = view.curves[("onnxruntime", 1)].getData()

@@ -78,6 +78,7 @@ def test_predict_values_equal_the_core(qtbot, window, iris_onnx, samples) -> Non
             assert view.cell(r, f"onnxruntime: P({cls})") == pytest.approx(float(batch.probabilities[r, j]),
                                                                            abs=0)
     assert iris_onnx.predictions["onnxruntime"].rows == len(frame)
+    assert window.status_label.text() == f"Predicted {len(frame)} rows with onnxruntime"  # not "Opened ..."
 
 
 def test_unavailable_runtimes_are_disabled_with_reason(qtbot, window, iris_onnx) -> None:

@@ -95,6 +95,37 @@ PAGES = (
 )
 
 
+def _predicted(batches: dict) -> str:
+    rows = next(iter(batches.values())).rows if batches else 0
+    return f"Predicted {rows} row{'s' if rows != 1 else ''} with {', '.join(batches) or 'no runtime'}"
+
+
+def _finished(result: object) -> str:
+    if hasattr(result, "configs"):   # a local benchmark
+        done = sum(1 for c in result.configs if not c.error)  # type: ignore[attr-defined]
+        return f"Benchmark {'cancelled' if result.cancelled else 'finished'}: {done} configuration" \
+               f"{'s' if done != 1 else ''}"  # type: ignore[attr-defined]
+    levels = len(getattr(result, "levels", []))
+    return f"Load test finished: {levels} level{'s' if levels != 1 else ''}"
+
+
+def _probed(report: object) -> str:
+    error = getattr(report, "error", None)
+    if error is not None:
+        return f"Probe of {report.url}: {error.message}"  # type: ignore[attr-defined]
+    return f"Probed {report.url}: {report.protocol or 'unknown protocol'}, model {report.model}"  # type: ignore[attr-defined]
+
+
+def _converted(result: object) -> str:
+    verdict = "proved" if getattr(result, "passed", False) else "outside tolerance"
+    return f"Converted to {result.target} ({verdict}): {result.output or result.failed_output}"  # type: ignore[attr-defined]
+
+
+#: what the status bar says when a page's work finishes (signal name -> text of its payload)
+STATUS_OF = {"sig_predicted": _predicted, "sig_finished": _finished, "sig_probed": _probed,
+             "sig_converted": _converted}
+
+
 class MainWindow(QMainWindow):
     """Model library on the left, views in tabs, messages at the bottom."""
 
@@ -212,6 +243,7 @@ class MainWindow(QMainWindow):
 
         dialog = ExportDialog(doc, self.settings, self)
         dialog.sig_open_model.connect(lambda p: self.open_paths([p]))
+        dialog.sig_converted.connect(lambda r: self.status_label.setText(STATUS_OF["sig_converted"](r)))
         self._export_dialog = dialog
         dialog.show()
 
@@ -354,6 +386,10 @@ class MainWindow(QMainWindow):
             view.set_document(self.current_document())  # type: ignore[attr-defined]
         if hasattr(view, "attach"):
             view.attach(self)  # type: ignore[attr-defined]
+        for name, describe in STATUS_OF.items():  # the status bar says what finished last
+            signal = getattr(view, name, None)
+            if signal is not None:
+                signal.connect(lambda payload, d=describe: self.status_label.setText(d(payload)))
 
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
