@@ -206,3 +206,21 @@ def test_load_test_sends_the_endpoint_headers(qtbot, window) -> None:
     [level] = panel.result.levels
     assert level.ok > 0 and level.error_count == 0
     assert seen.get("Authorization") == "Bearer abc"
+
+
+def test_tail_percentiles_of_few_calls_are_marked(qtbot, window, samples, wait_loaded) -> None:
+    from workbench.core.bench.local import LocalConfigResult
+    from workbench.core.bench.stats import summarize_ns
+    from workbench.gui.views.common import color
+
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    for calls in (90, 5000):
+        view._add_config(LocalConfigResult(runtime="onnxruntime", batch_size=calls, calls=calls, rows=calls,
+                                           latency=summarize_ns(list(range(1000, 1000 + calls)))))
+    few, many = 0, 1
+    assert view.table.item(few, 8).toolTip().startswith("Only 90 calls: p99.9 needs at least 1,000")
+    assert view.table.item(few, 7).toolTip().startswith("Only 90 calls: p99 needs at least 100")
+    assert view.table.item(few, 8).foreground().color() == color("muted")
+    assert not view.table.item(many, 8).toolTip().startswith("Only")

@@ -46,6 +46,8 @@ from workbench.gui.workers import Progress, Worker, run_in_worker
 #: bins per decade the histograms are drawn at (the core's 40 merged in pairs: each bin 12 % wide)
 HIST_BINS_PER_DECADE = 20
 PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#862e9c"]
+#: table column -> the percentile it shows, for the tail percentiles that need many calls to mean anything
+TAIL_COLUMNS = {7: 99.0, 8: 99.9}
 TABLE_COLUMNS = ["Runtime", "Batch", "Calls", "Mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms",
                  "Max ms", "Rows/s", "Model load s"]
 
@@ -470,6 +472,14 @@ class BenchmarkView(QWidget):
             else:
                 item.setToolTip(timing_note(c))
             self.table.setItem(r, col, item)
+        if not c.error:
+            for col, p in TAIL_COLUMNS.items():
+                needed = round(100 / (100 - p))        # 100 calls for p99, 1,000 for p99.9
+                if c.calls < needed:  # too few calls: this percentile is just the slowest call
+                    item = self.table.item(r, col)
+                    item.setForeground(color("muted"))
+                    item.setToolTip(f"Only {c.calls} calls: p{p:g} needs at least {needed:,} to differ from the "
+                                    "slowest call. Run longer for a real tail.")
         if c.error:
             self.table.item(r, 2).setText(f"error: {c.error}")
         self.table.resizeColumnsToContents()
