@@ -15,6 +15,7 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     wait_loaded(window, 1)
     view = window.show_page("benchmark")
     assert view.selected_runtimes() == ["onnxruntime"]
+    assert view.chart_stack.currentWidget() is view.charts_hint     # no empty axes before the first run
     view.batches.setText("1, 16")
     view.duration.setValue(0.5)
     worker = view.run()
@@ -22,6 +23,7 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     result = view.result
     assert [(c.runtime, c.batch_size) for c in result.configs] == [("onnxruntime", 1), ("onnxruntime", 16)]
     assert window.status_label.text() == "Benchmark finished: 2 configurations"
+    assert view.chart_stack.currentWidget() is view.charts_area
     # the live chart got points while running, one curve per configuration
     assert set(view.curves) == {("onnxruntime", 1), ("onnxruntime", 16)}
     xs, ys = view.curves[("onnxruntime", 1)].getData()

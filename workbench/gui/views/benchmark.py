@@ -291,11 +291,20 @@ class BenchmarkView(QWidget):
         self.hist_curves: dict[tuple[str, int], Any] = {}
         self.colours: dict[tuple[str, int], str] = {}
 
-        charts = QHBoxLayout()
+        charts_area = QWidget()
+        charts = QHBoxLayout(charts_area)
+        charts.setContentsMargins(0, 0, 0, 0)
         for widget in (self.latency_plot, self.hist_plot, self.bar_plot):
             charts.addWidget(widget, 1)
+        # empty axes say nothing: until the first run, what will appear there
+        self.charts_hint = placeholder("Press Run: each runtime × batch size is timed, and its latency while "
+                                       "running, its distribution and a p50 / p99 comparison appear here.")
+        self.chart_stack = QStackedWidget()
+        self.chart_stack.addWidget(self.charts_hint)
+        self.chart_stack.addWidget(charts_area)
+        self.charts_area = charts_area
         grid = QGridLayout()   # charts on top, the full-width percentile table below
-        grid.addLayout(charts, 0, 0)
+        grid.addWidget(self.chart_stack, 0, 0)
         grid.addWidget(self.table, 1, 0)
         grid.setRowStretch(0, 5)
         grid.setRowStretch(1, 2)
@@ -330,6 +339,8 @@ class BenchmarkView(QWidget):
             self.stack.setCurrentWidget(self.empty)
             return
         self.stack.setCurrentWidget(self.page)
+        if not self.table.rowCount() and (self.worker is None or self.worker.is_done):
+            self.chart_stack.setCurrentWidget(self.charts_hint)
         self.title.setText(f"Benchmark {doc.name}")
         self._describe_timing()
         from workbench.core.runtimes import default_runtime, runtimes_for
@@ -364,6 +375,7 @@ class BenchmarkView(QWidget):
             self.status.setText("Check at least one runtime and give at least one batch size.")
             return None
         self._reset_charts()
+        self.chart_stack.setCurrentWidget(self.charts_area)
         self.result = None
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
