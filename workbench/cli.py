@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from workbench import __version__
 from workbench.commands import available_commands
-from workbench.commands.common import fail
+from workbench.commands.common import fail, print_json
 from workbench.core import quiet
 from workbench.core.errors import WorkbenchError
 
@@ -22,8 +22,14 @@ from workbench.core.errors import WorkbenchError
 class _Parser(argparse.ArgumentParser):
     """argparse with the workbench's error contract: one line `error: ...` on stderr, exit 2."""
 
+    #: set by `main` when the command line asks for --json: argparse's refusals are JSON on stdout too
+    json_errors = False
+
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+        hint = f"see `{self.prog} --help`"
+        if _Parser.json_errors:
+            print_json({"error": message, "kind": "bad-arguments", "hint": hint})
+        self.exit(2, f"error: {message} ({hint})\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `workbench` console script."""
     quiet.install()
     parser = build_parser()
+    _Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         from workbench.commands import gui

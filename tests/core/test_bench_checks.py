@@ -389,6 +389,11 @@ def test_bench_table_header_and_columns(tmp_path, capsys, with_rows: bool) -> No
      "error: --columnar shapes the rows sent for prediction: give --rows or --generate N too"),
     (["probe", "http://127.0.0.1:9", "--model", "m", "--rows", str(ONNX_ROWS), "--generate", "3"],
      "error: give --rows or --generate, not both"),
+    (["bench", str(ONNX), "--duration", "nan"], "error: --duration must be a positive number of seconds, got nan"),
+    (["load", "http://127.0.0.1:9/", "--model", "m", "--rows", str(ONNX_ROWS), "--duration", "inf"],
+     "error: --duration must be a positive number of seconds, got inf"),
+    (["convert", str(ONNX)], "error: --to TARGET and --out PATH are required (or --list to see the possible "
+     "targets)"),
 ])
 def test_out_of_range_arguments_are_refused_before_any_work(capsys, args: list[str], message: str) -> None:
     try:
@@ -397,3 +402,14 @@ def test_out_of_range_arguments_are_refused_before_any_work(capsys, args: list[s
         code = exc.code
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == message
+    # with --json the same refusal is an object on stdout too
+    try:
+        code = main([*args, "--json"])
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    assert code == 2
+    payload = json.loads(captured.out)  # probe prints its whole report, with the error in it
+    error = payload["error"] if isinstance(payload["error"], str) else payload["error"]["message"]
+    assert {"error", "kind", "hint"} <= set(payload) or "protocol" in payload
+    assert captured.err.startswith(f"error: {error}")

@@ -139,3 +139,15 @@ def test_a_result_that_makes_no_sense_fails_before_timing(iris_rows, monkeypatch
 def test_plan_rejects_an_unknown_timing() -> None:
     with pytest.raises(WorkbenchError, match="timed must be one of backend, end_to_end, got 'wall'"):
         LocalPlan(timed="wall")
+
+
+def test_a_runtime_that_cannot_load_is_reported_with_the_plan_timing(iris_rows, monkeypatch) -> None:
+    from workbench.core.runtimes import RUNTIMES
+
+    def refuse(*args, **kwargs):
+        raise WorkbenchError("backend broken")
+
+    monkeypatch.setattr(RUNTIMES.get("onnxruntime"), "load", refuse)
+    plan = LocalPlan(runtimes=("onnxruntime",), batch_sizes=(1,), count=3, warmup_s=0.0, timed="end_to_end")
+    (c,) = run_local_bench(SAMPLES_DIR / "iris_logreg.onnx", iris_rows, plan).configs
+    assert c.error == "backend broken" and c.timed == "end_to_end"

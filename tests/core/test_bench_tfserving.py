@@ -115,6 +115,14 @@ def test_grpc_cancel_returns_within_a_second(tfs_server, rows) -> None:
     assert box["result"].cancelled and level.stopped_by == "cancelled" and level.ok > 0
 
 
+def test_version_goes_into_a_model_url(tfs_server, rows) -> None:
+    """--version with a model URL that names none: that version is load-tested (it was dropped)."""
+    target = build_rest_target(tfs_server["rest_url"] + "/v1/models/half", "half", rows, version=123)
+    assert target.url == tfs_server["rest_url"] + "/v1/models/half/versions/123:predict"
+    answer = requests.post(target.url, data=target.requests[0].body, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"predictions": [[2.5]]}
+
+
 @pytest.mark.parametrize("path", ["/v1/models/half", "/v1/models/half/", "/v1/models/half/versions/123"])
 def test_a_model_url_gets_its_predict_verb(tfs_server, rows, path: str) -> None:
     """`probe` takes a model URL; `load` does too (it used to POST to it and get 'Malformed request')."""
@@ -136,6 +144,8 @@ def test_load_cli_refuses_what_it_would_ignore(tfs_server, rows, tmp_path, capsy
          "model path)"),
         ([base, "--model", "half", "--grpc", "127.0.0.1:1"],
          "error: give a REST URL or --grpc HOST:PORT, not both: one load test measures one protocol"),
+        ([f"{base}/v1/models/half/versions/123", "--model", "half", "--version", "7"],
+         "error: the URL names version 123 but --version says 7 (use --version 123, or a URL without a version)"),
     ):
         assert main(["load", *argv, "--rows", str(csv), "--count", "1", "--warmup", "0"]) == 2
         assert capsys.readouterr().err.strip() == message

@@ -353,6 +353,21 @@ def test_parse_policy_and_labels_in_every_text_format_spelling():
     )
 
 
+def test_commented_out_labels_and_policies_are_comments():
+    """A `#` outside quotes starts a comment even on a line with quotes (a commented-out label has one)."""
+    text = (
+        "model_config_list {\n"
+        "  config { name: 'a#1' base_path: '/models/a' model_platform: 'tensorflow'  # the # in the name stays\n"
+        "    # version_labels { key: \"canary\" value: 7 }\n"
+        "    # model_version_policy { specific { versions: 7 } }  \"quoted\"\n"
+        "  }\n"
+        "}\n"
+    )
+    (entry,) = parse_model_config(text)
+    assert entry.name == "a#1"
+    assert entry.labels == {} and entry.policy == VersionPolicy() and entry.problems == []
+
+
 # ------------------------------------------------------------------ CLI
 
 

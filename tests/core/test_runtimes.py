@@ -696,3 +696,24 @@ def test_a_model_that_refuses_unknown_categories_gets_a_row_error(tmp_path: Path
                                       "'android', 'ios', 'web'): the model rejects unknown categories")]
     with pytest.raises(ValueError, match="unknown categor"):  # what the model itself would have said
         strict.predict(rows.astype({"age": float}))
+
+
+def test_an_xgboost_booster_predicts_anew_on_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """XGBoost caches predictions per DMatrix: running the same one again would time a copy of the cache."""
+    import xgboost
+
+    made = []
+    original = xgboost.DMatrix.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    path = SAMPLES_DIR / "xgb_classifier.json"
+    info = inspect_model(path)
+    session = open_session(path, info, "native")
+    call = prepare_call(session, prepare_rows(_rows("xgb_classifier_native.rows.csv"), info))
+    monkeypatch.setattr(xgboost.DMatrix, "__init__", counting_init)
+    first, second = call.run(), call.run()
+    assert len(made) == 2
+    np.testing.assert_array_equal(first, second)

@@ -208,6 +208,7 @@ def test_load_test_sends_the_endpoint_headers(qtbot, window) -> None:
     [level] = panel.result.levels
     assert level.ok > 0 and level.error_count == 0
     assert seen.get("Authorization") == "Bearer abc"
+    assert window.status_label.text() == "Load test finished: 1 level"
 
 
 def test_tail_percentiles_of_few_calls_are_marked(qtbot, window, samples, wait_loaded) -> None:

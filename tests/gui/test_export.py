@@ -72,6 +72,21 @@ def test_a_model_nothing_can_be_made_of_says_so_once(qtbot, window, samples, wai
     dialog.close()
 
 
+def test_an_untrusted_pickle_is_asked_to_be_loaded_first(qtbot, samples, wait_loaded) -> None:
+    from workbench.gui.app import create_app
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import AppSettings
+
+    create_app(theme="light")
+    win = MainWindow(AppSettings(), trust_prompt=lambda _path, _fmt: False)  # the user does not trust it
+    qtbot.addWidget(win)
+    win.show()
+    dialog = _open(qtbot, win, samples / "iris_logreg.joblib", wait_loaded)
+    assert not any(s.possible for s in dialog.targets.values())
+    assert dialog.nothing_to_export.text().startswith("<b>This pickle is not loaded yet:</b>")
+    dialog.close()
+
+
 def test_explained_differences_are_not_a_plain_pass(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
     """LightGBM -> ONNX computes in float32: rows on a split threshold go down the other branch. The
     conversion passes, the headline says the differences were explained, in the warning colour."""

@@ -145,6 +145,13 @@ def test_jobs_on_one_pool_thread_share_one_python_thread_state(qtbot) -> None:
         assert seen[k][1] == k - 1, seen           # and saw what that job left in the thread-local
 
 
+def test_pool_threads_never_expire(window) -> None:
+    """An expired pool thread would leave its pinned thread state (and its thread-locals) behind."""
+    from PySide6.QtCore import QThreadPool
+
+    assert QThreadPool.globalInstance().expiryTimeout() == -1
+
+
 TF_JOBS = """
 import sys
 from workbench.gui import workers

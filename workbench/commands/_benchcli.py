@@ -211,7 +211,8 @@ def baseline_table(current: Any, baseline: Any, label: str) -> str:
     head = ["configuration", "base p50 ms", "p50 ms", "p50 x", "base p99 ms", "p99 ms", "p99 x", "throughput x"]
     out = f"vs {label} (x = this run / baseline):\n" + table(
         head, rows, [text, sig, sig, ratio, sig, sig, ratio, ratio])
-    mixed = next((p for p in pairs if not p.same_timing), None)
+    # rows of a runtime that failed measured nothing: they cannot have timed anything differently
+    mixed = next((p for p in pairs if not p.same_timing and not p.a.get("error") and not p.b.get("error")), None)
     if mixed is not None:
         out += (f"\nnote: the baseline timed {_TIMED_WORDS[timed_of(mixed.a)]}, this run "
                 f"{_TIMED_WORDS[timed_of(mixed.b)]}: the ratios compare different things "

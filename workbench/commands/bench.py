@@ -52,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import WorkbenchError
 
     batch_sizes = parse_int_list(args.batch_sizes, "batch size")
-    if args.duration is not None and args.duration <= 0:
-        raise WorkbenchError(f"--duration must be positive, got {args.duration}")
+    if args.duration is not None and not (0 < args.duration < float("inf")):  # NaN fails both
+        raise WorkbenchError(f"--duration must be a positive number of seconds, got {args.duration}")
     duration = args.duration if args.duration is not None else (None if args.count is not None else 2.0)
     # everything that can fail without running is checked first: a bad --out or --baseline found only
     # after minutes of measuring wastes the run

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list_targets(args)
     if not args.target or not args.out:
-        return fail("--to TARGET and --out PATH are required (or --list to see the possible targets)")
+        return fail("--to TARGET and --out PATH are required (or --list to see the possible targets)",
+                    json_out=args.json, kind="bad-arguments")
     mismatch = extension_mismatch(args.target, args.out)
     if mismatch:
         print(f"warning: {mismatch}", file=sys.stderr)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.commands.common import print_json
     from workbench.core.bench.load import LoadPlan, parse_levels, run_load
     from workbench.core.bench.recorder import TimePoint
-    from workbench.core.bench.requests import build_grpc_target, build_rest_target, url_model
+    from workbench.core.bench.requests import build_grpc_target, build_rest_target, url_model, url_version
     from workbench.core.bench.results import from_load, save_result
     from workbench.core.errors import WorkbenchError
     from workbench.core.rows import read_rows
@@ -72,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if named is not None and named != args.model:
         raise WorkbenchError(f"the URL names model {named!r} but --model says {args.model!r}",
                              hint=f"use --model {named}, or a URL without a model path")
+    if args.url and "/labels/" in args.url and args.version is not None:
+        raise WorkbenchError("the URL names a version label and --version a version: give one of them")
+    in_url = url_version(args.url) if args.url else None
+    if in_url is not None and args.version is not None and in_url != str(args.version):
+        raise WorkbenchError(f"the URL names version {in_url} but --version says {args.version}",
+                             hint=f"use --version {in_url}, or a URL without a version")
     if args.batch_size < 1:
         raise WorkbenchError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.rate:
@@ -79,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         mode, levels = "closed", parse_levels(args.concurrency or "1", integers=True)
     duration = args.duration if args.duration is not None else (None if args.count is not None else 10.0)
-    if duration is not None and duration <= 0:
-        raise WorkbenchError(f"--duration must be positive, got {duration}")
+    if duration is not None and not (0 < duration < float("inf")):
+        raise WorkbenchError(f"--duration must be a positive number of seconds, got {duration}")
     plan = LoadPlan(mode=mode, levels=levels, duration_s=duration, count=args.count,
                     warmup_s=max(0.0, args.warmup), max_errors=args.max_errors,
                     max_error_rate=args.max_error_rate, timeout_s=args.timeout, connections=max(1, args.connections))
@@ -111,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         except ServingError as exc:
             diag = exc.diagnosis
             return fail(f"the first request failed before any load ({diag.kind}): {exc}",
-                        1 if diag.reachable else 2, json_out=args.json, kind=diag.kind)
+                        1 if diag.reachable else 2, json_out=args.json, kind=diag.kind, hint=diag.hint or None)
     line = ProgressLine()
     what = "concurrency" if mode == "closed" else "rate"
 

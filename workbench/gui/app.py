@@ -46,6 +46,9 @@ def create_app(argv: Sequence[str] | None = None, theme: str | None = None) -> Q
         # long jobs (a benchmark, a load test) must not starve short ones (opening a model) on 2 cores
         pool = QThreadPool.globalInstance()
         pool.setMaxThreadCount(max(8, pool.maxThreadCount()))
+        # pool threads never expire: each keeps its pinned Python thread state (workers.py), and a thread
+        # that ended would leave that state, and every thread-local of its jobs, behind
+        pool.setExpiryTimeout(-1)
         app.setProperty("workbench_ready", True)
     return app
 

@@ -189,7 +189,8 @@ def run_local_bench(model_path: str | Path, rows: Any = None, plan: LocalPlan | 
                 break
             index += 1
             if session is None:
-                result = LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error", error=error)
+                result = LocalConfigResult(runtime=name, batch_size=batch_size, stopped_by="error", error=error,
+                                           timed=plan.timed)
             else:
                 result = _measure(session, name, batch_size, prepared, plan, cancel, progress, index, total)
                 result.load_s, result.rss_load_delta_mb = load_s, load_delta

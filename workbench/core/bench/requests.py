@@ -103,15 +103,16 @@ def _plain(value: Any) -> Any:
 _LOOKUP_TIMEOUT_S = 5.0
 
 
-_TFS_MODEL_URL = re.compile(r"^/v1/models/(?P<model>[^/:]+)(/versions/\d+|/labels/[^/:]+)?/?$")
-_V2_MODEL_URL = re.compile(r"^/v2/models/(?P<model>[^/]+)(/versions/[^/]+)?/?$")
+_TFS_URL = re.compile(r"^/v1/models/(?P<model>[^/:]+)(?P<ver>/versions/(?P<version>\d+)|/labels/[^/:]+)?"
+                      r"(?P<verb>:\w+)?/?$")
+_V2_URL = re.compile(r"^/v2/models/(?P<model>[^/]+)(?P<ver>/versions/(?P<version>[^/]+))?(?P<verb>/infer)?/?$")
 _URL_MODEL = re.compile(r"^/v[12]/models/(?P<model>[^/:]+)")
 
 
 def rest_predict_url(url: str, model: str, version: int | None = None, verb: str = "predict") -> str:
     """The full :predict URL: /v1/models/{model}:predict when `url` has no path; a model URL
-    (/v1/models/M[/versions/N], /v2/models/M[/versions/V]) gets its verb (:predict, /infer); any
-    other path is used as given."""
+    (/v1/models/M[/versions/N], /v2/models/M[/versions/V]) gets its verb (:predict, /infer) and, when
+    it names no version, `version`; any other path is used as given."""
     from workbench.core.serving.rest import model_path
 
     parts = urlsplit(url if "://" in url else "http://" + url)
@@ -119,10 +120,12 @@ def rest_predict_url(url: str, model: str, version: int | None = None, verb: str
     path = parts.path
     if path in ("", "/"):
         return f"{parts.scheme}://{parts.netloc}{model_path(model, version)}:{verb}"
-    if _TFS_MODEL_URL.match(path):
-        path = path.rstrip("/") + f":{verb}"
-    elif _V2_MODEL_URL.match(path):
-        path = path.rstrip("/") + "/infer"
+    for pattern, default_verb in ((_TFS_URL, f":{verb}"), (_V2_URL, "/infer")):
+        found = pattern.match(path)
+        if found:
+            ver = found.group("ver") or (f"/versions/{version}" if version is not None else "")
+            path = f"{path[:found.end('model')]}{ver}{found.group('verb') or default_verb}"
+            break
     return f"{parts.scheme}://{parts.netloc}{path}{query}"
 
 
@@ -131,6 +134,13 @@ def url_model(url: str) -> str | None:
     path = urlsplit(url if "://" in url else "http://" + url).path
     found = _URL_MODEL.match(path)
     return unquote(found.group("model")) if found else None
+
+
+def url_version(url: str) -> str | None:
+    """The version a TF Serving or v2 URL names (.../versions/N...), else None."""
+    path = urlsplit(url if "://" in url else "http://" + url).path
+    found = _TFS_URL.match(path) or _V2_URL.match(path)
+    return found.group("version") if found else None
 
 
 def _tfs_signature(base: str, model: str, signature: str, headers: dict[str, str] | None = None,

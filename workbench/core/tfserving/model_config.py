@@ -212,11 +212,27 @@ def _parse_labels(inner: str, problems: list[str]) -> dict[str, int]:
     return labels
 
 
+def _without_comment(line: str) -> str:
+    """`line` up to a `#` that is outside quotes (text-format protobuf comments run to the line's end)."""
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if escaped:
+            escaped = False
+        elif quote and ch == "\\":
+            escaped = True
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
 def parse_model_config(text: str) -> list[ConfigEntry]:
     """The `config` entries of a text-format ModelServerConfig (model_config_list)."""
-    stripped = "\n".join(
-        line.split("#", 1)[0] if "#" in line and '"' not in line else line for line in text.splitlines()
-    )
+    stripped = "\n".join(_without_comment(line) for line in text.splitlines())
     lists = _blocks(stripped, "model_config_list")
     if not lists and stripped.strip():
         raise BundleError(

@@ -428,9 +428,13 @@ class ExportDialog(QDialog):
             first_possible.setChecked(True)
         else:  # say it once, plainly, and leave nothing to fill in
             fmt = self.doc.info.format
-            nothing = QLabel(f"<b>Nothing can be exported from this {fmt} model.</b> The workbench converts "
-                             "from the trained model (scikit-learn, LightGBM, XGBoost, Keras): open that one "
-                             "and export it.")
+            if fmt == "sklearn" and not self.doc.trusted:  # the trained model, not loaded yet
+                text = ("<b>This pickle is not loaded yet:</b> converting needs the model itself. Load it "
+                        "first with Overview ▸ Trust and load…, only if you trust where it came from.")
+            else:
+                text = (f"<b>Nothing can be exported from this {fmt} model.</b> The workbench converts from "
+                        "the trained model (scikit-learn, LightGBM, XGBoost, Keras): open that one and export it.")
+            nothing = QLabel(text)
             nothing.setWordWrap(True)
             self.target_layout.insertWidget(0, nothing)
             self.nothing_to_export = nothing

@@ -138,6 +138,8 @@ class EndpointsView(QWidget):
 
     sig_probed = Signal(object)
     """A ProbeReport arrived."""
+    sig_finished = Signal(object)
+    """A load test finished (its LoadResult; forwarded from the Load test tab)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -238,6 +240,7 @@ class EndpointsView(QWidget):
         from workbench.gui.views.load_test import LoadTestPanel
 
         self.load_test = LoadTestPanel(self.endpoint, self._model_rows)
+        self.load_test.sig_finished.connect(self.sig_finished.emit)
         # tall enough for their axis labels; the tab scrolls when the window is shorter than that
         for chart in (self.load_test.latency_plot, self.load_test.rps_plot):
             chart.setMinimumHeight(LOAD_CHART_MIN_HEIGHT)
