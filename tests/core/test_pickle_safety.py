@@ -69,3 +69,69 @@ def test_trusted_inspection_loads(tmp_path: Path, fitted: LogisticRegression) ->
     assert info.loaded is True
     np.testing.assert_array_equal(model.coef_, fitted.coef_)
     assert [spec.name for spec in info.inputs] == ["x0", "x1", "x2"]
+
+
+RACE = """
+import sys, threading
+from workbench.core.models import load_model
+errors = []
+def go(path):
+    try:
+        load_model(path, trust=True)
+    except Exception as exc:
+        errors.append(f"{path}: {type(exc).__name__}: {exc}")
+threads = [threading.Thread(target=go, args=(p,)) for p in sys.argv[1:]]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(errors)
+"""
+
+
+def test_pickles_load_together_from_several_threads() -> None:
+    """Unpickling imports scikit-learn; two threads doing that first import at once deadlocked
+    (_DeadlockError) or saw a half-initialised sklearn.base, as when the app opens several pickles."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, SAMPLES_DIR
+
+    names = ["gb_classifier.joblib", "ctr_pipeline.joblib", "xgb_classifier.joblib", "diabetes_rf.joblib",
+             "iris_logreg.skops", "lgbm_classifier.joblib"]
+    for _ in range(2):  # each run is one fresh interpreter: the race is on the first import
+        out = subprocess.run([sys.executable, "-c", RACE, *[str(SAMPLES_DIR / n) for n in names]], cwd=REPO,
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert out.returncode == 0, out.stderr[-1000:]
+        assert out.stdout.strip() == "[]"
+
+
+def test_framework_loads_run_one_at_a_time() -> None:
+    import threading
+
+    from workbench.core.formats.base import one_load_at_a_time
+
+    inside = threading.Event()
+    release = threading.Event()
+    order = []
+
+    @one_load_at_a_time
+    def slow() -> None:
+        order.append("slow in")
+        inside.set()
+        release.wait(10)
+        order.append("slow out")
+
+    @one_load_at_a_time
+    def quick() -> None:
+        order.append("quick")
+
+    first = threading.Thread(target=slow)
+    first.start()
+    inside.wait(10)
+    second = threading.Thread(target=quick)
+    second.start()
+    second.join(0.2)          # it cannot get in while the first load holds the lock
+    assert second.is_alive() and order == ["slow in"]
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert order == ["slow in", "slow out", "quick"]

@@ -6,6 +6,8 @@ one of its files; it never runs model code to decide. `inspect` then reads the f
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,3 +68,20 @@ class ModelFormat:
 
 
 FORMATS: Registry[str, ModelFormat] = Registry("model format")
+
+#: framework loads run one at a time: unpickling imports the model's framework (scikit-learn, XGBoost...)
+#: and two threads importing scikit-learn at once deadlock on its circular imports (_DeadlockError,
+#: "partially initialized module 'sklearn.base'"), as when the app opens several pickles together
+_FRAMEWORK_LOAD_LOCK = threading.RLock()
+
+
+def one_load_at_a_time(load: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a format's `load` (or anything that imports a framework to read a file) so that it runs
+    under the shared framework-load lock."""
+
+    @functools.wraps(load)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _FRAMEWORK_LOAD_LOCK:
+            return load(*args, **kwargs)
+
+    return locked

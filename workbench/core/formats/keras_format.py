@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import BackendUnavailable, CorruptModel, UnknownFormat
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
@@ -120,6 +120,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                      warnings=warnings, loaded=False)
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     if importlib.util.find_spec("keras") is None:
         raise BackendUnavailable("Keras is not installed", hint="pip install 'model-serving-workbench[tf]'")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import CorruptModel
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
 from workbench.core.types import ModelInfo, TensorSpec
 
@@ -81,6 +81,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                      classes=classes, metadata=metadata, loaded=True)
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     import lightgbm
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import CorruptModel, ModelFileError
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
 from workbench.core.formats.protowire import WireError, fields, signed64
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
@@ -213,6 +213,7 @@ def _inspect_pbtxt(path: Path, model_dir: Path, versions: list[int]) -> ModelInf
                      warnings=["saved_model.pbtxt (text format): signatures are shown once loaded with TensorFlow"])
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     """Load with TensorFlow (tf.saved_model.load); the `tensorflow` runtime wraps the result."""
     model_dir, _ = resolve(path)

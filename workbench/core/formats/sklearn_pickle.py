@@ -9,7 +9,7 @@ from typing import Any
 
 from workbench.core.errors import CorruptModel, UnknownFormat, UntrustedPickle
 from workbench.core.formats import sklearn_introspect as ski
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
 from workbench.core.formats.pickle_scan import compression_of, looks_like_pickle, scan_pickle
 from workbench.core.types import ModelInfo
@@ -108,6 +108,7 @@ def _wrapper_version(root: Any, framework: str) -> str | None:
     return ".".join(str(v) for v in version) if isinstance(version, list) else None
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     """Unpickle the model (runs code from the file): only with trust."""
     if not trust:

@@ -10,7 +10,7 @@ from typing import Any
 
 from workbench.core.errors import CorruptModel, UntrustedPickle
 from workbench.core.formats import sklearn_introspect as ski
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
 from workbench.core.types import ModelInfo
 
@@ -20,6 +20,7 @@ def match(probe: Probe) -> bool:
         n in probe.names for n in ("config.json", "metadata.json"))
 
 
+@one_load_at_a_time
 def untrusted_types(path: Path) -> list[str]:
     import skops.io as sio
 
@@ -29,6 +30,7 @@ def untrusted_types(path: Path) -> list[str]:
         raise CorruptModel(str(path), f"{path.name}: a skops file that cannot be read ({exc})") from None
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     import skops.io as sio
 

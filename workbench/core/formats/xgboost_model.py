@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import CorruptModel
-from workbench.core.formats.base import ModelFormat, Probe
+from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats import ubjson
 from workbench.core.formats.common import file_facts
 from workbench.core.formats.value_facts import widen, xgboost_split_thresholds
@@ -86,6 +86,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                      warnings=warnings, loaded=True)
 
 
+@one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     import xgboost
 
