@@ -56,6 +56,11 @@ def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_
     assert [row["calls"] for row in saved["rows"]] == [c.calls for c in result.configs]
     assert [row["histogram"]["counts"] for row in saved["rows"]] == [list(c.histogram.counts) for c in result.configs]
     assert Path(view.save_results(str(tmp_path / "bench.csv"))).read_text().startswith("kind,")
+    # a name typed without an ending gets one (it used to write nothing, or raise)
+    assert [Path(p).name for p in view.save_charts(str(tmp_path / "charts"))] == [
+        "charts-latency.png", "charts-histogram.png", "charts-comparison.png"]
+    assert all((tmp_path / f"charts-{k}.png").stat().st_size > 1000 for k in ("latency", "histogram", "comparison"))
+    assert view.save_results(str(tmp_path / "results")) == str(tmp_path / "results.json")
     # each row says what its latency covers and what converting the rows cost apart
     c = result.configs[0]
     assert c.timed == "backend" and saved["rows"][0]["prepare_us"] == c.prepare_us
@@ -227,3 +232,18 @@ def test_tail_percentiles_of_few_calls_are_marked(qtbot, window, samples, wait_l
     assert view.table.item(few, 7).toolTip().startswith("Only 90 calls: p99 needs at least 100")
     assert view.table.item(few, 8).foreground().color() == color("muted")
     assert not view.table.item(many, 8).toolTip().startswith("Only")
+
+
+def test_bad_headers_are_an_inline_message_not_a_crash_dialog(qtbot, window, notes) -> None:
+    view = window.show_page("endpoints")
+    view.url.setText("http://127.0.0.1:9")
+    view.model.setText("m")
+    view.headers.setPlainText('{"Authorization": "Bearer abc"')        # unfinished JSON
+    assert view.refresh() is None
+    assert view.verdict.text().startswith("✗ Headers: not valid JSON")
+    view.save_current()
+    assert view.verdict.text().startswith("✗ Headers: not valid JSON")
+    view.headers.setPlainText("Authorization Bearer abc")                # no colon
+    assert view.load_test.start() is None
+    assert view.load_test.status.text() == ("✗ Headers line 1 ('Authorization Bearer abc') has no ':': write "
+                                            "'Name: value'")

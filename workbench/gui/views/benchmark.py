@@ -397,7 +397,7 @@ class BenchmarkView(QWidget):
         """Save every chart: `path` is NAME.png or NAME.svg; writes NAME-latency.png etc."""
         import pyqtgraph.exporters as pge
 
-        p = Path(path)
+        p = with_ending(Path(path), (".png", ".svg"))
         written = []
         for key, widget in (("latency", self.latency_plot), ("histogram", self.hist_plot),
                             ("comparison", self.bar_plot)):
@@ -414,7 +414,7 @@ class BenchmarkView(QWidget):
     def save_results(self, path: str) -> str:
         from workbench.core.bench.results import from_local, save_result
 
-        return str(save_result(from_local(self.result), path))
+        return str(save_result(from_local(self.result), with_ending(Path(path), (".json", ".csv"))))
 
     # -- private ----------------------------------------------------------------------------
 
@@ -566,20 +566,36 @@ class BenchmarkView(QWidget):
 
     def _save_charts_dialog(self) -> None:
         start = self.settings.last_folder("charts") if self.settings else ""
-        path, _ = QFileDialog.getSaveFileName(self, "Save charts", str(Path(start or ".") / "benchmark.png"),
-                                              "PNG image (*.png);;SVG vector (*.svg)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Save charts", str(Path(start or ".") / "benchmark.png"),
+                                                   "PNG image (*.png);;SVG vector (*.svg)")
         if path:
-            written = self.save_charts(path)
+            written = self.save_charts(str(with_ending(Path(path), (".png", ".svg"), chosen)))
             self.status.setText("Saved " + ", ".join(Path(w).name for w in written))
             if self.settings:
                 self.settings.set_last_folder("charts", str(Path(path).parent))
 
     def _save_data_dialog(self) -> None:
         start = self.settings.last_folder("charts") if self.settings else ""
-        path, _ = QFileDialog.getSaveFileName(self, "Save results", str(Path(start or ".") / "benchmark.json"),
-                                              "JSON (*.json);;CSV (*.csv)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Save results", str(Path(start or ".") / "benchmark.json"),
+                                                   "JSON (*.json);;CSV (*.csv)")
         if path:
-            self.status.setText(f"Saved {self.save_results(path)}")
+            from workbench.core.errors import WorkbenchError
+
+            try:
+                saved = self.save_results(str(with_ending(Path(path), (".json", ".csv"), chosen)))
+            except (WorkbenchError, OSError) as exc:
+                self.status.setText(f"✗ {exc}")
+                return
+            self.status.setText(f"Saved {saved}")
+
+
+def with_ending(path: Path, endings: tuple[str, ...], chosen_filter: str = "") -> Path:
+    """`path` if it ends in one of `endings`; else with the ending of the chosen file-dialog filter
+    ("SVG vector (*.svg)"), or the first ending (a name typed without one would write nothing useful)."""
+    if path.suffix.lower() in endings:
+        return path
+    wanted = next((e for e in endings if f"*{e}" in chosen_filter), endings[0])
+    return path.with_name(path.name + wanted)
 
 
 def _render_svg(widget: QWidget, path: str) -> None:

@@ -60,17 +60,27 @@ def _min_width(widget: QWidget) -> int:
 
 
 def parse_headers(text: str) -> dict[str, str]:
-    """`Name: value` lines (or a JSON object) -> dict."""
+    """`Name: value` lines (or a JSON object) -> dict; ValueError naming what is wrong otherwise."""
     text = text.strip()
     if not text:
         return {}
     if text.startswith("{"):
-        return {str(k): str(v) for k, v in json.loads(text).items()}
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Headers: not valid JSON ({exc.msg}, line {exc.lineno}): write a JSON object "
+                             "or one 'Name: value' per line") from None
+        if not isinstance(data, dict):
+            raise ValueError("Headers: the JSON must be an object of names and values")
+        return {str(k): str(v) for k, v in data.items()}
     out = {}
-    for line in text.splitlines():
-        if ":" in line:
-            k, v = line.split(":", 1)
-            out[k.strip()] = v.strip()
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if ":" not in line:
+            raise ValueError(f"Headers line {n} ({line.strip()!r}) has no ':': write 'Name: value'")
+        k, v = line.split(":", 1)
+        out[k.strip()] = v.strip()
     return out
 
 
@@ -313,7 +323,12 @@ class EndpointsView(QWidget):
     def save_current(self) -> None:
         if self.settings is None or not self.url.text().strip():
             return
-        self.settings.save_endpoint(self.endpoint())
+        try:
+            ep = self.endpoint()
+        except ValueError as exc:
+            self.verdict.setText(f"✗ {exc}")
+            return
+        self.settings.save_endpoint(ep)
         self._reload_saved()
 
     def delete_current(self) -> None:
@@ -326,7 +341,11 @@ class EndpointsView(QWidget):
         """Probe the endpoint in the form (F5)."""
         if self._core is None or (self.worker is not None and not self.worker.is_done):
             return None
-        ep = self.endpoint()
+        try:
+            ep = self.endpoint()
+        except ValueError as exc:  # the headers box
+            self.verdict.setText(f"✗ {exc}")
+            return None
         if not ep.url:
             self.verdict.setText("Give the endpoint's URL first.")
             return None

@@ -167,8 +167,8 @@ class LoadTestPanel(QWidget):
         from workbench.core.bench.load import parse_levels
         from workbench.core.errors import WorkbenchError
 
-        ep = self.endpoint_source()
         try:
+            ep = self.endpoint_source()
             levels = parse_levels(self.levels.text(), integers=True)
             frame = self.frame()
         except (WorkbenchError, ValueError) as exc:
