@@ -247,3 +247,51 @@ def test_bad_headers_are_an_inline_message_not_a_crash_dialog(qtbot, window, not
     assert view.load_test.start() is None
     assert view.load_test.status.text() == ("✗ Headers line 1 ('Authorization Bearer abc') has no ':': write "
                                             "'Name: value'")
+
+
+def test_a_cancelled_benchmark_keeps_what_it_measured(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    view.batches.setText("1, 8, 64")
+    view.duration.setValue(3)   # the cancel comes as the first configuration ends, long before the third
+    worker = view.run()
+    qtbot.waitUntil(lambda: view.table.rowCount() >= 1 or worker.is_done, timeout=120_000)
+    view.cancel()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=30_000)
+    assert view.result.cancelled
+    assert view.status.text().startswith("Cancelled after ")
+    assert view.save_data.isEnabled()
+    saved = json.loads(Path(view.save_results(str(tmp_path / "partial.json"))).read_text())
+    assert saved["summary"]["cancelled"] is True and len(saved["rows"]) == view.table.rowCount()
+    assert window.status_label.text().startswith("Benchmark cancelled")
+
+
+def test_a_stopped_load_test_shows_its_levels_and_the_table_follows_the_charts(qtbot, window) -> None:
+    from tests.core.bench_servers import ScriptedServer
+    from workbench.gui.workers import live_workers
+
+    with ScriptedServer() as server:
+        view = window.show_page("endpoints")
+        view.url.setText(server.url)
+        view.model.setText("m")
+        panel = view.load_test
+        panel.use_model_rows.setChecked(False)
+        panel.rows_json.setText('[{"x": 1.0}]')
+        panel.keep.setChecked(True)
+        labels_by_run = []
+        for levels, stop in (("1", False), ("1, 2", True), ("1", False)):
+            panel.levels.setText(levels)
+            panel.duration.setValue(30 if stop else 1)
+            worker = panel.start()
+            if stop:  # stop during the first level
+                qtbot.waitUntil(lambda: bool(panel.runs[-1]["x"]), timeout=30_000)
+                panel.stop()
+            qtbot.waitUntil(lambda w=worker: w.is_done and w not in live_workers(), timeout=60_000)
+            if stop:
+                assert panel.status.text().startswith("Stopped: ")
+            labels_by_run.append([panel.table.item(r, 0).text() for r in range(panel.table.rowCount())])
+    # the third run dropped the first: the table holds the stopped run (now A) and the last one (B)
+    assert [r["label"] for r in panel.runs] == ["A", "B"]
+    assert labels_by_run[-1][-1] == "B" and set(labels_by_run[-1]) == {"A", "B"}
+    assert labels_by_run[-1].count("B") == 1                       # one level in the last run

@@ -96,8 +96,11 @@ class Worker(QRunnable):
     receives a `TaskState`.
     """
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "", partial_results: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__()
+        #: deliver the job's return value after a cancel too (a benchmark returns what it measured so far)
+        self.partial_results = partial_results
         self.setAutoDelete(False)
         self.fn = fn
         self.args = args
@@ -149,7 +152,7 @@ class Worker(QRunnable):
             out = self.fn(*self.args, **self.kwargs)
             if inspect.isgenerator(out):
                 out = self._drive(out)
-            if not self.is_cancelled:
+            if not self.is_cancelled or (self.partial_results and out is not None):
                 signals.result.emit(out)
         except Cancelled:
             pass
@@ -235,10 +238,12 @@ def run_in_worker(
     on_progress: Callable[[Progress], None] | None = None,
     on_finished: Callable[[], None] | None = None,
     name: str = "",
+    partial_results: bool = False,
     **kwargs: Any,
 ) -> Worker:
-    """Create, connect and start a `Worker`. Errors go to notifications unless `on_error` is given."""
-    worker = Worker(fn, *args, name=name, **kwargs)
+    """Create, connect and start a `Worker`. Errors go to notifications unless `on_error` is given;
+    `partial_results`: `on_result` also gets what a cancelled job returns."""
+    worker = Worker(fn, *args, name=name, partial_results=partial_results, **kwargs)
     if on_result is not None:
         worker.signals.result.connect(on_result)
     if on_progress is not None:

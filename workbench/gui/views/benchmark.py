@@ -385,7 +385,7 @@ class BenchmarkView(QWidget):
         self._t0 = time.perf_counter()
         timed = "end_to_end" if self.end_to_end.isChecked() else "backend"
         self.worker = run_in_worker(bench_job, doc.path, rows, runtimes, sizes, self.duration.value(),
-                                    doc.trusted, timed, name="benchmark", on_result=self._done, on_error=self._failed,
+                                    doc.trusted, timed, name="benchmark", partial_results=True, on_result=self._done, on_error=self._failed,
                                     on_progress=self._progress, on_finished=self._finished)
         return self.worker
 

@@ -190,7 +190,8 @@ class LoadTestPanel(QWidget):
         self.status.setText(f"Load testing {ep.url} (model {ep.model})…")
         self.worker = run_in_worker(load_job, ep.url, ep.model, frame, levels, self.duration.value(),
                                     self.batch.value(), dict(ep.headers), ep.timeout_s, name="load test", on_progress=self._point,
-                                    on_result=self._done, on_error=self._failed, on_finished=self._finished)
+                                    on_result=self._done, on_error=self._failed, on_finished=self._finished,
+                                    partial_results=True)   # a stopped run shows what it measured
         return self.worker
 
     def stop(self) -> None:
@@ -220,7 +221,9 @@ class LoadTestPanel(QWidget):
                 curve.setBrush(None)
                 _rename(self.hist_plot, curve, "A" + curve.name()[1:])
             old["label"] = "A"
+            self._relabel_rows(old["id"], "A")
         label = "B" if self.runs else "A"
+        self._run_seq = getattr(self, "_run_seq", 0) + 1
         accent = color("accent").name()
         warn = WARN
         curves = [
@@ -230,10 +233,22 @@ class LoadTestPanel(QWidget):
             self.rps_plot.plot([], [], pen=pg.mkPen(color("bad").name(), width=1), name=f"{label} errors/s"),
         ]
         self.runs.append({"label": label, "x": [], "p50": [], "p99": [], "rps": [], "err": [], "curves": curves,
-                          "offset": {}, "hist": {}})
+                          "offset": {}, "hist": {}, "id": self._run_seq})
+
+    def _run_rows(self, run_id: int) -> list[int]:
+        """Table rows of one run (its id is kept in the first cell), bottom first."""
+        return [r for r in reversed(range(self.table.rowCount()))
+                if self.table.item(r, 0) is not None
+                and self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == run_id]
+
+    def _relabel_rows(self, run_id: int, label: str) -> None:
+        for r in self._run_rows(run_id):
+            self.table.item(r, 0).setText(label)
 
     def _drop_run(self, index: int) -> None:
         run = self.runs.pop(index)
+        for r in self._run_rows(run["id"]):  # the table shows the runs the charts show, no others
+            self.table.removeRow(r)
         for i, curve in enumerate(run["curves"]):
             plot = self.latency_plot if i < 2 else self.rps_plot
             plot.getPlotItem().removeItem(curve)
@@ -290,6 +305,7 @@ class LoadTestPanel(QWidget):
     def _done(self, result: Any) -> None:
         self.result = result
         label = self.runs[-1]["label"] if self.runs else "run"
+        run_id = self.runs[-1]["id"] if self.runs else None
         for lv in result.levels:
             r = self.table.rowCount()
             self.table.insertRow(r)
@@ -302,6 +318,8 @@ class LoadTestPanel(QWidget):
                 if col == 3 and lv.error_count:
                     item.setForeground(color("bad"))
                     item.setToolTip(", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
+                if col == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, run_id)
                 self.table.setItem(r, col, item)
         self.table.resizeColumnsToContents()
         errors = sum(lv.error_count for lv in result.levels)
