@@ -295,3 +295,26 @@ def test_a_stopped_load_test_shows_its_levels_and_the_table_follows_the_charts(q
     assert [r["label"] for r in panel.runs] == ["A", "B"]
     assert labels_by_run[-1][-1] == "B" and set(labels_by_run[-1]) == {"A", "B"}
     assert labels_by_run[-1].count("B") == 1                       # one level in the last run
+
+
+def test_benchmark_results_stay_with_their_model(qtbot, window, samples, wait_loaded) -> None:
+    window.open_paths([str(samples / "iris_logreg.onnx"), str(samples / "xgb_classifier.json")])
+    wait_loaded(window, 2)
+
+    def select(name: str) -> None:
+        window.library.models.setCurrentItem(window.library.find(str(samples / name)))
+
+    select("iris_logreg.onnx")
+    view = window.show_page("benchmark")
+    view.batches.setText("2")
+    view.duration.setValue(0.2)
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=60_000)
+    assert [c.runtime for c in view.result.configs] == ["onnxruntime"]
+    select("xgb_classifier.json")                     # another model: not the onnx results
+    assert view.title.text() == "Benchmark xgb_classifier.json"
+    assert view.table.rowCount() == 0 and view.result is None and not view.save_data.isEnabled()
+    assert view.chart_stack.currentWidget() is view.charts_hint
+    select("iris_logreg.onnx")                        # back: its own results again
+    assert view.table.rowCount() == 1 and view.table.item(0, 0).text() == "onnxruntime"
+    assert view.result is not None and view.save_data.isEnabled()

@@ -33,6 +33,8 @@ class ModelDocument(QObject):
         self.predictions: dict[str, Any] = {}
         #: runtime name -> loaded Session (created on a worker, reused)
         self.sessions: dict[str, Any] = {}
+        #: the last local benchmark of this model (a LocalBenchResult), shown again when it is selected
+        self.benchmark: Any = None
 
     @property
     def path(self) -> str:

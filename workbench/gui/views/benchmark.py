@@ -339,8 +339,7 @@ class BenchmarkView(QWidget):
             self.stack.setCurrentWidget(self.empty)
             return
         self.stack.setCurrentWidget(self.page)
-        if not self.table.rowCount() and (self.worker is None or self.worker.is_done):
-            self.chart_stack.setCurrentWidget(self.charts_hint)
+        self._show_results_of(doc)
         self.title.setText(f"Benchmark {doc.name}")
         self._describe_timing()
         from workbench.core.runtimes import default_runtime, runtimes_for
@@ -377,6 +376,7 @@ class BenchmarkView(QWidget):
         self._reset_charts()
         self.chart_stack.setCurrentWidget(self.charts_area)
         self.result = None
+        self._run_doc = self._shown_doc = doc
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
@@ -443,6 +443,8 @@ class BenchmarkView(QWidget):
         return self.curves[key]
 
     def _progress(self, report: Progress) -> None:
+        if self.doc is not getattr(self, "_run_doc", None):
+            return  # another model is shown: its page is not this run's
         if report.fraction is not None:
             self.progress.setValue(int(report.fraction * 100))
         if report.message:
@@ -508,6 +510,37 @@ class BenchmarkView(QWidget):
                         for c in range(self.table.columnCount())})
         return out
 
+    def _running_for(self) -> Any:
+        """The document a benchmark is running for, or None."""
+        if self.worker is None or self.worker.is_done:
+            return None
+        return getattr(self, "_run_doc", None)
+
+    def _show_results_of(self, doc: ModelDocument) -> None:
+        """The page shows one model's results only: its last benchmark, the one running, or the hint."""
+        if getattr(self, "_shown_doc", None) is doc:
+            return
+        self._shown_doc = doc
+        self._reset_charts()
+        self.result = None
+        running = self._running_for()
+        if running is doc:
+            self.chart_stack.setCurrentWidget(self.charts_area)
+            return
+        if running is not None:
+            self.chart_stack.setCurrentWidget(self.charts_hint)
+            self.status.setText(f"A benchmark of {running.name} is running: its results appear on its page.")
+            return
+        result = doc.benchmark
+        if result is None:
+            self.chart_stack.setCurrentWidget(self.charts_hint)
+            self.status.setText("Pick runtimes and batch sizes, then Run.")
+            return
+        self.chart_stack.setCurrentWidget(self.charts_area)
+        for config in result.configs:
+            self._add_config(config)
+        self._show_done(result)
+
     def _describe_timing(self) -> None:
         what = ("the whole predict (rows in, predictions out)" if self.end_to_end.isChecked()
                 else "each runtime's own call, on rows converted beforehand")
@@ -545,6 +578,16 @@ class BenchmarkView(QWidget):
         fit_log_ticks(self.hist_plot)
 
     def _done(self, result: Any) -> None:
+        run_doc = getattr(self, "_run_doc", None)
+        if run_doc is not None:
+            run_doc.benchmark = result
+        if self.doc is not run_doc:   # shown when its model is selected again
+            self.sig_finished.emit(result)
+            return
+        self._show_done(result)
+        self.sig_finished.emit(result)
+
+    def _show_done(self, result: Any) -> None:
         self.result = result
         done = sum(1 for c in result.configs if not c.error)
         configs = f"{done} configuration{'s' if done != 1 else ''}"
@@ -552,7 +595,6 @@ class BenchmarkView(QWidget):
                             f"on {result.sample_rows} rows ({result.rows_source or 'generated'}).")
         self.save_chart.setEnabled(True)
         self.save_data.setEnabled(True)
-        self.sig_finished.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
