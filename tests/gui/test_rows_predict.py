@@ -176,3 +176,30 @@ def test_numbers_line_up_on_the_right_text_on_the_left(qapp) -> None:
     align = [model.data(model.index(r, c), Qt.ItemDataRole.TextAlignmentRole) for r in range(2) for c in range(3)]
     right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     assert align == [right, None, right, None, None, None]
+
+
+@pytest.mark.tf
+def test_a_prediction_for_another_model_does_not_talk_on_this_page(qtbot, window, samples, wait_loaded) -> None:
+    window.open_paths([str(samples / "keras_mlp_savedmodel"), str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 2)
+
+    def select(name: str) -> None:
+        window.library.models.setCurrentItem(window.library.find(str(samples / name)))
+
+    select("keras_mlp_savedmodel")
+    window.show_page("rows")  # fills the Rows table from the sibling rows file
+    qtbot.waitUntil(lambda: window.current_document().rows is not None, timeout=30_000)
+    view = window.show_page("predict")
+    worker = view.run()
+    assert worker is not None
+    saved_model = window.current_document()
+    select("iris_logreg.onnx")
+    if not worker.is_done:  # TensorFlow takes seconds to load: usually still running here
+        assert view.status.text() == "Predicting with keras_mlp_savedmodel: its results appear on its page."
+        assert not view.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: worker.is_done and bool(saved_model.predictions), timeout=120_000)
+    qtbot.waitUntil(lambda: view.run_button.isEnabled(), timeout=10_000)
+    assert "tensorflow" not in view.status.text() and "keras" not in view.status.text()
+    assert view.table.rowCount() == 0               # the SavedModel's predictions are not shown here
+    select("keras_mlp_savedmodel")
+    assert view.table.rowCount() == len(saved_model.rows)

@@ -180,6 +180,7 @@ class PredictView(QWidget):
         self.progress.setVisible(True)
         self.progress.setValue(0)
         self._status(f"Predicting {len(doc.rows)} rows in {', '.join(runtimes)}…", "info")
+        self._run_doc = doc
         self.worker = run_in_worker(predict_job, doc.path, doc.info, doc.trusted, doc.rows.copy(), runtimes,
                                     dict(doc.sessions), name="predict", on_result=lambda r, d=doc: self._done(d, r),
                                     on_error=self._failed, on_progress=self._progress,
@@ -231,7 +232,13 @@ class PredictView(QWidget):
             box.setToolTip(title if avail.ok else f"{title}: not available: {avail.message()}")
             self.checks[runtime.name] = box
             self.runtime_box.addWidget(box)
-        if not runtimes:
+        running = self._running_for()
+        self.cancel_button.setEnabled(running is doc)   # Cancel on this page cancels this model's job only
+        if running is not None and running is not doc:
+            self._status(f"Predicting with {running.name}: its results appear on its page.", "info")
+        elif running is doc:
+            self._status("Predicting…", "info")
+        elif not runtimes:
             self._status(f"No registered runtime runs {doc.info.format} models.", "bad")
         elif doc.info.format in ("sklearn",) and not doc.trusted:
             self._status("This pickle was opened for inspection only: predictions need it loaded "
@@ -241,7 +248,19 @@ class PredictView(QWidget):
         if doc.predictions:
             self._show(doc.predictions, {})
 
+    def _running_for(self) -> Any:
+        """The document a prediction is running for, or None."""
+        if self.worker is None or self.worker.is_done:
+            return None
+        return getattr(self, "_run_doc", None)
+
+    def _shows_run(self) -> bool:
+        """True while the page shows the model the last run was for."""
+        return self.doc is getattr(self, "_run_doc", None)
+
     def _progress(self, report: Progress) -> None:
+        if not self._shows_run():
+            return
         if report.fraction is not None:
             self.progress.setValue(int(report.fraction * 100))
         if report.message:
@@ -251,12 +270,15 @@ class PredictView(QWidget):
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setVisible(False)
-        if self.worker is not None and self.worker.is_cancelled:
+        if not self._shows_run():
+            self._status("Check one or more runtimes and press Run (Ctrl+R).", "info")
+        elif self.worker is not None and self.worker.is_cancelled:
             self._status("Cancelled.", "warn")
 
     def _failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
-        self._status(f"✗ {message}" + (f" ({hint})" if hint else ""), "bad")
+        if self._shows_run():
+            self._status(f"✗ {message}" + (f" ({hint})" if hint else ""), "bad")
         notify(message, "error", hint=hint, details=details, context="predict")
 
     def _done(self, doc: ModelDocument, result: dict[str, Any]) -> None:
