@@ -203,3 +203,17 @@ def test_a_prediction_for_another_model_does_not_talk_on_this_page(qtbot, window
     assert view.table.rowCount() == 0               # the SavedModel's predictions are not shown here
     select("keras_mlp_savedmodel")
     assert view.table.rowCount() == len(saved_model.rows)
+
+
+def test_rows_beside_the_model_are_there_as_soon_as_it_opens(qtbot, window, samples, wait_loaded) -> None:
+    """Run right after opening predicts the sample rows: no visit to the Rows page needed."""
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    doc = window.current_document()
+    assert doc.rows is not None and len(doc.rows) == 30
+    assert window.status_label.text() == "Opened iris_logreg.onnx (onnx, classification, 30 rows from " \
+                                         "iris_logreg_onnx.rows.csv)"
+    view = window.show_page("predict")
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=60_000)
+    assert view.table.rowCount() == 30

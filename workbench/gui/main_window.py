@@ -365,10 +365,29 @@ class MainWindow(QMainWindow):
             self._current_changed(doc)
         else:
             doc = ModelDocument(info, trusted, self)
+            self._load_sibling_rows(doc)
             self.library.add_document(doc)
         self.library.set_recent(self.settings.add_recent_file(info.path))
-        self.status_label.setText(f"Opened {doc.name} ({info.format}, {info.task})")
+        rows = f", {len(doc.rows)} rows from {doc.rows.attrs.get('source', 'a file').rsplit('/', 1)[-1]}" \
+            if doc.rows is not None else ""
+        self.status_label.setText(f"Opened {doc.name} ({info.format}, {info.task}{rows})")
         self.sig_document_added.emit(doc)
+
+    @staticmethod
+    def _load_sibling_rows(doc: ModelDocument) -> None:
+        """Rows from a `<model>.rows.csv` beside the model, at once: Predict, Benchmark and Export then use
+        the same rows whether or not the Rows page was visited (a bad file is shown there, not here)."""
+        from workbench.core.errors import InputRowsError
+        from workbench.core.rows import read_rows
+        from workbench.gui.views.rows import sibling_rows_file
+
+        found = sibling_rows_file(doc.path)
+        if found is None:
+            return
+        try:
+            doc.rows = read_rows(found)
+        except InputRowsError:
+            pass
 
     def _current_changed(self, doc: ModelDocument | None) -> None:
         self.overview.set_document(doc)
