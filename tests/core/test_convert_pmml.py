@@ -149,3 +149,24 @@ def test_xgboost_fitted_on_numpy_converts_through_the_workbench(tmp_path):
                         columns=["x0", "x1", "x2", "x3"])
     result = convert_and_prove(path, "pmml", tmp_path / "xgb.pmml", rows=rows, trust=True)
     assert result.passed and result.parity["label_agreement"] == 1.0
+
+
+def test_two_pmml_conversions_at_once_give_stdout_back(tmp_path):
+    """sklearn2pmml's output is captured by swapping sys.stdout; two conversions at once used to leave it
+    swapped for the rest of the process (the GUI's later prints vanished)."""
+    import sys
+
+    before = sys.stdout
+    results, errors = [], []
+
+    def convert(name: str) -> None:
+        try:
+            results.append(convert_and_prove(SAMPLES / "iris_logreg.skops", "pmml", tmp_path / f"{name}.pmml"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=convert, args=(n,)) for n in ("a", "b")]
+    [t.start() for t in threads]
+    [t.join(300) for t in threads]
+    assert not errors and len(results) == 2 and all(r.passed for r in results)
+    assert sys.stdout is before

@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,9 @@ def java_error_message(output: str) -> str:
     return f"{reason} (in {context})" if context else reason
 
 
+_STDOUT_CAPTURE_LOCK = threading.Lock()
+
+
 def run_sklearn2pmml(estimator: Any, pmml_path: Path, *, telemetry: bool = False,
                      java_home: str | None = None, proxy_port: int = 1) -> str:
     """Run sklearn2pmml on `estimator`, writing `pmml_path`; returns Java's output.
@@ -125,7 +129,9 @@ def run_sklearn2pmml(estimator: Any, pmml_path: Path, *, telemetry: bool = False
             hosts.write_text("127.0.0.1 localhost\n")
             opts = telemetry_blocking_opts(hosts, proxy_port)
         try:
-            with contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+            # sklearn2pmml prints Java's output: capturing it swaps the process-wide sys.stdout, and two
+            # conversions doing that at once left it swapped for good (one PMML conversion at a time)
+            with _STDOUT_CAPTURE_LOCK, contextlib.redirect_stdout(buffer), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 sklearn2pmml(estimator, str(pmml_path), java_home=java_home, java_opts=opts or None)
         except RuntimeError as exc:
