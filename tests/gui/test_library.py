@@ -101,11 +101,14 @@ def test_pickle_asks_for_trust_and_inspect_only_keeps_it_unloaded(qtbot, window,
     ov = window.overview
     assert ov.warning_box.isVisibleTo(window) and "pickle not loaded" in ov.warning_text.text()
     assert ov.trust_button.isVisibleTo(window)
+    item = window.library.find(doc.path)
+    assert "pickle not loaded" in item.toolTip()
     # "Trust and load" re-opens it with trust, without asking again
     ov.trust_button.click()
     qtbot.waitUntil(lambda: doc.trusted and not window.loader.busy, timeout=60_000)
     assert doc.info.loaded and asked == [("iris_logreg.joblib", "sklearn")]
     assert not ov.trust_button.isVisibleTo(window)
+    assert window.library.find(doc.path).toolTip() == doc.path   # the library entry says so too
 
 
 def test_cancel_at_trust_question_opens_nothing(qtbot, window, notes, samples) -> None:

@@ -100,13 +100,25 @@ class LibraryView(QWidget):
         existing = self.find(doc.path)
         if existing is not None:
             self.models.takeItem(self.models.row(existing))
-        fmt = _FORMAT_TITLES.get(doc.info.format, doc.info.format)
-        item = QListWidgetItem(icon("warning" if doc.info.warnings else "model"), f"{doc.name}\n{fmt} · "
-                               f"{doc.info.framework} · {doc.info.task}")
+        item = QListWidgetItem()
         item.setData(Qt.ItemDataRole.UserRole, doc)
-        item.setToolTip(doc.path + ("\n" + "\n".join(doc.info.warnings) if doc.info.warnings else ""))
+        self._describe(item, doc)
         self.models.addItem(item)
         self.models.setCurrentItem(item)
+        doc.sig_info_changed.connect(lambda d=doc: self.refresh(d))
+
+    def refresh(self, doc: ModelDocument) -> None:
+        """Redraw a document's entry (after it was trusted and loaded, its warning is gone)."""
+        item = self.find(doc.path)
+        if item is not None:
+            self._describe(item, doc)
+
+    @staticmethod
+    def _describe(item: QListWidgetItem, doc: ModelDocument) -> None:
+        fmt = _FORMAT_TITLES.get(doc.info.format, doc.info.format)
+        item.setIcon(icon("warning" if doc.info.warnings else "model"))
+        item.setText(f"{doc.name}\n{fmt} · {doc.info.framework} · {doc.info.task}")
+        item.setToolTip(doc.path + ("\n" + "\n".join(doc.info.warnings) if doc.info.warnings else ""))
 
     def remove_document(self, doc: ModelDocument) -> None:
         item = self.find(doc.path)
