@@ -217,3 +217,14 @@ def test_rows_beside_the_model_are_there_as_soon_as_it_opens(qtbot, window, samp
     worker = view.run()
     qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=60_000)
     assert view.table.rowCount() == 30
+
+
+def test_paste_semicolon_rows_without_a_header(qtbot, window, iris_onnx) -> None:
+    view = window.show_page("rows")
+    qtbot.waitUntil(lambda: view.model.rowCount() > 0, timeout=30_000)
+    before = view.model.rowCount()
+    assert view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2")
+    assert view.model.rowCount() == before + 2
+    assert view.model.cells[-1] == ["6.1", "2.8", "4.7", "1.2"]
+    assert not view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2;9")
+    assert "the pasted rows" in view.status.text() and "workbench-paste" not in view.status.text()

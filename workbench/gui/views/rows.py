@@ -337,7 +337,7 @@ class RowsView(QWidget):
                 self._set_status(f"Pasted rows have {len(first)} values but the table has "
                                  f"{len(self.model.columns)} columns; paste with a header line.", "bad")
                 return False
-            sep = "\t" if "\t" in lines[0] else ","
+            sep = _separator(lines[0])  # the header we add must use the rows' own separator
             text = sep.join(self.model.columns) + "\n" + "\n".join(lines)
         from workbench.core.errors import InputRowsError
 
@@ -346,8 +346,9 @@ class RowsView(QWidget):
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             frame = self._core.read_rows(tmp)
-        except InputRowsError as exc:
-            self._show_error(exc, "paste rows")
+        except InputRowsError as exc:  # about "the pasted rows", not a temporary file the user never saw
+            message = exc.message.replace(f"rows file {tmp}", "the pasted rows").replace(tmp, "the pasted rows")
+            self._show_error(InputRowsError(message, exc.problems, hint=exc.hint), "paste rows")
             return False
         finally:
             os.unlink(tmp)
@@ -460,8 +461,10 @@ class RowsView(QWidget):
         notify(message, "error", hint=hint, details=details, context=context)
 
 
+def _separator(line: str) -> str:
+    """The separator of a pasted line: tab, then semicolon, then comma."""
+    return next((sep for sep in ("\t", ";", ",") if sep in line), ",")
+
+
 def _split(line: str) -> list[str]:
-    for sep in ("\t", ";", ","):
-        if sep in line:
-            return line.split(sep)
-    return [line]
+    return line.split(_separator(line))
