@@ -163,3 +163,21 @@ def test_overview_reads_like_prose(qtbot, window, samples, wait_loaded) -> None:
 
     view.inputs.set_specs([TensorSpec("a", "float64"), TensorSpec("b", "float64", accepts_missing=True)])
     assert not view.inputs.isColumnHidden(4)
+
+
+def test_one_entry_per_model_however_it_is_named(qtbot, window, samples, wait_loaded, tmp_path: Path,
+                                                  monkeypatch) -> None:
+    link = tmp_path / "linked.onnx"
+    link.symlink_to(samples / "iris_logreg.onnx")
+    monkeypatch.chdir(samples)
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    window.open_paths(["iris_logreg.onnx", str(samples / ".." / samples.name / "iris_logreg.onnx"), str(link)])
+    qtbot.waitUntil(lambda: not window.loader.busy, timeout=60_000)
+    assert len(window.documents()) == 1
+
+
+def test_a_version_folder_is_named_with_its_model(qtbot, window, wait_loaded, tfserving_testdata) -> None:
+    window.open_paths([str(tfserving_testdata / "saved_model_half_plus_two_cpu" / "00000123")])
+    wait_loaded(window, 1)
+    assert window.documents()[0].name == "saved_model_half_plus_two_cpu/00000123"

@@ -43,6 +43,8 @@ class ModelDocument(QObject):
     @property
     def name(self) -> str:
         p = Path(self.info.path)
+        if p.name.isdigit() and p.parent.name:  # a TF Serving version folder: "model/1", not "1"
+            return f"{p.parent.name}/{p.name}"
         return p.name or str(p)
 
     def set_info(self, info: ModelInfo, trusted: bool | None = None) -> None:

@@ -77,7 +77,8 @@ class ModelLoader(QObject):
         register_builtin_formats()
         started = 0
         for raw in paths:
-            path = str(Path(raw))
+            # one entry per model however it was named (relative, absolute, "..", a symlink)
+            path = str(Path(raw).expanduser().resolve())
             if path in self.pending:
                 continue
             self._set_pending(path, True)
