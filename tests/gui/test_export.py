@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 
 def _open(qtbot, window, path: Path, wait_loaded):
     window.open_paths([str(path)])
@@ -113,3 +115,36 @@ def test_agreement_is_never_rounded_up_to_all() -> None:
     from workbench.core.compare import agreement_text
 
     assert (agreement_text(1.0), agreement_text(0.99999), agreement_text(0.5)) == ("100%", "99.99%", "50.00%")
+
+
+def test_export_form_mistakes_are_said_in_the_dialog(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
+    dialog = _open(qtbot, window, samples / "iris_logreg.skops", wait_loaded)
+    dialog.select_target("onnx")
+    dialog.option_widgets["target_opset"].setText("abc")
+    dialog.out_edit.setText(str(tmp_path / "iris.onnx"))
+    assert dialog.convert() is None
+    assert dialog.progress_label.text() == "✗ ONNX opset: 'abc' is not a whole number"
+    dialog.option_widgets["target_opset"].setText("")
+    (tmp_path / "iris.onnx").write_bytes(b"precious")
+    dialog.force.setChecked(False)
+    worker = dialog.convert()
+    qtbot.waitUntil(lambda: worker.is_done and (dialog.result is not None or dialog.error is not None),
+                    timeout=120_000)
+    assert "check 'Overwrite if it exists' to replace it" in dialog.progress_label.text()
+    assert "--force" not in dialog.progress_label.text()
+    assert (tmp_path / "iris.onnx").read_bytes() == b"precious"
+    dialog.close()
+
+
+@pytest.mark.tf
+def test_a_savedmodel_bundled_as_it_is_has_nothing_to_prove(qtbot, window, samples, wait_loaded,
+                                                            tmp_path: Path) -> None:
+    dialog = _open(qtbot, window, samples / "keras_mlp_savedmodel", wait_loaded)
+    dialog.select_target("tfserving")
+    dialog.out_edit.setText(str(tmp_path / "models"))
+    worker = dialog.convert()
+    qtbot.waitUntil(lambda: worker.is_done and (dialog.result is not None or dialog.error is not None),
+                    timeout=120_000)
+    assert dialog.error is None and not dialog.result.parity
+    assert dialog.verdict.text().startswith("<b>✓ Done</b>") and "?" not in dialog.verdict.text()
+    dialog.close()

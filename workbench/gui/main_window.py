@@ -113,6 +113,9 @@ def _probed(report: object) -> str:
     error = getattr(report, "error", None)
     if error is not None:
         return f"Probe of {report.url}: {error.message}"  # type: ignore[attr-defined]
+    grpc = getattr(report, "grpc", None)
+    if grpc is not None and grpc.error is not None:  # REST answered, the gRPC port did not
+        return f"Probed {report.url}: REST {report.protocol}; gRPC {grpc.url}: {grpc.error.message}"  # type: ignore[attr-defined]
     return f"Probed {report.url}: {report.protocol or 'unknown protocol'}, model {report.model}"  # type: ignore[attr-defined]
 
 

@@ -57,6 +57,10 @@ OPTION_LABELS = {
 }
 
 
+#: options that take a whole number even where their default is "the converter's" (None)
+WHOLE_NUMBER_OPTIONS = {"target_opset"}
+
+
 def option_label(name: str) -> tuple[str, str]:
     """The form label and tooltip of converter option `name`."""
     return OPTION_LABELS.get(name, (name.replace("_", " ").capitalize(), name))
@@ -312,6 +316,12 @@ class ExportDialog(QDialog):
                 default = self.option_defaults.get(self.selected_target() or "", {}).get(name)
                 if text == "" and default is None:
                     continue  # keep the converter's own default
+                if name in WHOLE_NUMBER_OPTIONS:
+                    try:
+                        values[name] = int(text)
+                    except ValueError:
+                        raise ValueError(f"{option_label(name)[0]}: {text!r} is not a whole number") from None
+                    continue
                 values[name] = _parse_scalar(text) if default is None else text
         return values
 
@@ -342,7 +352,11 @@ class ExportDialog(QDialog):
         rows = None
         if self.rows_choice.isChecked() and self.doc.rows is not None:
             rows = self.doc.rows.copy()
-        options = self.option_values()
+        try:
+            options = self.option_values()
+        except ValueError as exc:
+            self.progress_label.setText(f"✗ {exc}")
+            return None
         if self.atol.value() > 0:
             options_atol = self.atol.value()
         else:
@@ -512,7 +526,12 @@ class ExportDialog(QDialog):
 
     def _convert_failed(self, exc: BaseException) -> None:
         self.error = exc
+        if getattr(exc, "kind", "") == "cancelled":   # the user's own choice: not an error to report
+            self.progress_label.setText("Cancelled: nothing was written.")
+            return
         message, hint, details = describe_exception(exc)
+        # the CLI's words for the dialog's checkbox
+        message = message.replace("pass --force to overwrite it", "check 'Overwrite if it exists' to replace it")
         self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
         self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
         self.progress_label.setToolTip(self.progress_label.text())
@@ -527,6 +546,16 @@ class ExportDialog(QDialog):
                                     f"{result.output or result.failed_output}")
         self.progress_label.setToolTip(self.progress_label.text())
         parity = result.parity or {}
+        if not parity:  # nothing converted (a SavedModel put into a TF Serving bundle): nothing to prove
+            self.verdict.setText(f"<b>✓ Done</b>: {result.rows_source}; the model was copied as it is, so there "
+                                 "is no parity to prove.")
+            self.verdict.setStyleSheet(f"color: {color('ok').name()};")
+            self.worst.setVisible(False)
+            self.open_button.setEnabled(bool(result.output))
+            self.result_box.setVisible(True)
+            self._refit(grow_only=True)
+            self.sig_converted.emit(result)
+            return
         explained = len(result.explained_rows)
         verdict = "✗ FAIL" if not result.passed else (
             "✓ PASS with explained differences" if explained else "✓ PASS")
