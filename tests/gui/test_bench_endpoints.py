@@ -318,3 +318,19 @@ def test_benchmark_results_stay_with_their_model(qtbot, window, samples, wait_lo
     select("iris_logreg.onnx")                        # back: its own results again
     assert view.table.rowCount() == 1 and view.table.item(0, 0).text() == "onnxruntime"
     assert view.result is not None and view.save_data.isEnabled()
+
+
+def test_charts_follow_a_theme_switch(qtbot, window, samples, wait_loaded) -> None:
+    from workbench.gui.views.common import color
+
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    light = view.latency_plot.backgroundBrush().color().name()
+    window._set_theme("dark")
+    try:
+        dark = view.latency_plot.backgroundBrush().color().name()
+        assert dark != light and dark == color("plot_bg").name()
+        assert view.hist_plot.getPlotItem().getAxis("left").pen().color().name() == color("plot_fg").name()
+    finally:
+        window._set_theme("light")

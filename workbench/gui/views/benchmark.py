@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -80,28 +81,52 @@ def timing_note(c: Any) -> str:
     return " ".join(parts[:1]) + ("\n" + ", ".join(parts[1:]) if len(parts) > 1 else "")
 
 
+#: every chart made by `_plot`, restyled when the theme changes (`restyle_plots`)
+_PLOTS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _plot(title: str, left: str, bottom: str) -> Any:
     import pyqtgraph as pg
 
     widget = pg.PlotWidget()
+    item = widget.getPlotItem()
+    item.showGrid(x=True, y=True, alpha=0.2)
+    for axis in ("left", "bottom"):
+        item.getAxis(axis).enableAutoSIPrefix(False)   # "ms per call (x0.001)" helps nobody
+    legend = _legend_class()(offset=(-10, 10))
+    legend.setParentItem(item.vb)
+    item.legend = legend                       # plot(name=...) adds its entries here
+    widget._texts = (title, left, bottom)      # kept to redraw them in another theme's colours
+    _style(widget)
+    _PLOTS.add(widget)
+    return widget
+
+
+def _style(widget: Any) -> None:
+    """The current theme's colours on a chart: background, title, axes, legend."""
+    import pyqtgraph as pg
+
     c = color("plot_bg").name()
     fg = color("plot_fg").name()
+    title, left, bottom = widget._texts
     widget.setBackground(c)
     item = widget.getPlotItem()
     item.setTitle(title, color=fg, size="10pt")
     item.setLabel("left", left, color=fg)
     item.setLabel("bottom", bottom, color=fg)
-    item.showGrid(x=True, y=True, alpha=0.2)
     for axis in ("left", "bottom"):
         item.getAxis(axis).setPen(fg)
         item.getAxis(axis).setTextPen(fg)
-        item.getAxis(axis).enableAutoSIPrefix(False)   # "ms per call (x0.001)" helps nobody
-    legend = _legend_class()(offset=(-10, 10), labelTextColor=fg)
-    legend.setParentItem(item.vb)
-    item.legend = legend                       # plot(name=...) adds its entries here
+    legend = item.legend
+    legend.setLabelTextColor(fg)
     legend.setBrush(pg.mkBrush(c + "b0"))     # readable over the curves it covers
     legend.setPen(pg.mkPen(color("border").name()))
-    return widget
+
+
+def restyle_plots() -> None:
+    """Redraw every chart in the current theme (called after a theme switch)."""
+    for widget in list(_PLOTS):
+        _style(widget)
 
 
 @functools.cache
