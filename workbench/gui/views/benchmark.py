@@ -125,8 +125,11 @@ def _style(widget: Any) -> None:
 
 def restyle_plots() -> None:
     """Redraw every chart in the current theme (called after a theme switch)."""
+    import shiboken6
+
     for widget in list(_PLOTS):
-        _style(widget)
+        if shiboken6.isValid(widget):  # a closed window's charts may still have Python wrappers
+            _style(widget)
 
 
 @functools.cache
