@@ -230,6 +230,12 @@ def test_keras_mlp_to_onnx(tmp_path):
     assert result.passed and result.converter == "tf-onnx"
     assert result.parity["rows"] == 30
     assert result.parity["label_agreement"] == 1.0 and result.parity["max_abs_diff"] <= 1e-4
+    # the graph has no classifier ops: the converted model keeps the source's task and classes
+    from workbench.core.models import inspect_model
+
+    source, converted = inspect_model(SAMPLES / "keras_mlp.keras"), inspect_model(tmp_path / "k.onnx")
+    assert (converted.task, converted.classes) == (source.task, source.classes) == ("classification", [0, 1, 2])
+    assert converted.framework_version and "None" not in converted.framework_version
 
 
 @pytest.mark.tf

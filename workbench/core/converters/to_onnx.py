@@ -239,7 +239,7 @@ def _set_metadata(onx: Any, info: ModelInfo, request: ConversionRequest, tool: s
 
     onx.doc_string = f"converted by the Model Serving Workbench from {Path(info.path).name} ({tool})"
     props = {"workbench.source": Path(info.path).name, "workbench.converter": tool,
-             "workbench.feature_names": json.dumps([s.name for s in info.inputs])}
+             "workbench.feature_names": json.dumps([s.name for s in info.inputs]), "workbench.task": info.task}
     if info.classes is not None:
         props["workbench.classes"] = json.dumps([str(c) for c in info.classes])
     for key, value in props.items():

@@ -61,6 +61,22 @@ def _value_spec(value: Any) -> TensorSpec:
     return TensorSpec(value.name, "object", None, description=kind or "")
 
 
+def _workbench_facts(props: dict[str, str], classes: list[Any] | None) -> tuple[str, list[Any] | None]:
+    """Task and classes the workbench wrote into a model it converted (metadata_props), if any."""
+    import json
+
+    task = props.get("workbench.task")
+    if task not in ("classification", "regression"):
+        return "other", classes
+    if classes is None and task == "classification" and "workbench.classes" in props:
+        try:
+            names = [str(c) for c in json.loads(props["workbench.classes"])]
+        except (ValueError, TypeError):
+            return task, classes
+        classes = [int(c) for c in names] if all(c.lstrip("-").isdigit() for c in names) else names
+    return task, classes
+
+
 def inspect(path: Path, trust: bool) -> ModelInfo:
     import onnx
 
@@ -84,6 +100,9 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         task = "regression"
     else:
         task = "other"
+    props = {p.key: p.value for p in model.metadata_props}
+    if task == "other":  # a graph without classifier ops (a converted Keras model): what the source was
+        task, classes = _workbench_facts(props, classes)
     warnings = []
     if "ZipMap" in ops:
         warnings.append("probabilities come out of a ZipMap (a list of dicts); the workbench converts "
@@ -93,12 +112,12 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "opset": {op.domain or "ai.onnx": op.version for op in model.opset_import},
         "producer": model.producer_name, "producer_version": model.producer_version,
         "graph_name": graph.name, "node_count": len(graph.node), "operators": sorted(set(ops)),
-        "metadata_props": {p.key: p.value for p in model.metadata_props},
+        "metadata_props": props,
         "feature_count": feature_count(inputs), "onnx_version": onnx.__version__,
     }
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="onnx", framework=model.producer_name or "onnx",
-                     framework_version=model.producer_version or None, task=task, inputs=inputs,
+                     framework_version=model.producer_version.removesuffix(" None").strip() or None, task=task, inputs=inputs,
                      outputs=outputs, classes=classes, metadata=metadata, warnings=warnings, loaded=True)
 
 
