@@ -105,33 +105,34 @@ def test_pickles_load_together_from_several_threads() -> None:
 
 
 def test_framework_loads_run_one_at_a_time() -> None:
+    """While one decorated load runs, the shared lock is held: no other thread can take it."""
     import threading
 
-    from workbench.core.formats.base import one_load_at_a_time
+    from workbench.core.formats import base
 
     inside = threading.Event()
     release = threading.Event()
-    order = []
 
-    @one_load_at_a_time
+    @base.one_load_at_a_time
     def slow() -> None:
-        order.append("slow in")
         inside.set()
         release.wait(10)
-        order.append("slow out")
 
-    @one_load_at_a_time
-    def quick() -> None:
-        order.append("quick")
+    free = []
+
+    def try_lock() -> None:  # from another thread; released at once when taken
+        got = base._FRAMEWORK_LOAD_LOCK.acquire(blocking=False)
+        if got:
+            base._FRAMEWORK_LOAD_LOCK.release()
+        free.append(got)
 
     first = threading.Thread(target=slow)
     first.start()
-    inside.wait(10)
-    second = threading.Thread(target=quick)
-    second.start()
-    second.join(0.2)          # it cannot get in while the first load holds the lock
-    assert second.is_alive() and order == ["slow in"]
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert order == ["slow in", "slow out", "quick"]
+    assert inside.wait(10)
+    for expected in ([False], [False, True]):
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join(10)
+        assert free == expected     # taken while the first load runs, free once it is over
+        release.set()
+        first.join(10)

@@ -14,16 +14,19 @@ SMALL = (1024, 640)
 PAGES = ("overview", "rows", "predict", "benchmark", "endpoints")
 
 
-def _settle(qtbot, ms: int = 50) -> None:
-    qtbot.wait(ms)
-    QApplication.processEvents()
+def _settle() -> None:
+    """Deliver pending events (layout requests, resizes, polish) until the layouts have taken effect:
+    a layout that activates may post more, hence a few rounds instead of a timed wait."""
+    for _ in range(4):
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
 
 
 def _small_window(qtbot, window, samples: Path, wait_loaded, model: str = "ctr_pipeline.joblib"):
     window.open_paths([str(samples / model)])
     wait_loaded(window, 1)
     window.resize(*SMALL)
-    _settle(qtbot)
+    _settle()
     assert window.width() == SMALL[0]
     return window
 
@@ -40,49 +43,49 @@ def test_no_page_widens_a_1024x640_window(qtbot, window, samples, wait_loaded) -
     _small_window(qtbot, window, samples, wait_loaded)
     for page in PAGES:
         view = window.show_page(page)
-        _settle(qtbot)
+        _settle()
         assert window.width() <= SMALL[0], page
         assert window.minimumSizeHint().width() <= SMALL[0], page
         assert view.width() <= window.width(), page
     endpoints = window.page("endpoints")
     for tab in ("endpoint", "status", "request", "response", "load"):
         endpoints.show_tab(tab)
-        _settle(qtbot)
+        _settle()
         assert window.width() <= SMALL[0], tab
         assert window.minimumSizeHint().width() <= SMALL[0], tab
     # and back on the overview the window can still be made as small as before
     window.show_page("overview")
     window.resize(*SMALL)
-    _settle(qtbot)
+    _settle()
     assert (window.width(), window.height()) == SMALL
 
 
 def test_endpoints_form_becomes_a_tab_when_the_page_is_narrow(qtbot, window, samples, wait_loaded) -> None:
     _small_window(qtbot, window, samples, wait_loaded)
     view = window.show_page("endpoints")
-    _settle(qtbot)
+    _settle()
     assert view.width() < view.minimum_wide_width()
     assert view.compact and view.tabs.tabText(0) == "Endpoint"
     assert view.tabs.currentWidget() is view.form_panel          # nothing probed yet: the form first
     assert view.probe_button.isVisibleTo(view.form_panel)
     # the whole form fits its tab at 640 px: no scrolling to reach Probe
     view.show_tab("endpoint")
-    _settle(qtbot)
+    _settle()
     assert not view.form_panel.verticalScrollBar().isVisible()
     assert _inside(view.probe_button, view.form_panel.viewport())
     # the load test fits across (it only ever scrolls up and down)
     view.show_tab("load")
-    _settle(qtbot)
+    _settle()
     assert view.load_test.width() <= view.load_tab.viewport().width()
     assert _inside(view.load_test.cancel_button, view.load_tab)
     # a wide window puts the form back beside the tabs, and a narrow one into them again
     window.resize(1400, 800)
-    _settle(qtbot)
+    _settle()
     assert not view.compact and view.splitter.indexOf(view.form_panel) == 0
     assert view.tabs.indexOf(view.form_panel) == -1 and view.tabs.currentWidget() is view.load_tab
     assert view.form_panel.width() >= 300
     window.resize(*SMALL)
-    _settle(qtbot)
+    _settle()
     assert view.compact and view.tabs.indexOf(view.form_panel) == 0 and window.width() == SMALL[0]
 
 
@@ -92,7 +95,7 @@ def test_load_test_charts_are_tall_enough_for_their_axis_labels(qtbot, window, s
     _small_window(qtbot, window, samples, wait_loaded)
     view = window.show_page("endpoints")
     view.show_tab("load")
-    _settle(qtbot)
+    _settle()
     panel = view.load_test
     for chart in (panel.latency_plot, panel.rps_plot):
         assert chart.minimumHeight() >= LOAD_CHART_MIN_HEIGHT >= 140
@@ -106,7 +109,7 @@ def test_benchmark_controls_fit_1024_and_a_run_does_not_widen_the_window(qtbot, 
                                                                          wait_loaded) -> None:
     _small_window(qtbot, window, samples, wait_loaded, "iris_logreg.onnx")
     view = window.show_page("benchmark")
-    _settle(qtbot)
+    _settle()
     batches = view.batches
     text_width = batches.fontMetrics().horizontalAdvance(batches.text())
     assert batches.width() >= text_width + 8                   # "1, 8, 64" whole, not ", 64"
@@ -118,11 +121,11 @@ def test_benchmark_controls_fit_1024_and_a_run_does_not_widen_the_window(qtbot, 
     view.duration.setValue(0.2)
     worker = view.run()
     qtbot.waitUntil(lambda: view.progress.isVisible(), timeout=10_000)
-    _settle(qtbot)
+    _settle()
     assert view.minimumSizeHint().width() == before          # the progress bar's room is kept while hidden
     assert window.width() == SMALL[0]
     qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
-    _settle(qtbot)
+    _settle()
     assert window.width() == SMALL[0] and window.minimumSizeHint().width() <= SMALL[0]
 
 
@@ -134,7 +137,7 @@ def _export_dialog(qtbot, window, samples: Path, wait_loaded):
     dialog = window._export_dialog
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: bool(dialog.targets), timeout=60_000)
-    _settle(qtbot, 100)
+    _settle()
     return dialog
 
 
@@ -164,7 +167,7 @@ def test_export_dialog_fits_a_1024x640_screen_with_its_buttons_in_sight(qtbot, w
     dialog.verdict.setText("✓ PASS on 30 rows<br>" + "a long note about the parity check " * 8)
     dialog.result_box.setVisible(True)
     dialog.fit_to_screen(small, grow_only=True)
-    _settle(qtbot)
+    _settle()
     frame = dialog.frameGeometry()                                 # the window frame included
     assert small.contains(frame), (frame, small)
     for button in (dialog.convert_button, dialog.close_button, dialog.cancel_button):
@@ -173,7 +176,7 @@ def test_export_dialog_fits_a_1024x640_screen_with_its_buttons_in_sight(qtbot, w
     # long messages wrap inside the dialog instead of widening it
     dialog.progress_label.setText("✗ " + "x" * 400)
     dialog.fit_to_screen(small)
-    _settle(qtbot)
+    _settle()
     assert dialog.width() <= SMALL[0]
 
 
@@ -205,7 +208,7 @@ def test_dark_theme_draws_frames_and_checked_states(qtbot, dark) -> None:
         w.resize(w.sizeHint())
         w.move(300, 100 + 40 * i)             # away from the pointer: hovered, the outline is the accent
         w.show()
-    _settle(qtbot)
+    _settle()
     assert not any(w.underMouse() for w in (unchecked, checked, radio, edit))
     border, highlight = dark["border"], dark["highlight"]
     assert border in _pixels(unchecked)                          # the box is outlined
@@ -216,7 +219,7 @@ def test_dark_theme_draws_frames_and_checked_states(qtbot, dark) -> None:
 
 
 def test_dark_theme_tab_bar_line_uses_the_border_colour(qtbot, window, dark) -> None:
-    _settle(qtbot)
+    _settle()
     assert QApplication.palette().color(QApplication.palette().ColorRole.Light) == QColor(dark["border"])
     bar = window.tabs.tabBar()
     image = window.grab().toImage()
