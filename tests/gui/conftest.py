@@ -85,3 +85,14 @@ def wait_loaded(qtbot):
         qtbot.waitUntil(lambda: len(win.documents()) >= count and not win.loader.busy, timeout=timeout)
 
     return wait
+
+
+def load_test_panel(window, url: str, model: str, rows_json: str = '[{"x": 1.0}]'):
+    """The Endpoints page's load-test panel, aimed at `url` / `model`, sending `rows_json`."""
+    view = window.show_page("endpoints")
+    view.url.setText(url)
+    view.model.setText(model)
+    panel = view.load_test
+    panel.use_model_rows.setChecked(False)
+    panel.rows_json.setText(rows_json)
+    return panel

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.gui.conftest import load_test_panel
+
 
 def test_benchmark_chart_receives_data(qtbot, window, samples, wait_loaded, tmp_path: Path) -> None:
     window.open_paths([str(samples / "iris_logreg.onnx")])
@@ -134,12 +136,7 @@ def test_load_test_charts_each_second_and_overlays_runs(qtbot, window, tfserving
 
     server = TFServingTestServer({"half_plus_two": tfserving_testdata / "saved_model_half_plus_two_cpu"}).start()
     try:
-        view = window.show_page("endpoints")
-        view.url.setText(server.rest_url)
-        view.model.setText("half_plus_two")
-        panel = view.load_test
-        panel.use_model_rows.setChecked(False)
-        panel.rows_json.setText('[{"x": 1.0}, {"x": 2.0}]')
+        panel = load_test_panel(window, server.rest_url, "half_plus_two", '[{"x": 1.0}, {"x": 2.0}]')
         panel.levels.setText("1")
         panel.duration.setValue(2)
         for _ in range(2):  # run A, then run B over it
@@ -198,13 +195,8 @@ def test_load_test_sends_the_endpoint_headers(qtbot, window) -> None:
     from tests.core.bench_servers import ScriptedServer
 
     with ScriptedServer() as server:
-        view = window.show_page("endpoints")
-        view.url.setText(server.url)
-        view.model.setText("m")
-        view.headers.setPlainText("Authorization: Bearer abc")
-        panel = view.load_test
-        panel.use_model_rows.setChecked(False)
-        panel.rows_json.setText('[{"x": 1.0}]')
+        window.page("endpoints").headers.setPlainText("Authorization: Bearer abc")
+        panel = load_test_panel(window, server.url, "m")
         panel.levels.setText("1")
         panel.duration.setValue(1)
         worker = panel.start()
@@ -272,12 +264,7 @@ def test_a_stopped_load_test_shows_its_levels_and_the_table_follows_the_charts(q
     from workbench.gui.workers import live_workers
 
     with ScriptedServer() as server:
-        view = window.show_page("endpoints")
-        view.url.setText(server.url)
-        view.model.setText("m")
-        panel = view.load_test
-        panel.use_model_rows.setChecked(False)
-        panel.rows_json.setText('[{"x": 1.0}]')
+        panel = load_test_panel(window, server.url, "m")
         panel.keep.setChecked(True)
         labels_by_run = []
         for levels, stop in (("1", False), ("1, 2", True), ("1", False)):

@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from tests.gui.conftest import load_test_panel
+
 
 def test_load_test_draws_a_histogram_per_level_with_ab_overlay(qtbot, window) -> None:
     from workbench.testing.endpoints import CannedHttpServer
 
     results = []
     with CannedHttpServer(200, '{"predictions": [2.5]}', "application/json") as server:
-        view = window.show_page("endpoints")
-        view.url.setText(server.url)
-        view.model.setText("m")
-        panel = view.load_test
-        panel.use_model_rows.setChecked(False)
-        panel.rows_json.setText('[{"x": 1.0}]')
+        panel = load_test_panel(window, server.url, "m")
         panel.levels.setText("1, 2")
         panel.duration.setValue(1)
         for _ in range(2):  # run A, then run B over it
