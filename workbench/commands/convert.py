@@ -98,19 +98,17 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-#: the file endings tools expect for each single-file target
-_ENDINGS = {"onnx": (".onnx",), "pmml": (".pmml", ".xml")}
-
-
 def extension_mismatch(target: str, out: str) -> str:
     """A warning when `out`'s ending is another format's (runtimes and viewers go by the ending), else ""."""
     from pathlib import Path
 
-    endings = _ENDINGS.get(target)
+    from workbench.core.converters.base import TARGET_ENDINGS
+
+    endings = TARGET_ENDINGS.get(target)
     suffix = Path(out).suffix.lower()
     if endings is None or suffix in endings or Path(out).is_dir():  # a folder: convert refuses it anyway
         return ""
-    other = next((t for t, e in _ENDINGS.items() if suffix in e), None)
+    other = next((t for t, e in TARGET_ENDINGS.items() if suffix in e), None)
     if other is None and suffix:
         return ""  # an ending of the user's own: their choice
     said = f"a {suffix} file ({other.upper()}'s ending)" if other else "a file without an ending"

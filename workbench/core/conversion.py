@@ -43,6 +43,7 @@ import pandas as pd
 
 from workbench.core.converters import load_builtin_converters
 from workbench.core.converters.base import (
+    TARGET_ENDINGS,
     TARGET_TITLES,
     TARGETS,
     ConversionRequest,
@@ -79,8 +80,6 @@ MAX_VERSION = 2**63 - 1
 #: what a SavedModel folder may hold (an existing one is replaced with --force only if this is all it holds)
 SAVEDMODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets", "assets.extra",
                                 "fingerprint.pb", "keras_metadata.pb"})
-#: file name suggested when --out is an existing folder
-FILE_EXAMPLES = {"onnx": "model.onnx", "pmml": "model.pmml"}
 
 
 @dataclass
@@ -231,10 +230,10 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
     Never a folder replaced by a file or a file by a folder (even with `force`); with `force` an existing
     file output, or an existing folder output only when it is a SavedModel folder.
     """
-    if target in FILE_EXAMPLES:
+    if target in TARGET_ENDINGS:
         if out.is_dir():
-            raise CannotConvert(f"--out {out} is a folder: give a file path such as {out / FILE_EXAMPLES[target]} "
-                                "(nothing was written)")
+            example = out / f"model{TARGET_ENDINGS[target][0]}"
+            raise CannotConvert(f"--out {out} is a folder: give a file path such as {example} (nothing was written)")
         if _exists(out) and not force:
             raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
         _check_report_and_folder(out)

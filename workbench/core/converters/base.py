@@ -66,6 +66,8 @@ TARGET_FORMATS: dict[str, str] = {"onnx": "onnx", "pmml": "pmml", "savedmodel": 
 
 TARGET_TITLES: dict[str, str] = {"onnx": "ONNX", "pmml": "PMML", "savedmodel": "SavedModel",
                                  "tfserving": "TF Serving bundle"}
+#: file endings of the single-file targets, the usual one first (the folder targets have none)
+TARGET_ENDINGS: dict[str, tuple[str, ...]] = {"onnx": (".onnx",), "pmml": (".pmml", ".xml")}
 
 _KIND_OF_FORMAT = {"skops": "sklearn"}
 

@@ -43,7 +43,11 @@ from workbench.gui.resources import icon
 from workbench.gui.views.common import color, core_module
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
-EXTENSIONS = {"onnx": ".onnx", "pmml": ".pmml", "savedmodel": "", "tfserving": ""}
+def _ending(target: str) -> str:
+    """The usual file ending of a target's output ("" for the folder targets)."""
+    from workbench.core.converters.base import TARGET_ENDINGS
+
+    return TARGET_ENDINGS.get(target, ("",))[0]
 
 #: converter options as the form shows them: (label, tooltip); others are shown with their name humanised
 OPTION_LABELS = {
@@ -335,7 +339,7 @@ class ExportDialog(QDialog):
             if path:
                 path = str(Path(path) / Path(start).name)
         else:
-            ext = EXTENSIONS.get(target, "")
+            ext = _ending(target)
             path, _ = QFileDialog.getSaveFileName(self, "Save converted model", start,
                                                   f"{target.upper()} (*{ext});;All files (*)")
         if path:
@@ -510,7 +514,7 @@ class ExportDialog(QDialog):
             return str(Path(folder) / f"{stem}_serving")
         if target == "savedmodel":
             return str(Path(folder) / f"{stem}_savedmodel")
-        return str(Path(folder) / f"{stem}_converted{EXTENSIONS.get(target, '')}")
+        return str(Path(folder) / f"{stem}_converted{_ending(target)}")
 
     def _progress(self, report: Progress) -> None:
         if report.fraction is not None:
