@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from workbench.gui.document import ModelDocument
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
-from workbench.gui.views.common import color, core_module, header, placeholder
+from workbench.gui.views.common import color, core_module, header, placeholder, running_for
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
 #: bins per decade the histograms are drawn at (the core's 40 merged in pairs: each bin 12 % wide)
@@ -227,6 +227,8 @@ class BenchmarkView(QWidget):
         self.settings = None
         self._core, self._why = core_module("workbench.core.bench.local")
         self.worker: Worker | None = None
+        self._run_doc: ModelDocument | None = None   # the model the last job was started for
+        self._shown_doc: ModelDocument | None = None   # the model whose results the page shows
         self.result: Any = None
         self.checks: dict[str, QCheckBox] = {}
         self.live: dict[tuple[str, int], dict[str, Any]] = {}
@@ -471,7 +473,7 @@ class BenchmarkView(QWidget):
         return self.curves[key]
 
     def _progress(self, report: Progress) -> None:
-        if self.doc is not getattr(self, "_run_doc", None):
+        if self.doc is not self._run_doc:
             return  # another model is shown: its page is not this run's
         if report.fraction is not None:
             self.progress.setValue(int(report.fraction * 100))
@@ -538,20 +540,14 @@ class BenchmarkView(QWidget):
                         for c in range(self.table.columnCount())})
         return out
 
-    def _running_for(self) -> Any:
-        """The document a benchmark is running for, or None."""
-        if self.worker is None or self.worker.is_done:
-            return None
-        return getattr(self, "_run_doc", None)
-
     def _show_results_of(self, doc: ModelDocument) -> None:
         """The page shows one model's results only: its last benchmark, the one running, or the hint."""
-        if getattr(self, "_shown_doc", None) is doc:
+        if self._shown_doc is doc:
             return
         self._shown_doc = doc
         self._reset_charts()
         self.result = None
-        running = self._running_for()
+        running = running_for(self.worker, self._run_doc)
         if running is doc:
             self.chart_stack.setCurrentWidget(self.charts_area)
             return
@@ -606,7 +602,7 @@ class BenchmarkView(QWidget):
         fit_log_ticks(self.hist_plot)
 
     def _done(self, result: Any) -> None:
-        run_doc = getattr(self, "_run_doc", None)
+        run_doc = self._run_doc
         if run_doc is not None:
             run_doc.benchmark = result
         if self.doc is not run_doc:   # shown when its model is selected again

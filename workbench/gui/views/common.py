@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -77,3 +78,8 @@ def hbox(*widgets: QWidget, stretch_last: bool = False) -> QHBoxLayout:
 def short_value(value: object, limit: int = 80) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def running_for(worker: Any, doc: Any) -> Any:
+    """`doc`, the model a job was started for, while that job (`worker`) still runs; else None."""
+    return doc if worker is not None and not worker.is_done else None

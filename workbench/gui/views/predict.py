@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from workbench.gui.document import ModelDocument
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
-from workbench.gui.views.common import color, core_module, header, placeholder
+from workbench.gui.views.common import color, core_module, header, placeholder, running_for
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
 ATOL = 1e-5
@@ -94,6 +94,7 @@ class PredictView(QWidget):
         self.doc: ModelDocument | None = None
         self._core, self._why = core_module("workbench.core.runtimes")
         self.worker: Worker | None = None
+        self._run_doc: ModelDocument | None = None   # the model the last job was started for
         self.result: dict[str, Any] | None = None
         self.checks: dict[str, QCheckBox] = {}
 
@@ -232,7 +233,7 @@ class PredictView(QWidget):
             box.setToolTip(title if avail.ok else f"{title}: not available: {avail.message()}")
             self.checks[runtime.name] = box
             self.runtime_box.addWidget(box)
-        running = self._running_for()
+        running = running_for(self.worker, self._run_doc)
         self.cancel_button.setEnabled(running is doc)   # Cancel on this page cancels this model's job only
         if running is not None and running is not doc:
             self._status(f"Predicting with {running.name}: its results appear on its page.", "info")
@@ -248,15 +249,9 @@ class PredictView(QWidget):
         if doc.predictions:
             self._show(doc.predictions, {})
 
-    def _running_for(self) -> Any:
-        """The document a prediction is running for, or None."""
-        if self.worker is None or self.worker.is_done:
-            return None
-        return getattr(self, "_run_doc", None)
-
     def _shows_run(self) -> bool:
         """True while the page shows the model the last run was for."""
-        return self.doc is getattr(self, "_run_doc", None)
+        return self.doc is self._run_doc
 
     def _progress(self, report: Progress) -> None:
         if not self._shows_run():
