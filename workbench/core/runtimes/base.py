@@ -96,8 +96,9 @@ class PreparingSession:
 
     def predict(self, frame: pd.DataFrame) -> PredictionBatch:
         start = time.perf_counter()
-        batch = self.prepare(frame).predict()
-        batch.elapsed_ms = (time.perf_counter() - start) * 1000.0
+        call = self.prepare(frame)
+        batch = call.finish(call.run())
+        batch.elapsed_ms = (time.perf_counter() - start) * 1000.0  # converting the rows included
         return batch
 
 
