@@ -1,6 +1,6 @@
 """The v2 (Open Inference Protocol) side against a real MLServer 1.7.1 on 127.0.0.1.
 
-MLServer runs from its own venv (.ci/mlserver.sh); without it these tests are skipped, except in CI
+MLServer runs from its own venv (scripts/setup_mlserver.sh); without it these tests are skipped, except in CI
 (CI=true) where they fail. It serves the iris sample model through mlserver-sklearn; expected values
 are the model's own predictions computed here with scikit-learn, independently of the server.
 """

@@ -1,6 +1,6 @@
 """Start a real MLServer (v2 / Open Inference Protocol) on 127.0.0.1 from its own venv, for tests.
 
-The venv is made by .ci/mlserver.sh (MLServer wants scikit-learn 1.9.1, the workbench pins 1.9.0).
+The venv is made by scripts/setup_mlserver.sh (run by scripts/setup.sh) (MLServer wants scikit-learn 1.9.1, the workbench pins 1.9.0).
 Settings: host 127.0.0.1, free ports, "parallel_workers": 0 (its workers crash with uvloop >= 0.22).
 """
 

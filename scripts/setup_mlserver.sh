@@ -5,7 +5,8 @@
 #
 #   WORKBENCH_MLSERVER_VENV   where the venv goes (default /opt/mlserver-venv, or
 #                             ~/.cache/workbench/mlserver-venv when /opt is not writable)
-# The tests find it through the same variable / defaults (tests/core/serving_fixtures.py).
+# The tests find it through the same variable / defaults (workbench/testing/mlserver.py).
+# scripts/setup.sh runs this; run it alone to (re)make only the MLServer venv.
 set -euo pipefail
 
 default_venv=/opt/mlserver-venv

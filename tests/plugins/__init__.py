@@ -1,0 +1,1 @@
+"""pytest plugins of the workbench's test suite (loaded with `-p` from pyproject.toml)."""
