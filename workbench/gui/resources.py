@@ -1,8 +1,10 @@
-"""Icons and stylesheets, loaded from the `workbench/resources` package data by name.
+"""Icons and stylesheets, loaded by name from the top-level `resources/` folder.
 
-Icons are small SVGs in ``workbench/resources/icons``; ``icon(name)`` lists the known names
-when a lookup fails. Stylesheets are ordered QSS files in ``workbench/resources/styles``
-with ``{{ name }}`` placeholders filled from the palette of the current theme.
+`resources/` is installed as the package ``workbench.resources`` (pyproject.toml maps it), so the wheel
+and the editable install both find it with importlib.resources. Icons are small SVGs in
+``resources/icons``; ``icon(name)`` lists the known names when a lookup fails. Stylesheets are ordered
+QSS files in ``resources/styles`` with ``{{ name }}`` placeholders filled from the palette of the
+current theme.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from importlib.resources.abc import Traversable
 from PySide6.QtCore import QByteArray, QSize, Qt
 from PySide6.QtGui import QIcon, QPainter, QPixmap
 
-_ROOT = "workbench"
+#: the package the top-level resources/ folder is installed as
+RESOURCES_PACKAGE = "workbench.resources"
 
 
 def _resources() -> Traversable:
-    return files(_ROOT) / "resources"
+    return files(RESOURCES_PACKAGE)
 
 
 @cache

@@ -89,7 +89,7 @@ def style_dir(icon_color: str, muted_color: str) -> str:
     """A folder of the images the stylesheets use (`url({{ style_dir }}/check.svg)`), `/`-separated as QSS
     wants: the SVGs of `resources/styles` with `currentColor` drawn in `icon_color`, plus a `NAME-muted.svg`
     of each in `muted_color` (disabled states). One temporary folder per colour pair, removed at exit."""
-    folder = files("workbench") / "resources" / "styles"
+    folder = files("workbench.resources") / "styles"
     out = Path(tempfile.mkdtemp(prefix="workbench-styles-"))
     atexit.register(shutil.rmtree, out, True)
     for item in folder.iterdir():
