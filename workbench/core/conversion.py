@@ -15,6 +15,8 @@ Outputs are checked before anything is loaded: a folder is never replaced by a f
 folder (not even with `force`); `force` replaces an existing output file, or an existing folder only
 when it is a SavedModel folder (saved_model.pb and SavedModel entries only); the output folder must
 accept new files; a TF Serving model name uses letters, digits, _ and -, and a version is an int64 >= 0.
+An output that is the source, lies inside it or contains it (after resolving symlinks, relative parts
+and hard links) is refused whatever `force` says (`check_not_source`), before anything is loaded.
 
 Parity keys (`ConversionResult.parity`, the `--json` "parity" object): `passed` is the verdict, True
 when every row outside tolerance is explained as a float32 split-threshold flip; `passed_strict` is
@@ -270,6 +272,46 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
         check_writable(out, out)
 
 
+def _real(path: Path) -> Path:
+    """`path` absolute with every symlink, '..' and relative part resolved (also when it does not exist)."""
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def _same_inode(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def check_not_source(source: Path, target: str, out: Path) -> None:
+    """Refuse, whatever `force` says, an output that is the source, lies inside it or contains it.
+
+    Symlinks, relative spellings, '..' and hard links (same inode) are resolved first. For file and
+    SavedModel targets the parity report and the `.failed` output written beside `out` are checked too
+    (they must not be the source or lie inside it).
+    """
+    src = _real(source)
+    dst = _real(out)
+    what = "folder" if src.is_dir() else "file"
+    if dst == src or _same_inode(out, source):
+        raise CannotConvert(f"output {out} is the source model {source} itself: choose another output path (the "
+                            "source is never overwritten, not even with --force; nothing was written)")
+    if dst.is_relative_to(src):
+        raise CannotConvert(f"output {out} lies inside the source model folder {source}: choose an output path "
+                            "outside it (the source is never modified, not even with --force; nothing was written)")
+    if src.is_relative_to(dst):
+        raise CannotConvert(f"output {out} contains the source model {source}: choose an output folder that "
+                            f"does not hold the source {what} (the source is never modified, not even with "
+                            "--force; nothing was written)")
+    if target != "tfserving":
+        for beside in (parity_report_path(out), failed_path(out)):
+            real = _real(beside)
+            if real == src or real.is_relative_to(src) or _same_inode(beside, source):
+                raise CannotConvert(f"{beside} (written beside output {out}) would overwrite the source model "
+                                    f"{source}: choose another output path (nothing was written)")
+
+
 def _check_report_and_folder(out: Path) -> None:
     """The parity report beside a file or SavedModel output can be written, and so can the output."""
     report = parity_report_path(out)
@@ -414,6 +456,7 @@ def convert_and_prove(source: str | os.PathLike[str], target: str, out: str | os
     from workbench.core.compare import check_tolerances
 
     check_tolerances(atol, rtol)
+    check_not_source(source, target, out)
     if version is not None:
         version = validate_version(version)
     if target == "tfserving":

@@ -536,6 +536,7 @@ class ExportDialog(QDialog):
         message, hint, details = describe_exception(exc)
         # the CLI's words for the dialog's checkbox
         message = message.replace("pass --force to overwrite it", "check 'Overwrite if it exists' to replace it")
+        message = message.replace("not even with --force", "not even with 'Overwrite if it exists'")
         self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
         self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
         self.progress_label.setToolTip(self.progress_label.text())
