@@ -5,6 +5,9 @@ Run from the repository root:
     python sample_models/build.py            # rebuild everything into sample_models/
     python sample_models/build.py --out DIR  # build into another folder
 
+It ends with sample_models/build_tfserving.py, which writes TF Serving's test models (half_plus_two and
+friends, with their golden metadata) into `<out>/tfserving/`.
+
 Every sample is written with a `<name>.rows.csv` file (rows drawn from its training data, with a
 header that lists the model inputs in order) and listed in `samples.json`:
 
@@ -555,8 +558,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{builder.__name__}: {', '.join(s.file for s in built)} "
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
     path = write_manifest(samples, out)
+    t0 = time.perf_counter()
+    tfserving = build_tfserving_module().build_all(out / "tfserving")
+    print(f"build_tfserving: {tfserving.name}/ ({time.perf_counter() - t0:.1f} s)", flush=True)
     print(f"wrote {path} with {len(samples)} samples in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def build_tfserving_module():
+    """sample_models/build_tfserving.py (the TF Serving test models), imported by path: sample_models is
+    not a package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sample_models_build_tfserving",
+                                                  SAMPLES_DIR / "build_tfserving.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 if __name__ == "__main__":
