@@ -42,10 +42,15 @@ class CorruptModel(ModelFileError):
     kind = "corrupt"
 
 
-class UntrustedPickle(WorkbenchError):
-    """Loading this file would run code from it; the user has to say they trust it."""
+class UntrustedModel(WorkbenchError):
+    """Loading this file would run code from it (a pickle, a SavedModel's graph initializers, a Keras
+    Lambda layer outside safe mode); the user has to say they trust it (--trust or the trust dialog)."""
 
     kind = "untrusted"
+
+
+#: the historical name, kept importable: every "loading runs code" refusal is this one error
+UntrustedPickle = UntrustedModel
 
 
 class BackendUnavailable(WorkbenchError):

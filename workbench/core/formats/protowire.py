@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from workbench.core import limits
+
 
 class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
@@ -47,8 +49,11 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
             pos += 8
         elif wire == 2:
             length, pos = read_varint(view, pos)
-            if pos + length > len(view):
-                raise WireError("truncated length-delimited field")
+            # every declared length is checked before it is used: against what is left of the buffer
+            # (a 2 GB length in a 100-byte file is damage) and against the declared-length limit
+            if length > len(view) - pos:
+                raise WireError(f"field {number} declares {length} bytes, but only {len(view) - pos} are left")
+            limits.DECLARED_BYTES.check(length, source=f"protobuf field {number}")
             yield number, wire, view[pos:pos + length]
             pos += length
         elif wire == 5:
@@ -58,6 +63,30 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
             pos += 4
         else:
             raise WireError(f"unsupported wire type {wire}")
+
+
+def message(number: int, wire: int, value: int | memoryview) -> memoryview:
+    """`value` of field `number` as an embedded message / bytes; WireError when the wire type is not 2
+    (a hostile file can put a varint where a message belongs)."""
+    if wire != 2 or not isinstance(value, memoryview):
+        raise WireError(f"field {number} has wire type {wire} where a length-delimited value belongs")
+    return value
+
+
+def varint(number: int, wire: int, value: int | memoryview) -> int:
+    """`value` of field `number` as an integer; WireError when it is length-delimited."""
+    if wire == 2 or not isinstance(value, int):
+        raise WireError(f"field {number} has wire type {wire} where an integer belongs")
+    return value
+
+
+def text(number: int, wire: int, value: int | memoryview) -> str:
+    """`value` of field `number` as UTF-8 text; WireError for another wire type or invalid UTF-8."""
+    raw = message(number, wire, value)
+    try:
+        return bytes(raw).decode()
+    except UnicodeDecodeError as exc:
+        raise WireError(f"field {number} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def signed64(value: int) -> int:

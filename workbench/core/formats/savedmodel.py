@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import mmap
+import os
+import re
+import stat
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import CorruptModel, ModelFileError
+from workbench.core import limits
+from workbench.core.errors import CorruptModel, ModelFileError, UntrustedPickle
 from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
-from workbench.core.formats.protowire import WireError, fields, signed64
+from workbench.core.formats.protowire import WireError, fields, message, signed64, text, varint
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
 #: tensorflow.DataType enum -> numpy-style names (TFSERVING.md §2.2)
@@ -25,9 +31,15 @@ TF_DTYPE_NAMES = {1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5
 PB_NAMES = ("saved_model.pb", "saved_model.pbtxt")
 
 
+def is_version_name(name: str) -> bool:
+    """A TF Serving version folder name: ASCII digits only (str.isdigit also accepts '²' and '٣',
+    which int() refuses or TF Serving ignores)."""
+    return name.isascii() and name.isdigit()
+
+
 def version_dirs(base: Path) -> list[Path]:
     """Numeric subfolders that hold a SavedModel, sorted by version number."""
-    found = [p for p in base.iterdir() if p.is_dir() and p.name.isdigit()
+    found = [p for p in base.iterdir() if is_version_name(p.name) and p.is_dir()
              and any((p / n).is_file() for n in PB_NAMES)]
     return sorted(found, key=lambda p: int(p.name))
 
@@ -41,14 +53,14 @@ def match(probe: Probe) -> bool:
         return False
     if any(n in probe.names for n in PB_NAMES):
         return True
-    return any(part.isdigit() and rest in PB_NAMES
+    return any(is_version_name(part) and rest in PB_NAMES
                for part, _, rest in (n.partition("/") for n in probe.names))
 
 
 def resolve(path: Path) -> tuple[Path, list[int]]:
     """The SavedModel folder to read (the highest version of a base folder) and all versions."""
     if is_savedmodel_dir(path):
-        return path, ([int(path.name)] if path.name.isdigit() else [])
+        return path, ([int(path.name)] if is_version_name(path.name) else [])
     versions = version_dirs(path)
     if not versions:
         raise ModelFileError(str(path), f"{path.name}: no saved_model.pb here nor in numeric version "
@@ -58,74 +70,270 @@ def resolve(path: Path) -> tuple[Path, list[int]]:
 
 def _tensor_info(data: memoryview) -> dict[str, Any]:
     info: dict[str, Any] = {"name": "", "dtype": 0, "shape": None}
-    for number, _, value in fields(data):
+    for number, wire, value in fields(data):
         if number == 1:
-            info["name"] = bytes(value).decode()  # type: ignore[arg-type]
+            info["name"] = text(number, wire, value)
         elif number == 2:
-            info["dtype"] = value
+            info["dtype"] = varint(number, wire, value)
         elif number == 3:
             dims: list[int | None] = []
             unknown_rank = False
-            for n2, _, v2 in fields(value):  # type: ignore[arg-type]
+            for n2, w2, v2 in fields(message(number, wire, value)):
                 if n2 == 2:
                     size = 0
-                    for n3, _, v3 in fields(v2):  # type: ignore[arg-type]
+                    for n3, w3, v3 in fields(message(n2, w2, v2)):
                         if n3 == 1:
-                            size = signed64(v3)  # type: ignore[arg-type]
+                            size = signed64(varint(n3, w3, v3))
                     dims.append(None if size < 0 else size)
                 elif n2 == 3:
-                    unknown_rank = bool(v2)
+                    unknown_rank = bool(varint(n2, w2, v2))
             info["shape"] = None if unknown_rank else tuple(dims)
     return info
 
 
 def _map_entry(data: memoryview) -> tuple[str, memoryview]:
     key, val = "", memoryview(b"")
-    for number, _, value in fields(data):
+    for number, wire, value in fields(data):
         if number == 1:
-            key = bytes(value).decode()  # type: ignore[arg-type]
+            key = text(number, wire, value)
         elif number == 2:
-            val = value  # type: ignore[assignment]
+            val = message(number, wire, value)
     return key, val
 
 
 def _signature(data: memoryview) -> dict[str, Any]:
     sig: dict[str, Any] = {"inputs": {}, "outputs": {}, "method": ""}
-    for number, _, value in fields(data):
+    for number, wire, value in fields(data):
         if number in (1, 2):
-            key, tinfo = _map_entry(value)  # type: ignore[arg-type]
+            key, tinfo = _map_entry(message(number, wire, value))
             sig["inputs" if number == 1 else "outputs"][key] = _tensor_info(tinfo)
         elif number == 3:
-            sig["method"] = bytes(value).decode()  # type: ignore[arg-type]
+            sig["method"] = text(number, wire, value)
     return sig
+
+
+# ---- reading files of a model folder without following them out of it ----------------------------------
+
+def open_regular(path: Path, root: Path) -> int:
+    """A read-only descriptor of `path`, which must be a regular file inside `root`.
+
+    A FIFO would block the reader forever, a link to /dev/zero would feed it forever, and a link out
+    of the model folder reads what the model's author chose on the user's machine: all are refused
+    with ModelFileError. The file is opened with O_NOFOLLOW|O_NONBLOCK and checked with fstat, so a
+    swap between the check and the open changes nothing."""
+    where = f"{root.name}/{path.relative_to(root)}" if path.is_relative_to(root) else str(path)
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(path.parent)]) != real_root:
+        raise ModelFileError(str(path), f"{where}: its folder is a link out of the model folder; not read")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ModelFileError(str(path), f"{where}: a symbolic link; model files are read only when they "
+                                 "are regular files inside the model folder") from None
+        raise ModelFileError(str(path), f"{where}: cannot be read ({exc.strerror})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise ModelFileError(str(path), f"{where}: {kind}, not a regular file; not read")
+    return fd
+
+
+def read_small_file(path: Path, root: Path, limit: limits.Limit = limits.METADATA_FILE_BYTES) -> bytes:
+    """The bytes of a regular file inside `root`, at most `limit` of them (LimitExceeded beyond)."""
+    fd = open_regular(path, root)
+    try:
+        limit.check(os.fstat(fd).st_size, source=f"{root.name}/{path.relative_to(root)}")
+        chunks, total = [], 0
+        while True:  # bounded even if the file grows while it is read
+            chunk = os.read(fd, min(1 << 20, limit.value + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit.value:
+                limit.check(total, source=f"{root.name}/{path.relative_to(root)}")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _map_pb(pb: Path) -> memoryview:
+    """saved_model.pb mapped read-only (nothing is read until a field is used), size-checked."""
+    fd = open_regular(pb, pb.parent)
+    try:
+        size = limits.MODEL_FILE_BYTES.check(os.fstat(fd).st_size, source=f"{pb.parent.name}/{pb.name}")
+        if size == 0:
+            return memoryview(b"")
+        return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_READ))
+    finally:
+        os.close(fd)
+
+
+def _damaged(pb: Path, exc: Exception) -> CorruptModel:
+    return CorruptModel(str(pb), f"{pb.parent.name}/{pb.name}: damaged SavedModel file: {exc}")
 
 
 def read_saved_model_pb(pb: Path) -> list[dict[str, Any]]:
     """Meta graphs of a saved_model.pb: tags, TF version and signatures (without TensorFlow)."""
-    data = pb.read_bytes()
+    data = _map_pb(pb)
     graphs = []
     try:
-        for number, _, value in fields(data):
+        for number, wire, value in fields(data):
             if number != 2:
                 continue
             graph: dict[str, Any] = {"tags": [], "tensorflow_version": None, "signatures": {}}
-            for n2, _, v2 in fields(value):  # type: ignore[arg-type]
+            for n2, w2, v2 in fields(message(number, wire, value)):
                 if n2 == 1:
-                    for n3, _, v3 in fields(v2):  # type: ignore[arg-type]
+                    for n3, w3, v3 in fields(message(n2, w2, v2)):
                         if n3 == 4:
-                            graph["tags"].append(bytes(v3).decode())  # type: ignore[arg-type]
+                            graph["tags"].append(text(n3, w3, v3))
                         elif n3 == 5:
-                            graph["tensorflow_version"] = bytes(v3).decode()  # type: ignore[arg-type]
+                            graph["tensorflow_version"] = text(n3, w3, v3)
                 elif n2 == 5:
-                    key, sig = _map_entry(v2)  # type: ignore[arg-type]
+                    key, sig = _map_entry(message(n2, w2, v2))
                     graph["signatures"][key] = _signature(sig)
             graphs.append(graph)
-    except (WireError, UnicodeDecodeError) as exc:
-        raise CorruptModel(str(pb), f"{pb.parent.name}/{pb.name}: not a readable SavedModel protobuf ({exc}): "
-                           "truncated or damaged") from None
+    except WireError as exc:
+        raise _damaged(pb, exc) from None
     if not graphs:
-        raise CorruptModel(str(pb), f"{pb.parent.name}/{pb.name} holds no MetaGraph: not a SavedModel")
+        raise CorruptModel(str(pb), f"{pb.parent.name}/{pb.name}: damaged SavedModel file: it holds no "
+                           "MetaGraph (not a SavedModel)")
     return graphs
+
+
+# ---- what loading would run ----------------------------------------------------------------------------
+
+#: ops that read, write, list or delete files, run Python, or talk to the network
+FILE_OPS = frozenset({
+    "ReadFile", "WriteFile", "MatchingFiles", "DeleteFile", "FileExists", "ImmutableConst",
+    "PyFunc", "PyFuncStateless", "EagerPyFunc",
+    "InitializeTableFromTextFile", "InitializeTableFromTextFileV2", "GenerateVocabRemapping",
+    "LoadAndRemapMatrix", "DecodeProtoV2", "EncodeProto",  # descriptor_source may name a file
+    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
+    "DebugNumericSummaryV2",  # debug_urls: file:// and grpc://
+    "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "DistributedSave",
+    "CreateSummaryFileWriter", "CreateSummaryDbWriter", "ImportEvent", "FlushSummaryWriter",
+})
+#: checkpoint ops: normal when fed the variables/ prefix by the loader, hostile on a constant path
+_CHECKPOINT_OPS = frozenset({"SaveV2", "RestoreV2", "Save", "SaveSlices", "Restore", "RestoreSlice",
+                             "MergeV2Checkpoints"})
+_RISKY_PARTS = re.compile(r"Reader|Rpc|DataService|Summary.*Writer|Write.*Summary|Sql|LMDB|Socket|Grpc|Http")
+_FILE_DATASET = re.compile(r"(Record|TextLine|CSV|File|Snapshot|Save|Load|Cache|Sql|LMDB|Matching).*Dataset")
+
+
+def is_file_op(op: str) -> bool:
+    """True for an op that touches files or the network (readers, writers, file datasets, RPC, PyFunc)."""
+    return op in FILE_OPS or bool(_RISKY_PARTS.search(op)) or bool(_FILE_DATASET.search(op))
+
+
+def _node(data: memoryview) -> tuple[str, str, list[str], dict[str, memoryview]]:
+    """(name, op, inputs, attrs) of a NodeDef."""
+    name, op, inputs, attrs = "", "", [], {}
+    for number, wire, value in fields(data):
+        if number == 1:
+            name = text(number, wire, value)
+        elif number == 2:
+            op = text(number, wire, value)
+        elif number == 3:
+            inputs.append(text(number, wire, value))
+        elif number == 5:
+            key, val = _map_entry(message(number, wire, value))
+            attrs[key] = val
+    return name, op, inputs, attrs
+
+
+def _const_strings(attrs: dict[str, memoryview]) -> list[str]:
+    """The string values of a Const node (AttrValue.tensor -> TensorProto.string_val)."""
+    found = []
+    for number, wire, value in fields(attrs.get("value", memoryview(b""))):
+        if number == 8:  # AttrValue.tensor
+            for n2, w2, v2 in fields(message(number, wire, value)):
+                if n2 == 8:  # TensorProto.string_val
+                    found.append(bytes(message(n2, w2, v2)).decode(errors="replace"))
+    return found
+
+
+def _scope_ops(nodes: list[tuple[str, str, list[str], dict[str, memoryview]]]) -> list[str]:
+    """Risky ops of one graph or function body: file/network ops, and checkpoint ops whose file
+    name is a constant outside variables/ (the loader feeds the real ones the variables/ prefix)."""
+    by_name = {name: (op, inputs, attrs) for name, op, inputs, attrs in nodes}
+    found = []
+    for _, op, inputs, _ in nodes:
+        if is_file_op(op):
+            found.append(op)
+        elif op in _CHECKPOINT_OPS and inputs:
+            source = inputs[0].lstrip("^").split(":")[0]
+            seen = set()
+            while source in by_name and by_name[source][0] == "Identity" and source not in seen:
+                seen.add(source)
+                source = by_name[source][1][0].lstrip("^").split(":")[0] if by_name[source][1] else ""
+            if source in by_name and by_name[source][0] == "Const":
+                paths = _const_strings(by_name[source][2])
+                if any(not p.replace("\\", "/").lstrip("./").startswith("variables/") for p in paths):
+                    found.append(f"{op} (on {', '.join(repr(p) for p in paths[:2])})")
+    return found
+
+
+def file_ops(model_dir: Path) -> list[str]:
+    """Ops of the SavedModel's graphs and function library that touch files or the network, read
+    from saved_model.pb without loading it: ['WriteFile', 'ReadFile (2)', ...]. Reading it never
+    runs anything; CorruptModel when the protobuf is damaged."""
+    pb = model_dir / "saved_model.pb"
+    counts: Counter[str] = Counter()
+    if not pb.is_file() and (model_dir / "saved_model.pbtxt").is_file():
+        raw = read_small_file(model_dir / "saved_model.pbtxt", model_dir, limits.MODEL_FILE_BYTES)
+        counts.update(op for op in re.findall(r'\bop:\s*"([A-Za-z0-9_>]+)"', raw.decode(errors="replace"))
+                      if is_file_op(op))
+        return _counted(counts)
+    data = _map_pb(pb)
+    try:
+        for number, wire, value in fields(data):
+            if number != 2:
+                continue
+            for n2, w2, v2 in fields(message(number, wire, value)):
+                if n2 != 2:  # MetaGraphDef.graph_def
+                    continue
+                graph_nodes = []
+                for n3, w3, v3 in fields(message(n2, w2, v2)):
+                    if n3 == 1:  # GraphDef.node
+                        graph_nodes.append(_node(message(n3, w3, v3)))
+                    elif n3 == 2:  # GraphDef.library
+                        for n4, w4, v4 in fields(message(n3, w3, v3)):
+                            if n4 != 1:  # FunctionDefLibrary.function
+                                continue
+                            body = [_node(message(n5, w5, v5)) for n5, w5, v5 in fields(message(n4, w4, v4))
+                                    if n5 == 3]  # FunctionDef.node_def
+                            counts.update(_scope_ops(body))
+                counts.update(_scope_ops(graph_nodes))
+    except WireError as exc:
+        raise _damaged(pb, exc) from None
+    return _counted(counts)
+
+
+def _counted(counts: Counter[str]) -> list[str]:
+    return [op if n == 1 else f"{op} ({n})" for op, n in sorted(counts.items())]
+
+
+def untrusted_message(path: Path, ops: list[str] | None = None) -> str:
+    """Why loading this SavedModel needs trust, naming the ops that touch files or the network."""
+    from workbench.core.formats.sklearn_pickle import TRUST_HINT
+
+    if ops is None:
+        ops = file_ops(resolve(path)[0])
+    listed = (f"; its graph holds ops that touch files or the network: {', '.join(ops)}" if ops
+              else "; no op that touches files or the network was found in its graph")
+    return (f"{path.name} is a TensorFlow SavedModel: loading it runs code from the file (its graph's "
+            f"resource initializers){listed}; {TRUST_HINT}")
+
+
+def check_trusted(path: Path, trust: bool) -> None:
+    """UntrustedPickle (kind 'untrusted') unless `trust`: loading a SavedModel runs its initializers."""
+    if not trust:
+        raise UntrustedPickle(untrusted_message(path))
 
 
 def _spec(alias: str, info: dict[str, Any]) -> TensorSpec:
@@ -159,8 +367,13 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     if importlib.util.find_spec("tensorflow") is None:
         warnings.append("TensorFlow is not installed: signatures were read from saved_model.pb, but running "
                         "the model needs it (pip install 'model-serving-workbench[tf]')")
-    recorded = _workbench_metadata(model_dir)
-    order = [entry.get("alias") or entry.get("name") for entry in recorded.get("inputs", [])]
+    recorded = _workbench_metadata(model_dir, warnings)
+    ops = file_ops(model_dir)
+    if ops:
+        warnings.append("its graph holds ops that touch files or the network: " + ", ".join(ops)
+                        + "; loading it (with trust) runs them")
+    order = [a for a in (entry.get("alias") or entry.get("name") for entry in recorded.get("inputs", []))
+             if isinstance(a, str)]
     inputs = [_spec(a, i) for a, i in _ordered(default["inputs"], order)] if default else []
     outputs = [_spec(a, i) for a, i in default["outputs"].items()] if default else []
     metadata: dict[str, Any] = {
@@ -174,6 +387,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "versions": versions,
         "model_dir": str(model_dir),
         "feature_count": feature_count(inputs),
+        "file_ops": ops,
     }
     if (model_dir / "keras_metadata.pb").exists() or (model_dir / "fingerprint.pb").exists():
         metadata["fingerprint"] = (model_dir / "fingerprint.pb").exists()
@@ -186,14 +400,34 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                      classes=recorded.get("classes"), metadata=metadata, warnings=warnings, loaded=False)
 
 
-def _workbench_metadata(model_dir: Path) -> dict[str, Any]:
-    """What the workbench's own exports record beside the model (task, classes, column order)."""
-    path = model_dir / "assets.extra" / "workbench_model.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+METADATA_JSON = "assets.extra/workbench_model.json"
+
+
+def _workbench_metadata(model_dir: Path, warnings: list[str] | None = None) -> dict[str, Any]:
+    """What the workbench's own exports record beside the model (task, classes, column order).
+
+    Read only when it is a regular file inside the model folder, at most METADATA_FILE_BYTES; anything
+    else (a FIFO, a link to /dev/zero or out of the folder, damaged JSON) is ignored with a warning."""
+    path = model_dir / METADATA_JSON
+    if not os.path.lexists(path):
         return {}
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(read_small_file(path, model_dir))
+    except (ModelFileError, limits.LimitExceeded) as exc:
+        if warnings is not None:
+            warnings.append(f"{METADATA_JSON} ignored: {exc}")
+        return {}
+    except (ValueError, RecursionError) as exc:
+        if warnings is not None:
+            warnings.append(f"{METADATA_JSON} ignored: not readable JSON ({type(exc).__name__})")
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    for key, kind in (("inputs", list), ("classes", list), ("task", str)):
+        if key in data and not isinstance(data[key], kind):
+            data.pop(key)
+    data["inputs"] = [e for e in data.get("inputs", []) if isinstance(e, dict)]
+    return data
 
 
 def _ordered(tensors: dict[str, Any], order: list[str]) -> list[tuple[str, Any]]:
@@ -222,10 +456,12 @@ def load(path: Path, trust: bool) -> Any:
 
         raise BackendUnavailable("TensorFlow is not installed: it is needed to run a SavedModel",
                                  hint="pip install 'model-serving-workbench[tf]'")
+    check_trusted(path, trust)  # tf.saved_model.load runs the graph's initializers: code from the file
     import tensorflow as tf
 
     return tf.saved_model.load(str(model_dir))
 
 
 FORMAT = ModelFormat(name="savedmodel", title="TensorFlow SavedModel folder", extensions=(), match=match,
-                     inspect=inspect, load=load, is_folder=True, priority=10, frameworks=("tensorflow",))
+                     inspect=inspect, load=load, is_folder=True, priority=10, frameworks=("tensorflow",),
+                     runs_code=True)

@@ -52,17 +52,19 @@ class TensorFlowRuntime(Runtime):
         return avail
 
     def _load(self, path: Path, info: ModelInfo, trust: bool) -> Any:
+        if info.format == "keras":
+            import tensorflow as tf
+
+            from workbench.core.formats.keras_format import load_keras
+
+            # safe_mode unless trusted: a Lambda layer's pickled Python code is refused ("trust it to load")
+            return KerasGraphSession(info, load_keras(path, trust, compile=False), tf)
+        folder = savedmodel_dir(path)
+        from workbench.core.formats.savedmodel import check_trusted
+
+        check_trusted(path, trust)  # loading runs the graph's resource initializers: code from the file
         import tensorflow as tf
 
-        if info.format == "keras":
-            import keras
-
-            try:
-                model = keras.saving.load_model(str(path), compile=False)
-            except (ValueError, OSError) as exc:
-                raise CorruptModel(str(path), f"{path.name}: Keras cannot load it: {exc}") from None
-            return KerasGraphSession(info, model, tf)
-        folder = savedmodel_dir(path)
         try:
             loaded = tf.saved_model.load(str(folder))
         except (ValueError, RuntimeError, TypeError) as exc:
