@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.core.errors import BackendUnavailable, CorruptModel
+from workbench.core.formats.pmml import JVM_XML_OPTIONS  # no external DTD/schema fetches
 from workbench.core.predictions import PredictionBatch, canonical_label
 from workbench.core.runtimes.base import (
     Availability,
@@ -70,7 +71,7 @@ def _start_jvm_detached(jpype: Any, jvm_path: str, classpath: list[str]) -> None
 
     def start() -> None:
         try:
-            jpype.startJVM(jvm_path, classpath=classpath, convertStrings=False)
+            jpype.startJVM(jvm_path, *JVM_XML_OPTIONS, classpath=classpath, convertStrings=False)
             jpype.java.lang.Thread.detach()
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
