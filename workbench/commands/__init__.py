@@ -9,7 +9,7 @@ import importlib
 from types import ModuleType
 
 #: module names under workbench.commands, in the order `workbench --help` lists them
-COMMAND_MODULES = ("inspect", "predict", "compare", "convert", "lint", "probe", "bench", "load", "gui")
+COMMAND_MODULES = ("inspect", "predict", "compare", "convert", "lint", "probe", "bench", "load", "desktop", "gui")
 
 
 def available_commands() -> list[ModuleType]:
