@@ -54,7 +54,8 @@ def ensure_gateway() -> None:
             java = find_java()
             gateway = Py4jGateway()
             # launched here rather than by pypmml, to keep the process handle and end it ourselves
-            port, _java_process = launch_gateway(classpath=gateway.classpath, javaopts=[*gateway.java_opts, *JVM_XML_OPTIONS],
+            port, _java_process = launch_gateway(classpath=gateway.classpath,
+                                                 javaopts=[*gateway.java_opts, *JVM_XML_OPTIONS],
                                                  java_path=java.executable if java else None,
                                                  die_on_exit=True, return_proc=True)
             params = GatewayParameters(port=port, auto_convert=True)
