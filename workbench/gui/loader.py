@@ -32,13 +32,34 @@ def models_core_ready() -> bool:
 
 
 def _detect(path: str) -> dict[str, Any]:
-    """Worker job: detect the format and whether loading it runs code."""
+    """Worker job: detect the format, whether loading it runs code, and what the code touches
+    (for a SavedModel: the ops of its graph that reach files or the network, read without loading it)."""
+    from workbench.core.errors import WorkbenchError
     from workbench.core.formats.base import FORMATS
     from workbench.core.models import detect_format
 
     name = detect_format(path)
     runs_code = bool(name in FORMATS and FORMATS.get(name).runs_code)
-    return {"path": path, "format": name, "runs_code": runs_code}
+    reasons: list[str] = []
+    if runs_code and name == "savedmodel":
+        from workbench.core.formats.savedmodel import file_ops, resolve
+
+        try:
+            reasons = file_ops(resolve(Path(path))[0])
+        except WorkbenchError:
+            reasons = []  # a damaged graph: inspection reports it
+    return {"path": path, "format": name, "runs_code": runs_code, "reasons": reasons}
+
+
+def needs_trust(info: Any) -> bool:
+    """True when loading this inspected model runs code from the file (a pickle not loaded yet, a
+    SavedModel, a Keras model with Lambda layers), so predicting or converting it needs the user's trust."""
+    from workbench.core.formats.base import FORMATS
+
+    if info.format in FORMATS and FORMATS.get(info.format).runs_code and not info.loaded:
+        return True
+    metadata = info.metadata if isinstance(info.metadata, dict) else {}
+    return info.format == "keras" and bool(metadata.get("lambda_layers"))
 
 
 def _inspect(path: str, trust: bool) -> Any:
@@ -62,6 +83,8 @@ class ModelLoader(QObject):
         self.trust_prompt = trust_prompt
         self.pending: set[str] = set()
         self._workers: dict[str, Any] = {}
+        #: path -> what loading it would touch (SavedModel file/network ops), for the trust question
+        self.trust_reasons: dict[str, list[str]] = {}
 
     # -- public API -------------------------------------------------------------------------
 
@@ -124,6 +147,7 @@ class ModelLoader(QObject):
         if path not in self.pending:  # cancelled meanwhile
             return
         if result["runs_code"]:
+            self.trust_reasons[path] = list(result.get("reasons") or [])
             if trust is None:
                 trust = self.trust_prompt(path, result["format"])
             if trust is None:

@@ -146,7 +146,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
         # -- model and loader ---------------------------------------------------------------
-        self.loader = ModelLoader(trust_prompt or (lambda path, fmt: ask_trust(self, path, fmt)), self)
+        self.loader = ModelLoader(trust_prompt or (lambda path, fmt: ask_trust(
+            self, path, fmt, self.loader.trust_reasons.get(path))), self)
         self.loader.sig_loaded.connect(self._model_loaded)
         self.loader.sig_busy.connect(self._busy)
 

@@ -171,7 +171,7 @@ class SpecTable(QTableWidget):
 
 
 class OverviewView(QWidget):
-    """What inspection found; "Trust and load" re-opens an untrusted pickle with trust."""
+    """What inspection found; "Trust and load" re-opens an untrusted model (pickle, SavedModel) with trust."""
 
     sig_trust_requested = Signal(str)
     """The user asked to load this (pickle) path with trust."""
@@ -213,7 +213,8 @@ class OverviewView(QWidget):
         self.warning_text.setWordWrap(True)
         self.warning_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.trust_button = QPushButton("Trust and load…")
-        self.trust_button.setToolTip("Unpickling runs code from the file: only if you trust where it came from")
+        self.trust_button.setToolTip("Loading it runs code from the file (unpickling, a SavedModel's "
+                                     "initializers, Keras Lambda layers): only if you trust where it came from")
         self.trust_button.clicked.connect(lambda: self.doc and self.sig_trust_requested.emit(self.doc.path))
         wl.addWidget(self.warning_text, 1)
         wl.addWidget(self.trust_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -297,6 +298,8 @@ class OverviewView(QWidget):
             loaded = "yes"
         elif info.format == "sklearn":  # a pickle: loading it runs code from the file
             loaded = "no (inspected without running code from the file)"
+        elif self._needs_trust(info) and not doc.trusted:
+            loaded = "read from the file; loading it runs code from the file: trust it to predict"
         else:
             loaded = "read from the file; each runtime loads it to predict"
         if doc.trusted:
@@ -314,12 +317,9 @@ class OverviewView(QWidget):
 
     @staticmethod
     def _needs_trust(info: ModelInfo) -> bool:
-        try:
-            from workbench.core.formats.base import FORMATS
+        from workbench.gui.loader import needs_trust
 
-            return info.format in FORMATS and FORMATS.get(info.format).runs_code and not info.loaded
-        except ImportError:  # pragma: no cover - core always importable
-            return False
+        return needs_trust(info)
 
     def warning_lines(self) -> list[str]:
         return [] if self.doc is None else list(self.doc.info.warnings)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.gui.document import ModelDocument
+from workbench.gui.loader import needs_trust as _needs_trust
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
 from workbench.gui.views.common import color, core_module, header, placeholder, running_for
@@ -241,9 +242,10 @@ class PredictView(QWidget):
             self._status("Predicting…", "info")
         elif not runtimes:
             self._status(f"No registered runtime runs {doc.info.format} models.", "bad")
-        elif doc.info.format in ("sklearn",) and not doc.trusted:
-            self._status("This pickle was opened for inspection only: predictions need it loaded "
-                         "(Overview ▸ Trust and load).", "warn")
+        elif not doc.trusted and _needs_trust(doc.info):
+            what = "pickle" if doc.info.format == "sklearn" else "model"
+            self._status(f"This {what} was opened for inspection only: loading it runs code from the file, "
+                         "so predictions need your trust (Overview ▸ Trust and load).", "warn")
         else:
             self._status("Check one or more runtimes and press Run (Ctrl+R).", "info")
         if doc.predictions:
