@@ -20,8 +20,7 @@ from _common import REPO, free_port, header, wait_port
 
 from workbench.core.bench.load import LoadPlan, http_target, run_load
 
-SHARED = Path(os.environ.get("WORKBENCH_SHARED", REPO.parent / "shared"))
-HPT = SHARED / "testdata" / "tfserving" / "saved_model_half_plus_two_cpu"
+HPT = REPO / "sample_models" / "tfserving" / "saved_model_half_plus_two_cpu"
 
 MLSERVER_MODEL = '''
 import numpy as np

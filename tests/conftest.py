@@ -1,18 +1,16 @@
-"""Shared fixtures: where the sample models and the shared TF Serving testdata live."""
+"""Shared fixtures: where the sample models and the TF Serving test models live."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = REPO / "sample_models"
-#: ../shared beside the checkout (CI lays a copy there); WORKBENCH_SHARED overrides it
-SHARED_DIR = Path(os.environ.get("WORKBENCH_SHARED", REPO.parent / "shared"))
-TFSERVING_TESTDATA = SHARED_DIR / "testdata" / "tfserving"
+#: TF Serving's half_plus_two test models, committed (sample_models/build_tfserving.py writes them)
+TFSERVING_TESTDATA = SAMPLES_DIR / "tfserving"
 
 
 def load_manifest() -> dict:
@@ -39,7 +37,8 @@ def manifest() -> dict:
 @pytest.fixture(scope="session")
 def tfserving_testdata() -> Path:
     if not TFSERVING_TESTDATA.is_dir():
-        pytest.fail(f"shared testdata not found at {TFSERVING_TESTDATA}; set WORKBENCH_SHARED")
+        pytest.fail(f"TF Serving test models not found at {TFSERVING_TESTDATA}; "
+                    "run python sample_models/build_tfserving.py")
     return TFSERVING_TESTDATA
 
 

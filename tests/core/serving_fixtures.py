@@ -1,4 +1,5 @@
-"""Helpers for the serving tests: test data paths, the MLServer venv rule, a network-namespace runner.
+"""Helpers for the serving tests: TF Serving test model paths (sample_models/tfserving), the MLServer venv
+rule, a network-namespace runner.
 
 Imported by tests/core/test_serving_*.py (not a conftest: each module builds its own module-scoped
 servers so that TensorFlow is imported only by the one module that needs it).
@@ -19,13 +20,18 @@ from tests.conftest import REPO, TFSERVING_TESTDATA
 HPT2 = "saved_model_half_plus_two_2_versions"
 HPT_TF2 = "saved_model_half_plus_two_tf2_cpu"
 HP3 = "saved_model_half_plus_three"
+#: base folder with version 1 (loads) and version 2 (truncated saved_model.pb, fails to load)
+BROKEN = "saved_model_half_plus_two_broken_version"
+#: TF Serving's GetModelMetadata REST body for HPT2 version 123 and for HPT_TF2 version 123
+HPT2_METADATA = HPT2 + "_metadata.json"
+HPT_TF2_METADATA = HPT_TF2 + "_metadata.json"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def model_dir(name: str) -> Path:
     path = TFSERVING_TESTDATA / name
     if not path.exists():
-        pytest.fail(f"shared testdata {path} is missing; set WORKBENCH_SHARED")
+        pytest.fail(f"TF Serving test model {path} is missing; run python sample_models/build_tfserving.py")
     return path
 
 

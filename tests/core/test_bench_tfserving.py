@@ -23,7 +23,7 @@ pytestmark = pytest.mark.tf
 def tfs_server():
     base = TFSERVING_TESTDATA / "saved_model_half_plus_two_cpu"
     if not base.is_dir():
-        pytest.fail(f"shared testdata missing: {base}")
+        pytest.fail(f"TF Serving test model missing: {base}; run python sample_models/build_tfserving.py")
     proc = subprocess.Popen([sys.executable, "-m", "workbench.testing.tfserving_server", "--model", f"half={base}"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -1,7 +1,7 @@
 """TF Serving bundles: layout, next-version logic, models.config merge, warmup records, SERVING.md,
 lint findings on good and broken folders, the `workbench lint` CLI, and the CTR bundle served by the
-TF-Serving-compatible test server. Most tests need no TensorFlow (the shared half_plus_two SavedModels
-are the source); those that do are marked `tf`.
+TF-Serving-compatible test server. Most tests need no TensorFlow (the committed half_plus_two SavedModels
+of sample_models/tfserving are the source); those that do are marked `tf`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from workbench.core.tfserving.warmup import read_tfrecords, tfrecord_frame, unwr
 
 HALF = "saved_model_half_plus_two_2_versions/00000123"
 HALF_TF2 = "saved_model_half_plus_two_tf2_cpu/00000123"
+BROKEN = "saved_model_half_plus_two_broken_version"
 
 
 def _levels(findings, level):
@@ -62,19 +63,25 @@ def test_install_layout_versions_config_and_doc(tfserving_testdata, tmp_path):
     assert "curl -s http://localhost:8501/v1/models/half/metadata" in doc
 
 
+#: a models.config in the style of TF Serving's own test configs (colons, commas, ${VAR} base paths)
+GOOD_MODEL_CONFIG = """\
+model_config_list: {
+  config: {
+    name: "half_plus_two",
+    base_path: "${TEST_HALF_PLUS_TWO_DIR}",
+    model_platform: "tensorflow"
+  },
+  config: {
+    name: "half_plus_three",
+    base_path: "${TEST_HALF_PLUS_THREE_DIR}",
+    model_platform: "tensorflow"
+  }
+}
+"""
+
+
 def test_models_config_merge_keeps_other_models(tmp_path):
-    existing = (
-        Path(__file__).parents[2].parent / "shared" / "testdata" / "tfserving" / "good_model_config.txt"
-    )
-    text = (
-        existing.read_text()
-        if existing.is_file()
-        else (
-            'model_config_list: {\n  config: {\n    name: "half_plus_two",\n    base_path: "/x/half",\n'
-            '    model_platform: "tensorflow"\n  },\n  config: {\n    name: "half_plus_three",\n'
-            '    base_path: "/x/three",\n    model_platform: "tensorflow"\n  }\n}\n'
-        )
-    )
+    text = GOOD_MODEL_CONFIG
     merged = merge_model_config(text, "ctr", "/models/ctr")
     names = [e.name for e in parse_model_config(merged)]
     assert names == ["half_plus_two", "half_plus_three", "ctr"]
@@ -144,7 +151,7 @@ def test_tfrecord_framing_detects_damage(tmp_path):
 # ------------------------------------------------------------------ lint
 
 
-def test_lint_good_bundle_and_shared_testdata(tfserving_testdata, tmp_path):
+def test_lint_good_bundle_and_committed_test_models(tfserving_testdata, tmp_path):
     base = tmp_path / "models"
     install_bundle(tfserving_testdata / HALF, base, "half", rows=pd.DataFrame({"x": [1.0]}))
     install_bundle(tfserving_testdata / HALF_TF2, base, "tf2")
@@ -192,6 +199,25 @@ def test_lint_broken_folders(tfserving_testdata, tmp_path):
     assert any("m version 3: the graph has variables but variables/ is empty" in m for m in errors)
     assert any("m version 1: unreadable warmup file" in m for m in errors)
     assert any("tmp are not numeric and are ignored" in m for m in _levels(lint_base_folder(model), "info"))
+
+
+def test_lint_committed_base_folder_with_a_broken_version(tfserving_testdata, capsys):
+    """sample_models/tfserving's broken-version folder: version 2's saved_model.pb is truncated (an
+    interrupted copy); lint reports it as an error and finds nothing wrong with version 1."""
+    from workbench.cli import main
+
+    base = tfserving_testdata / BROKEN
+    findings = lint_base_folder(base)
+    errors = _levels(findings, "error")
+    assert len(errors) == 1 and errors[0].startswith(f"{BROKEN} version 2: ")
+    assert "saved_model.pb: damaged SavedModel file" in errors[0]
+    assert [f.hint for f in findings if f.level == "error"] == [
+        "re-export the model; the file is truncated or damaged"]
+    assert not any(f"{BROKEN} version 1" in m for m in errors + _levels(findings, "warning"))
+    assert findings[-1].level == "info" and f"{BROKEN}: versions 1, 2;" in findings[-1].message
+    assert main(["lint", str(base), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [f["message"] for f in report["findings"] if f["level"] == "error"] == errors
 
 
 def test_lint_models_config_mistakes(tfserving_testdata, tmp_path):

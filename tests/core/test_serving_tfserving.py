@@ -1,8 +1,9 @@
 """TF Serving over REST and gRPC against the TF-Serving-compatible test server (real SavedModels).
 
-One module-scoped server (TensorFlow is imported once, here) serves the upstream testdata models:
-half_plus_two_2_versions (123, 124; label Version_Label -> 123), the TF2 half_plus_two and half_plus_three.
-Expected values come from upstream TF Serving tests (y = 0.5x + 2, see TFSERVING.md), never from this code.
+One module-scoped server (TensorFlow is imported once, here) serves the committed TF Serving test models
+(sample_models/tfserving): half_plus_two_2_versions (123, 124; label Version_Label -> 123), the TF2
+half_plus_two and half_plus_three. Expected values are the models' arithmetic (y = 0.5x + 2, y2 = 0.5x + 3),
+the values TF Serving's own handler tests assert, never numbers read back from this code.
 Every diagnosis is provoked for real: refused ports, a silent port (timeout), a self-signed TLS server,
 an HTML-answering proxy, a gateway wanting auth, DNS failure inside a private network namespace.
 """
@@ -18,8 +19,8 @@ import numpy as np
 import pytest
 import requests
 
-from tests.core.serving_fixtures import (HP3, HPT2, HPT_TF2, netns_available, run_in_netns, run_python,
-                                         model_dir)
+from tests.core.serving_fixtures import (BROKEN, HP3, HPT2, HPT2_METADATA, HPT_TF2, netns_available,
+                                         run_in_netns, run_python, model_dir)
 from workbench.cli import main
 from workbench.core.serving.diagnosis import ServingError
 from workbench.core.serving.grpc_client import TFServingGrpcClient
@@ -111,8 +112,8 @@ def test_rest_status_lists_both_versions_available(tfs, rest):
     assert by_label == raw.json()
 
 
-def test_rest_metadata_matches_upstream_golden_file(tfs, rest):
-    golden = json.loads((model_dir(HPT2 + "_metadata.json")).read_text())
+def test_rest_metadata_matches_golden_file(tfs, rest):
+    golden = json.loads(model_dir(HPT2_METADATA).read_text())
     body = requests.get(f"{tfs.rest_url}/v1/models/{HPT2}/versions/123/metadata", timeout=10).json()
     assert body == golden
     meta = rest.metadata(HPT2, label="Version_Label")
@@ -602,6 +603,30 @@ def test_version_chosen_by_state_not_position(tmp_path):
     assert [(v["version"], v["state"]) for v in data["versions"]] == [(1, "AVAILABLE"), (2, "END")]
     assert data["versions"][1]["error"].startswith("UNKNOWN: ")
     assert data["version"] == 1 and report.exit_code == 0
+
+
+def test_committed_base_folder_with_a_broken_version_serves_the_good_one():
+    """sample_models/tfserving's broken-version folder: version 2's saved_model.pb is truncated, so it ends
+    in state END with its load error while version 1 is served (latest, by number and over gRPC)."""
+    from workbench.testing.tfserving_server import TFServingTestServer
+
+    with TFServingTestServer({"m": model_dir(BROKEN)}) as server:
+        with TFServingRestClient(server.rest_url, timeout=10) as client:
+            statuses = client.model_status("m")
+            assert [(s.version, s.state) for s in statuses] == [(1, "AVAILABLE"), (2, "END")]
+            assert statuses[0].error is None
+            assert statuses[1].error.startswith("UNKNOWN: ") and len(statuses[1].error) > len("UNKNOWN: ")
+            assert client.metadata("m").version == 1
+            assert client.predict("m", instances=[1.0, 4.0]) == {"predictions": [2.5, 4.0]}
+            assert client.predict("m", instances=[6.0], version=1) == {"predictions": [5.0]}
+            err = _rest_error(lambda: client.predict("m", instances=[1.0], version=2))
+            assert err.diagnosis.message == "Servable not found for request: Specific(m, 2)"
+        with TFServingGrpcClient(server.grpc_target, timeout=10) as grpc_client:
+            outputs, spec = grpc_client.predict("m", {"x": [[2.0]]})
+            assert spec.version.value == 1 and outputs["y"].reshape(-1).tolist() == [3.0]
+        report = run_probe(ProbeOptions(url=server.rest_url, model="m")).to_json()
+    assert [(v["version"], v["state"]) for v in report["versions"]] == [(1, "AVAILABLE"), (2, "END")]
+    assert report["version"] == 1 and report["error"] is None
 
 
 # ---- the client side without TensorFlow ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Serving pieces without any server or TensorFlow: URL parsing, diagnoses of TF Serving's own error strings
-(quoted from upstream sources in TFSERVING.md), signature parsing of the upstream golden metadata files,
+(quoted from TF Serving's sources), signature parsing of the golden metadata files (TF Serving's REST
+metadata bodies of sample_models/tfserving, written by sample_models/build_tfserving.py),
 the request builder, tensor and tf.Example conversions, TF Serving's number format, protocol sniffing."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.core.serving_fixtures import HPT2, model_dir
+from tests.core.serving_fixtures import HPT2, HPT2_METADATA, HPT_TF2_METADATA, model_dir
 from workbench.core.errors import InputRowsError
 from workbench.core.serving.detect import KSERVE_V1, TFSERVING, detect_protocol, parse_endpoint
 from workbench.core.serving.diagnosis import classify_server_message, diagnose_http
@@ -58,7 +59,7 @@ def test_parse_headers():
         parse_headers(["nocolon"])
 
 
-# ---- diagnoses of TF Serving's own strings (TFSERVING.md sections 1.3-1.6, 6) -------------------------
+# ---- diagnoses of TF Serving's own strings (as its server source writes them) -------------------------
 
 @pytest.mark.parametrize("message, status, kind", [
     ("Servable not found for request: Latest(inception)", 404, "model-not-found"),
@@ -104,19 +105,18 @@ def test_diagnose_http_bodies():
     assert (d.kind, d.message) == ("http-422", "body.inputs: Field required")
 
 
-# ---- signatures and status from the upstream golden files -------------------------------------------
+# ---- signatures and status from the golden metadata files ----------------------------------------------
 
 def test_metadata_from_golden_files():
-    meta = metadata_from_rest(json.loads(model_dir(HPT2 + "_metadata.json").read_text()))
+    meta = metadata_from_rest(json.loads(model_dir(HPT2_METADATA).read_text()))
     assert (meta.name, meta.version) == (HPT2, 123)
     assert len(meta.signatures) == 6
     assert meta.signatures["regress_x2_to_y3"].inputs["inputs"].dtype == "DT_FLOAT"
     assert meta.signatures["regress_x_to_y"].method == "tensorflow/serving/regress"
     assert meta.default_signature().name == "serving_default"
-    tf2 = metadata_from_rest(json.loads(model_dir("saved_model_half_plus_two_tf2_2_versions_metadata.json")
-                                        .read_text()))
+    tf2 = metadata_from_rest(json.loads(model_dir(HPT_TF2_METADATA).read_text()))
     assert "__saved_model_init_op" in tf2.signatures
-    assert tf2.signatures["serving_default"].inputs["x"].shape == (1,)
+    assert tf2.signatures["serving_default"].inputs["x"].shape == (-1, 1)
     assert tf2.signatures["classify_x_to_y"].method == "tensorflow/serving/predict"
     assert tf2.signatures["classify_x_to_y"].takes_examples  # DT_STRING [-1] named inputs
 
@@ -148,7 +148,7 @@ def _sig(inputs: dict[str, tuple[str, tuple | None]], name: str = "serving_defau
 
 
 def test_build_predict_single_input_from_text_cells():
-    meta = metadata_from_rest(json.loads(model_dir(HPT2 + "_metadata.json").read_text()))
+    meta = metadata_from_rest(json.loads(model_dir(HPT2_METADATA).read_text()))
     frame = pd.DataFrame({"x": ["1.0", "2", "5.0"]})  # read_rows keeps CSV cells as text
     built = build_tfs_predict(meta.signatures["serving_default"], frame, "http://h:8501/v1/models/m")
     assert built.url == "http://h:8501/v1/models/m:predict"
@@ -324,7 +324,7 @@ def test_kserve_v1_probe_and_headers_are_sent():
 
 
 def test_proto_field_numbers_match_the_tf_serving_and_v2_tables():
-    """The committed protos must keep the upstream field numbers (TFSERVING.md 2.2 and 4.2): the wire
+    """The committed protos must keep the upstream field numbers (TF Serving's and KServe's .proto): the wire
     format depends only on them."""
     from workbench.core.serving.protos import oip_pb2
 

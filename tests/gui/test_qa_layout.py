@@ -14,7 +14,7 @@ import pytest
 from workbench.commands.gui import NO_DISPLAY, missing_display
 
 REPO = Path(__file__).resolve().parents[2]
-TFS = REPO.parent / "shared" / "testdata" / "tfserving"
+TFS = REPO / "sample_models" / "tfserving"
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -163,7 +163,7 @@ def test_endpoints_tree_hides_internal_signatures_and_keeps_input_order(qtbot, w
     from workbench.core.serving.probe import ProbeReport
     from workbench.core.serving.signatures import metadata_from_rest
 
-    body = json.loads((TFS / "saved_model_half_plus_two_tf2_2_versions_metadata.json").read_text())
+    body = json.loads((TFS / "saved_model_half_plus_two_tf2_cpu_metadata.json").read_text())
     served = body["metadata"]["signature_def"]["signature_def"]
     assert "__saved_model_init_op" in served
     # a signature with several inputs, listed by the server in a non-alphabetical order

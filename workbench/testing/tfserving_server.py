@@ -1,7 +1,7 @@
 """A TensorFlow-Serving-compatible server for tests: real SavedModels, REST and gRPC, on 127.0.0.1.
 
-No TF Serving binary can be installed here, so this reproduces its protocol from the upstream source
-(see ../shared/notes/TFSERVING.md): the URL grammar and its regexes, the status -> HTTP code table,
+No TF Serving binary can be installed here, so this reproduces TF Serving's documented REST/gRPC API as
+its source implements it: the URL grammar and its regexes, the status -> HTTP code table,
 pretty-printed status/metadata bodies (doubled `signature_def` key, int64 as strings), the JSON tensor
 rules of `json_tensor.cc` (row and columnar forms, b64, NaN/Infinity, TF Serving's error strings), and the
 gRPC PredictionService / ModelService methods under their real paths. Models are TF Serving base folders
