@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core import limits
 from workbench.core.formats.pickle_scan import Stub, qualified_name
 from workbench.core.formats.value_facts import column_facts
 from workbench.core.types import TensorSpec
@@ -19,6 +20,35 @@ from workbench.core.types import TensorSpec
 _REGRESSOR_HINTS = ("Regressor", "Regression", "Ridge", "Lasso", "ElasticNet", "SVR", "Lars",
                     "TweedieRegressor", "PoissonRegressor", "KernelRidge", "IsotonicRegression")
 _ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+
+
+class Damaged(ValueError):
+    """The estimator's state cannot be right (a pipeline inside itself, a count that is not a number)."""
+
+
+def _count(value: Any, limit: limits.Limit, what: str) -> int:
+    """A count the model declares (n_features_in_, n_classes_): a whole number within `limit`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise Damaged(f"{what} is a {type(value).__name__}, not a whole number")
+    return limit.check(int(value), source=what)
+
+
+def plain_values(values: Any, limit: limits.Limit, what: str) -> list[Any]:
+    """Values (classes, categories, names) as plain Python scalars; anything else is shown by its class
+    name, never by its repr (a hostile object tree could be deep or huge)."""
+    items = np.asarray(values, dtype=object).reshape(-1) if not isinstance(values, list) else values
+    limit.check(len(items), source=what)
+    out: list[Any] = []
+    for value in items:
+        if isinstance(value, np.generic):
+            value = value.item()
+        if value is None or isinstance(value, bool | int | float | str):
+            out.append(value)
+        elif isinstance(value, bytes):
+            out.append(value.decode("utf-8", "replace"))
+        else:
+            out.append(f"<{qualified_name(value)}>")
+    return out
 
 
 def class_name(obj: Any) -> str:
@@ -48,13 +78,25 @@ def pipeline_steps(obj: Any) -> list[tuple[str, Any]]:
 
 
 def final_estimator(obj: Any) -> Any:
-    steps = pipeline_steps(obj)
-    return final_estimator(steps[-1][1]) if steps else obj
+    return _innermost(obj, -1)
 
 
 def first_step(obj: Any) -> Any:
+    return _innermost(obj, 0)
+
+
+def _innermost(obj: Any, index: int) -> Any:
+    """The step at `index` of nested pipelines, down to one that is not a pipeline."""
+    seen: set[int] = set()
     steps = pipeline_steps(obj)
-    return first_step(steps[0][1]) if steps else obj
+    while steps:
+        if id(obj) in seen:
+            raise Damaged("a pipeline that contains itself")
+        seen.add(id(obj))
+        limits.NESTING.check(len(seen), source="the pipeline's nesting")
+        obj = steps[index][1]
+        steps = pipeline_steps(obj)
+    return obj
 
 
 def task_of(obj: Any) -> str:
@@ -83,10 +125,10 @@ def classes_of(obj: Any) -> list[Any] | None:
     if classes is None:
         classes = attr(est, "_classes")  # LightGBM wrapper state
     if classes is None and attr(est, "n_classes_") is not None:  # XGBoost wrapper state
-        classes = list(range(int(attr(est, "n_classes_"))))
+        classes = list(range(_count(attr(est, "n_classes_"), limits.CLASSES, "n_classes_")))
     if classes is None:
         return None
-    return list(np.asarray(classes).tolist())
+    return plain_values(classes, limits.CLASSES, "classes_")
 
 
 def booster_document(obj: Any) -> dict[str, Any] | None:
@@ -118,12 +160,12 @@ def feature_names(obj: Any) -> list[str] | None:
     for candidate in (obj, first_step(obj), final_estimator(obj)):
         names = attr(candidate, "feature_names_in_")
         if names is not None:
-            return [str(n) for n in np.asarray(names).tolist()]
+            return [str(n) for n in plain_values(names, limits.FEATURES, "feature_names_in_")]
     # LightGBM/XGBoost sklearn wrappers keep their names in the booster
     est = final_estimator(obj)
     names = attr(est, "feature_name_")
     if isinstance(names, list) and names and not str(names[0]).startswith("Column_"):
-        return [str(n) for n in names]
+        return [str(n) for n in plain_values(names, limits.FEATURES, "feature_name_")]
     doc = booster_document(obj) or {}
     if "lightgbm" in doc and doc["lightgbm"].get("feature_names"):
         found = doc["lightgbm"]["feature_names"].split()
@@ -139,7 +181,7 @@ def n_features(obj: Any) -> int | None:
         for name in ("n_features_in_", "_n_features_in"):
             n = attr(candidate, name)
             if n is not None:
-                return int(n)
+                return _count(n, limits.FEATURES, name)
     return None
 
 
@@ -156,14 +198,14 @@ def _column_categories(obj: Any) -> dict[str, list[Any]]:
                 for inner in [trans, *[s for _, s in pipeline_steps(trans)]]:
                     cats = attr(inner, "categories_") if class_name(inner) in _ENCODERS else None
                     if isinstance(cats, list) and isinstance(columns, list | tuple | np.ndarray):
-                        for col, levels in zip(list(columns), cats):
-                            found[str(col)] = list(np.asarray(levels).tolist())
+                        for col, levels in zip(plain_values(columns, limits.FEATURES, "columns"), cats):
+                            found[str(col)] = plain_values(levels, limits.CLASSES, "categories_")
         elif class_name(step) in _ENCODERS:
             cats = attr(step, "categories_")
             names = attr(step, "feature_names_in_")
             if isinstance(cats, list) and names is not None:
-                for col, levels in zip(np.asarray(names).tolist(), cats):
-                    found[str(col)] = list(np.asarray(levels).tolist())
+                for col, levels in zip(plain_values(names, limits.FEATURES, "feature_names_in_"), cats):
+                    found[str(col)] = plain_values(levels, limits.CLASSES, "categories_")
     return found
 
 

@@ -3,15 +3,18 @@ estimators and pipelines. Detection and untrusted inspection never unpickle (see
 
 from __future__ import annotations
 
+import lzma
 import pickle
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import CorruptModel, UnknownFormat, UntrustedPickle
+from workbench.core.errors import CorruptModel, UnknownFormat, UntrustedPickle, WorkbenchError
 from workbench.core.formats import sklearn_introspect as ski
 from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats.common import file_facts
-from workbench.core.formats.pickle_scan import compression_of, looks_like_pickle, scan_pickle
+from workbench.core.formats.pickle_scan import Damaged, compression_of, looks_like_pickle, scan_pickle
 from workbench.core.types import ModelInfo
 
 MODEL_MODULES = ("sklearn.", "lightgbm.", "xgboost.", "imblearn.", "sklearn2pmml.")
@@ -41,12 +44,40 @@ _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".z", ".gz", ".bz2", ".xz", ".
 def _scan(path: Path) -> Any:
     try:
         return scan_pickle(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, OSError, IndexError, KeyError,
-            TypeError, AttributeError, OverflowError) as exc:
-        reason = "it ends too early (truncated)" if isinstance(exc, EOFError) or "truncated" in str(exc) \
-            else f"{type(exc).__name__}: {exc}"
-        raise CorruptModel(str(path), f"{path.name}: a pickle/joblib file that cannot be read: {reason}",
-                           hint="re-export the model or check the download") from None
+    except WorkbenchError:  # a declared size over a limit (LimitExceeded names it)
+        raise
+    except RecursionError:
+        raise _damaged(path, "its objects are nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 -- the scanner reads hostile bytes: any failure is damage
+        raise _damaged(path, _reason(exc)) from None
+
+
+def _container(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            compressed = compression_of(fh.read(16)) is not None
+    except OSError:
+        compressed = False
+    return "joblib" if compressed or path.suffix.lower() == ".joblib" else "pickle"
+
+
+def _damaged(path: Path, what: str) -> CorruptModel:
+    """`<name>: damaged pickle|joblib file: <what>` (exit 2)."""
+    return CorruptModel(str(path), f"{path.name}: damaged {_container(path)} file: {what}",
+                        hint="re-export the model or check the download")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "truncated" in text or "exhausted" in text:
+        return "cannot be read, it ends too early (truncated)"
+    if isinstance(exc, Damaged):
+        return f"cannot be read, {text}"
+    if isinstance(exc, zlib.error | lzma.LZMAError | OSError):
+        return f"cannot be read, its compressed stream is damaged ({text})"
+    if isinstance(exc, struct.error):
+        return f"cannot be read, a record is cut short ({text})"
+    return f"cannot be read, {type(exc).__name__}: {text}"
 
 
 def _model_globals(globals_: list[str]) -> list[str]:
@@ -63,7 +94,6 @@ def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
         raise UnknownFormat(str(path), f"{path.name}: a Python pickle, but not of a scikit-learn, LightGBM or "
                             f"XGBoost model (it references {shown})")
     root = scan.root
-    trained_with = ski.sklearn_version(root)  # kept only in the pickled state
     warnings: list[str] = []
     others = [g for g in scan.globals if not g.startswith(MODEL_MODULES + ("numpy.", "joblib.", "builtins.",
                                                                             "copyreg.", "collections."))]
@@ -75,14 +105,23 @@ def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
     if others:
         warnings.append("the pickle references code outside scikit-learn/LightGBM/XGBoost/numpy: "
                         + ", ".join(others[:10]))
-    inputs, input_warnings = ski.input_specs(root)
+    try:
+        described = _describe(scan.root, root)
+    except WorkbenchError:
+        raise
+    except RecursionError:
+        raise _damaged(path, "its objects refer to themselves (a pipeline that contains itself?)") from None
+    except Exception as exc:  # noqa: BLE001 -- hostile state in any attribute: the file is damaged
+        detail = str(exc) if isinstance(exc, ski.Damaged) else f"{type(exc).__name__}: {exc}"
+        raise _damaged(path, f"its estimator cannot be described ({detail})") from None
+    (inputs, input_warnings, framework, task, outputs, classes, estimator, model_class, steps, n_features,
+     trained_with, version) = described
     warnings.extend(input_warnings)
-    framework = ski.framework_of(root)
     metadata: dict[str, Any] = {
-        "estimator": ski.qualified_name(ski.final_estimator(root)),
-        "model_class": ski.qualified_name(root),
-        "steps": ski.describe_steps(root),
-        "feature_count": len(inputs) if inputs else ski.n_features(root),
+        "estimator": estimator,
+        "model_class": model_class,
+        "steps": steps,
+        "feature_count": len(inputs) if inputs else n_features,
         "pickle_protocol": scan.protocol,
         "compression": scan.compression,
         "container": "joblib" if "joblib.numpy_pickle.NumpyArrayWrapper" in scan.globals else "pickle",
@@ -91,12 +130,24 @@ def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
         "sklearn_version": trained_with,
     }
     metadata.update(file_facts(path))
-    version = trained_with if framework == "scikit-learn" else _wrapper_version(scan.root, framework)
     return ModelInfo(
         path=str(path), format="sklearn", framework=framework, framework_version=version,
-        task=ski.task_of(root), inputs=inputs, outputs=ski.output_specs(root),
-        classes=ski.classes_of(root), metadata=metadata, warnings=warnings, loaded=trust,
+        task=task, inputs=inputs, outputs=outputs, classes=classes, metadata=metadata, warnings=warnings,
+        loaded=trust,
     )
+
+
+def _describe(scanned: Any, root: Any) -> tuple[Any, ...]:
+    """What inspect shows of `root` (the scanned tree, or the trusted model), in one place so that any
+    failure on hostile state is caught once."""
+    inputs, input_warnings = ski.input_specs(root)
+    n_features = None if inputs else ski.n_features(root)
+    framework = ski.framework_of(root)
+    trained_with = ski.sklearn_version(scanned)  # kept only in the pickled state
+    version = trained_with if framework == "scikit-learn" else _wrapper_version(scanned, framework)
+    return (inputs, input_warnings, framework, ski.task_of(root), ski.output_specs(root),
+            ski.classes_of(root), ski.qualified_name(ski.final_estimator(root)), ski.qualified_name(root),
+            ski.describe_steps(root), n_features, trained_with, version)
 
 
 def _wrapper_version(root: Any, framework: str) -> str | None:
@@ -120,8 +171,9 @@ def load(path: Path, trust: bool) -> Any:
     except ModuleNotFoundError as exc:
         raise CorruptModel(str(path), f"{path.name} needs the Python package '{exc.name}' to load",
                            hint=f"pip install {exc.name}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise CorruptModel(str(path), f"{path.name}: cannot be unpickled: {exc}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            struct.error, zlib.error, lzma.LZMAError, OSError, RecursionError) as exc:
+        raise _damaged(path, f"cannot be unpickled: {type(exc).__name__}: {exc}") from None
 
 
 FORMAT = ModelFormat(
