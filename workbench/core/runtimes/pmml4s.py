@@ -9,9 +9,12 @@ It must not use its JPype bridge: JPype allows one JVM per process, and that one
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
+import logging
 import subprocess
 import threading
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ import pandas as pd
 from workbench.core.errors import BackendUnavailable, CorruptModel
 from workbench.core.formats.pmml import JVM_XML_OPTIONS  # no external DTD/schema fetches
 from workbench.core.predictions import PredictionBatch
+from workbench.core.processes import children_die_with_us, interrupted_by
 from workbench.core.runtimes.base import (
     Availability,
     PreparedCall,
@@ -48,25 +52,57 @@ def ensure_gateway() -> None:
 
     with _lock:
         if PMMLContext._gateway is None:
+            from py4j import java_gateway
             from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
             from pypmml.jvm import Py4jGateway
 
             java = find_java()
             gateway = Py4jGateway()
-            # launched here rather than by pypmml, to keep the process handle and end it ourselves
-            port, _java_process = launch_gateway(classpath=gateway.classpath,
-                                                 javaopts=[*gateway.java_opts, *JVM_XML_OPTIONS],
-                                                 java_path=java.executable if java else None,
-                                                 die_on_exit=True, return_proc=True)
-            params = GatewayParameters(port=port, auto_convert=True)
-            Py4jGateway._gateway = JavaGateway(gateway_parameters=params)
-            Py4jGateway._jvm = Py4jGateway._gateway.jvm
-            PMMLContext(gateway_instance=gateway)
-            atexit.register(shutdown_gateway)
+            _quiet_py4j_interrupts()
+            with interrupts_kept():
+                # launched here rather than by pypmml, to keep the process handle and end it ourselves;
+                # its `java` gets its own process group and dies with this process (core.processes)
+                with children_die_with_us(java_gateway):
+                    port, _java_process = launch_gateway(classpath=gateway.classpath,
+                                                         javaopts=[*gateway.java_opts, *JVM_XML_OPTIONS],
+                                                         java_path=java.executable if java else None,
+                                                         die_on_exit=True, return_proc=True)
+                atexit.register(shutdown_gateway)
+                params = GatewayParameters(port=port, auto_convert=True)
+                Py4jGateway._gateway = JavaGateway(gateway_parameters=params)
+                Py4jGateway._jvm = Py4jGateway._gateway.jvm
+                PMMLContext(gateway_instance=gateway)
         elif PMMLContext.gateway() != "Py4j":
             raise BackendUnavailable(f"pypmml already runs on its {PMMLContext.gateway()} bridge in this "
                                      "process; the pmml4s runtime needs its py4j bridge (JPype allows one "
                                      "JVM per process)")
+
+
+@contextlib.contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """A Ctrl-C under a py4j call stays a KeyboardInterrupt.
+
+    py4j catches it in `send_command`, logs it with a traceback on the root logger and then fails in its
+    own cleanup (AttributeError: 'GatewayConnection' object has no attribute 'shutdown_socket'), which
+    would read as "cannot load it". The log record is dropped (`_quiet_py4j_interrupts`) and the error
+    raised while handling the interrupt becomes the interrupt again.
+    """
+    try:
+        yield
+    except Exception as exc:
+        if interrupted_by(exc):
+            raise KeyboardInterrupt from None
+        raise
+
+
+def _drop_py4j_interrupt_record(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("KeyboardInterrupt while sending command")
+
+
+def _quiet_py4j_interrupts() -> None:
+    root = logging.getLogger()
+    if _drop_py4j_interrupt_record not in root.filters:
+        root.addFilter(_drop_py4j_interrupt_record)
 
 
 def shutdown_gateway() -> None:
@@ -111,7 +147,8 @@ class Pmml4sRuntime(Runtime):
         from pypmml.jvm import PMMLError
 
         try:
-            model = Model.fromFile(str(path))
+            with interrupts_kept():
+                model = Model.fromFile(str(path))
         except PMMLError as exc:
             reason = " ".join(map(str, exc.args))
             raise CorruptModel(str(path), f"{path.name}: PMML4S cannot load it: {reason}") from None
