@@ -584,7 +584,7 @@ def test_probe_grpc_url_only(tfs, tmp_path, capsys):
     code, report = probe_cli(capsys, f"grpc://{tfs.grpc_target}", "--model", "tf2", "--rows", str(rows))
     assert code == 0, report["error"]
     assert report["protocol"] == "tfserving"
-    assert report["predictions"] == [2.5, 3.0, 4.5]
+    assert report["predictions"] == [[2.5], [3.0], [4.5]]  # y is [-1, 1], as in the TF1 model
 
 
 def test_version_chosen_by_state_not_position(tmp_path):
