@@ -68,7 +68,8 @@ def icon_files(source: Path = SOURCE) -> dict[str, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"hicolor folder (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"hicolor folder (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     for rel, content in icon_files().items():
         target = args.out / rel

@@ -39,7 +39,8 @@ EXPECTED_GLOBS = {
 
 
 def files_under(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() or p.is_symlink())
 
 
 def read_entry(path: Path) -> dict[str, str]:
@@ -172,7 +173,8 @@ def test_install_refreshes_the_desktop_database(tmp_path: Path) -> None:
 
 DESKTOP_FILE_VALIDATE = shutil.which("desktop-file-validate")
 needs_validator = pytest.mark.skipif(DESKTOP_FILE_VALIDATE is None,
-                                     reason="desktop-file-validate not installed (Debian package desktop-file-utils)")
+                                     reason="desktop-file-validate not installed "
+                                            "(Debian package desktop-file-utils)")
 
 
 def validate_entry(path: Path) -> str:
@@ -217,12 +219,15 @@ def test_exec_quoting_rules() -> None:
 
 def test_install_twice_changes_nothing(tmp_path: Path) -> None:
     desktop_entry.install(tmp_path, python=sys.executable)
-    before = {rel: ((tmp_path / rel).read_bytes(), (tmp_path / rel).stat().st_mtime_ns) for rel in EXPECTED_FILES}
+    def snapshot() -> dict[str, tuple[bytes, int]]:
+        return {rel: ((tmp_path / rel).read_bytes(), (tmp_path / rel).stat().st_mtime_ns)
+                for rel in EXPECTED_FILES}
+
+    before = snapshot()
     again = desktop_entry.install(tmp_path, python=sys.executable)
     assert again.written == []
     assert again.unchanged == EXPECTED_FILES
-    after = {rel: ((tmp_path / rel).read_bytes(), (tmp_path / rel).stat().st_mtime_ns) for rel in EXPECTED_FILES}
-    assert after == before
+    assert snapshot() == before
 
 
 def test_install_for_another_interpreter_rewrites_only_the_entry(tmp_path: Path) -> None:

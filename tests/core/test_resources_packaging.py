@@ -33,7 +33,8 @@ def test_resources_live_at_the_top_level() -> None:
 
 def test_pyproject_lists_every_package_and_maps_resources() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    on_disk = sorted(".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "workbench").rglob("__init__.py"))
+    on_disk = sorted(".".join(p.parent.relative_to(REPO).parts)
+                     for p in (REPO / "workbench").rglob("__init__.py"))
     missing = sorted(set(on_disk) - set(config["packages"]))
     assert missing == [], f"add {missing} to [tool.setuptools] packages in pyproject.toml"
     assert sorted(config["packages"]) == sorted([*on_disk, "workbench.resources"])

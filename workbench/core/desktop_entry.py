@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from workbench.core.errors import WorkbenchError
 #: reverse-DNS application id: names the .desktop entry, the icons, the MIME package and the metainfo
 APP_ID = "io.github.model_serving_workbench.Workbench"
 
-#: pixel sizes of the committed hicolor PNG icons (rendered from resources/icons/app.svg by scripts/make_icons.py)
+#: pixel sizes of the committed hicolor PNG icons
+#: (rendered from resources/icons/app.svg by scripts/make_icons.py)
 ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
 #: the package the top-level resources/ folder is installed as
@@ -348,9 +350,8 @@ def _checked_home(home: Path | None) -> Path:
 
 def sys_executable() -> str:
     """This interpreter's absolute path (what the entry launches)."""
-    import sys
-
     if not sys.executable:
-        raise DesktopIntegrationError("cannot tell which Python runs the workbench (sys.executable is empty)",
-                                      hint="run `python3 -m workbench desktop install` with the Python to launch")
+        raise DesktopIntegrationError(
+            "cannot tell which Python runs the workbench (sys.executable is empty)",
+            hint="run `python3 -m workbench desktop install` with the Python to launch")
     return sys.executable
