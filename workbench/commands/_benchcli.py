@@ -106,8 +106,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
 
 def run_cancellable(work: Callable[[threading.Event], Any]) -> tuple[Any, bool]:
-    """Run `work(cancel)` in a thread; Ctrl-C sets `cancel` and the partial result is returned."""
+    """Run `work(cancel)` in a thread; Ctrl-C sets `cancel` and the partial result is returned.
+
+    In the main thread Ctrl-C (SIGINT) is caught by a handler that only sets `cancel` while the work runs,
+    so it never lands as a KeyboardInterrupt in the middle of anything. The wait is on an Event, never on
+    Thread.join: a KeyboardInterrupt inside join() marks a still-running thread as finished (CPython
+    3.11), and the result was lost as None."""
+    import signal
+
     cancel = threading.Event()
+    finished = threading.Event()
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -115,16 +123,32 @@ def run_cancellable(work: Callable[[threading.Event], Any]) -> tuple[Any, bool]:
             box["result"] = work(cancel)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = exc
+        finally:
+            finished.set()
 
-    thread = threading.Thread(target=target, name="workbench-bench", daemon=True)
-    thread.start()
     interrupted = False
-    while thread.is_alive():
-        try:
-            thread.join(0.2)
-        except KeyboardInterrupt:
-            interrupted = True
-            cancel.set()
+
+    def on_sigint(_signum: int, _frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        cancel.set()
+
+    previous = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        thread = threading.Thread(target=target, name="workbench-bench", daemon=True)
+        thread.start()
+        while not finished.is_set():
+            try:
+                finished.wait(0.2)
+            except KeyboardInterrupt:  # not the main thread's handler (embedded use): same meaning
+                interrupted = True
+                cancel.set()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
     if "error" in box:
         raise box["error"]
     return box.get("result"), interrupted

@@ -126,15 +126,23 @@ def run(args: argparse.Namespace) -> int:
         line.update(f"{what} {level}  t={p.second}s  {sig(p.throughput_rps)} req/s  p50 {sig(p.p50_ms)} ms  "
                     f"p99 {sig(p.p99_ms)} ms  errors {p.errors}")
 
+    def failures(lv) -> dict[str, int]:
+        """The level's failures by kind, requests that never came back included."""
+        out = dict(lv.errors)
+        if lv.incomplete:
+            out["incomplete (never answered)"] = lv.incomplete
+        return out
+
     def on_level(lv) -> None:
         level = f"{int(lv.level)}" if mode == "closed" else f"{lv.level:g}/s"
-        errs = ", ".join(f"{k} {v}" for k, v in lv.errors.items()) or "no errors"
+        errs = ", ".join(f"{k} {v}" for k, v in failures(lv).items()) or "no errors"
         line.update(f"{what} {level}: {lv.ok} ok, {sig(lv.throughput_rps)} req/s, p50 {sig(lv.latency.p50_ms)} ms, "
                     f"p99 {sig(lv.latency.p99_ms)} ms, {errs} ({lv.stopped_by})", final=True)
 
     result, interrupted = run_cancellable(
         lambda cancel: run_load(target, plan, model=args.model, on_point=on_point, on_level=on_level, cancel=cancel))
     line.done()
+    result.interrupted = interrupted
     saved = from_load(result)
     if args.out:
         save_result(saved, args.out)
@@ -151,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         rows = []
         for lv in result.levels:
             level = str(int(lv.level)) if mode == "closed" else f"{lv.level:g}/s"
-            row = [level, lv.ok, lv.error_count, lv.throughput_rps,
+            row = [level, lv.ok, lv.failed, lv.throughput_rps,
                    lv.latency.p50_ms, lv.latency.percentiles_ms.get(90.0), lv.latency.p99_ms,
                    lv.latency.percentiles_ms.get(99.9), lv.latency.max_ms]
             if mode == "open":
@@ -162,8 +170,9 @@ def run(args: argparse.Namespace) -> int:
         if rows:
             print(table(headers, rows, formats))
         for lv in result.levels:
-            if lv.errors:
-                print(f"{what} {lv.level:g}: errors " + ", ".join(f"{k}: {v}" for k, v in lv.errors.items()))
+            if lv.errors or lv.incomplete:
+                print(f"{what} {lv.level:g}: errors " + ", ".join(f"{k}: {v}" for k, v in failures(lv).items())
+                      + f" (of {lv.sent} sent)")
         floor = result.client_floor_us
         if floor is not None:
             how = "median client time inside each measured latency" if result.protocol == "http" \
@@ -173,10 +182,16 @@ def run(args: argparse.Namespace) -> int:
             print("stopped early: the error budget was spent")
         if baseline is not None:
             print(baseline_table(saved, baseline, args.baseline))
+        if interrupted:
+            print("interrupted: the result is partial")
         if args.out:
             print(f"saved {args.out}")
     if interrupted or result.cancelled:
-        return 130
-    if result.stopped_early or not any(lv.ok for lv in result.levels):
+        from workbench.commands.common import fail
+
+        saved_to = f", partial result saved to {args.out}" if args.out else ""
+        return fail(f"interrupted{saved_to}", 130)
+    # requests that never came back are failures: a run that lost some did not measure what it claims
+    if result.stopped_early or not any(lv.ok for lv in result.levels) or any(lv.incomplete for lv in result.levels):
         return 1
     return 0

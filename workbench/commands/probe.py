@@ -67,7 +67,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report.to_json())
     else:
-        print(render(report.to_json(), show_request=args.show_request))
+        # to_json() already made what the server said safe to print; each line is cleaned once more here,
+        # so no rendering path can print a control character
+        from workbench.core.serving.untrusted import clean
+
+        print("\n".join(clean(line) for line in render(report.to_json(), show_request=args.show_request)
+                         .split("\n")))
     code = report.exit_code
     if code == 2:
         return fail(error_line(report))

@@ -48,6 +48,8 @@ class _Level:
         self.started = 0
         self.metadata: tuple[tuple[str, str], ...] | None = None
         self.sending = True
+        self.sent = 0               # calls started in the measurement generation
+        self.pending = 0            # of those, still unanswered
 
     def _payload(self) -> bytes:
         data = self.payloads[self.next_payload]
@@ -58,9 +60,14 @@ class _Level:
         import grpc
 
         gen = self.gen
+        measured = self.rec is not None and gen > 0
         self.inflight += 1
+        if measured:
+            self.sent += 1
+            self.pending += 1
         sent = time.perf_counter_ns()
         try:
+            # `timeout` is the call's deadline: connection, answer and all
             await call(self._payload(), timeout=self.timeout_s, metadata=self.metadata)
         except grpc.aio.AioRpcError as exc:
             kind = "timeout" if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED else f"grpc-{exc.code().name}"
@@ -69,6 +76,8 @@ class _Level:
             return
         finally:
             self.inflight -= 1
+            if measured:
+                self.pending -= 1
         done = time.perf_counter_ns()
         if self.rec is not None and gen == self.gen and gen > 0:
             # the client's part is not separable inside grpc's C core: report 0 (see client cpu instead)
@@ -86,7 +95,9 @@ class _Level:
     async def run(self, duration_s, count, warmup_s, recorder_factory, drain_s) -> LevelOutcome:
         import grpc
 
-        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        from workbench.core.limits import RESPONSE_BYTES
+
+        options = [("grpc.max_receive_message_length", RESPONSE_BYTES.value),
                    ("grpc.max_send_message_length", 64 * 1024 * 1024)]
         channel = grpc.aio.insecure_channel(self.address, options=options)
         call = channel.unary_unary(self.method, request_serializer=None, response_deserializer=None)
@@ -159,7 +170,8 @@ class _Level:
                     await asyncio.sleep(0.005)
             end = pc()
             cpu = time.thread_time() - cpu0
-            incomplete = self.inflight
+            incomplete = self.pending
+            sent = self.sent
             unsent = sum(1 for t in open_tasks if not t.done()) - min(self.inflight, len(open_tasks))
             for task in list(tasks) + list(open_tasks):
                 task.cancel()
@@ -170,4 +182,4 @@ class _Level:
         rec.finish(end)
         return LevelOutcome(recorder=rec, stopped_by=stopped_by or "cancelled",
                             elapsed_s=(end - measure_start) / 1e9, incomplete=incomplete,
-                            unsent=max(0, unsent), cpu_s=cpu, connections_opened=1)
+                            unsent=max(0, unsent), cpu_s=cpu, connections_opened=1, sent=sent)

@@ -9,6 +9,12 @@ Closed loop: `level` connections, each sends its next request as soon as the pre
 Open loop: requests are due at t0 + i / rate; a due request goes out on the first idle connection
 (`connections` of them). Its latency counts from the due time (corrected) and from the actual send
 (uncorrected), so a stall that keeps requests from being sent shows in the corrected numbers.
+
+A server is not trusted: each request has a total deadline from its send (`timeout_s`, however slowly
+bytes trickle in); heads over `limits.RESPONSE_HEADER_BYTES` and bodies over `limits.RESPONSE_BYTES` are
+errors without reading on; a Content-Length that is not a size, bytes that are not HTTP, interim 1xx
+answers (skipped) and 2xx bodies the protocol's `check` refuses each have their own error kind. Every
+request sent in the measurement ends as ok, an error or `incomplete` (sent = ok + errors + incomplete).
 """
 
 from __future__ import annotations
@@ -19,10 +25,15 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from workbench.core import limits
 from workbench.core.bench.recorder import Recorder
+
+#: judges a 2xx body: None when it is a valid answer of the protocol, else the error kind to count
+BodyCheck = Callable[[bytes], "str | None"]
 
 _POLL_MAX_S = 0.05          # upper bound of one wait: cancellation and deadlines are checked this often
 _RECONNECT_DELAY_NS = 10_000_000
@@ -59,6 +70,7 @@ class LevelOutcome:
     unsent: int                  # open loop: requests that were due but never got a connection
     cpu_s: float                 # CPU time of the engine thread during the measurement
     connections_opened: int
+    sent: int = -1               # requests sent (or attempted) in the measurement; -1: not counted
 
 
 def _tight_timer_slack() -> None:
@@ -77,6 +89,7 @@ class _Conn:
         "busy",
         "client",
         "close",
+        "coding",
         "data",
         "fd",
         "gen",
@@ -109,6 +122,7 @@ class _Conn:
         self.status = 0
         self.mode = 0           # 0 length, 1 chunked, 2 until close
         self.close = False
+        self.coding = b""       # Content-Encoding of the current response
         self.data = b""
         self.reused = False     # a response already came back on this connection
         self.retried = False
@@ -119,34 +133,86 @@ class _ResponseError(Exception):
 
 
 def _parse_head(conn: _Conn) -> bool:
-    """Parse the status line and headers in conn.buf; False when the head is not complete yet."""
+    """Parse the status line and headers in conn.buf; False when the head is not complete yet.
+
+    Raises _ResponseError(kind): "not-http" (the bytes are not an HTTP answer), "bad-response" (a broken
+    status line or Content-Length), "headers-too-large", "response-too-large" (a declared body over the
+    limit)."""
     buf = conn.buf
+    if len(buf) >= 5 and buf[:5] != b"HTTP/":
+        raise _ResponseError("not-http")
     end = buf.find(b"\r\n\r\n")
     if end < 0:
+        if len(buf) > limits.RESPONSE_HEADER_BYTES.value:
+            raise _ResponseError("headers-too-large")
         return False
+    if end > limits.RESPONSE_HEADER_BYTES.value:
+        raise _ResponseError("headers-too-large")
     if buf[:5] != b"HTTP/":
+        raise _ResponseError("not-http")
+    code = buf[9:12]
+    if len(code) != 3 or not code.isdigit() or buf[12:13] not in (b" ", b"\r"):
         raise _ResponseError("bad-response")
-    try:
-        conn.status = int(buf[9:12])
-    except ValueError:
-        raise _ResponseError("bad-response") from None
+    conn.status = int(code)
     head = buf[:end].lower()
     conn.head_end = end + 4
-    pos = head.find(b"\r\ncontent-length:")
+    pos = head.find(b"\r\ncontent-encoding:")
+    conn.coding = b""
     if pos >= 0:
+        stop = head.find(b"\r\n", pos + 19)
+        conn.coding = head[pos + 19: stop if stop >= 0 else len(head)].strip()
+    pos = head.find(b"\r\ncontent-length:")
+    if 100 <= conn.status < 200 or conn.status in (204, 304):
+        conn.need = conn.head_end
+        conn.mode = 0
+    elif pos >= 0:
         stop = head.find(b"\r\n", pos + 17)
-        conn.need = conn.head_end + int(head[pos + 17: stop if stop >= 0 else len(head)])
+        value = head[pos + 17: stop if stop >= 0 else len(head)].strip()
+        if not value.isdigit():          # "-5", "abc", "": not a size
+            raise _ResponseError("bad-response")
+        if int(value) > limits.RESPONSE_BYTES.value:
+            raise _ResponseError("response-too-large")
+        conn.need = conn.head_end + int(value)
         conn.mode = 0
     elif b"\r\ntransfer-encoding:" in head and b"chunked" in head:
         conn.mode = 1
         conn.need = -1
-    elif conn.status in (204, 304) or 100 <= conn.status < 200:
-        conn.need = conn.head_end
-        conn.mode = 0
     else:
         conn.mode = 2
         conn.need = -1
     return True
+
+
+def _dechunk(buf: bytes, start: int, end: int) -> bytes:
+    """The body of a complete chunked message buf[start:end]."""
+    out = []
+    pos = start
+    while pos < end:
+        eol = buf.find(b"\r\n", pos)
+        size = int(buf[pos:eol].split(b";", 1)[0], 16)
+        if size == 0:
+            break
+        out.append(buf[eol + 2: eol + 2 + size])
+        pos = eol + 2 + size + 2
+    return b"".join(out)
+
+
+def _decoded(body: bytes, coding: bytes) -> bytes:
+    """A gzip/deflate body inflated, never past RESPONSE_BYTES; _ResponseError("response-too-large" or
+    "bad-encoding") when it cannot be."""
+    if coding in (b"", b"identity"):
+        return body
+    wbits = {b"gzip": 31, b"x-gzip": 31, b"deflate": 15}.get(coding)
+    if wbits is None:
+        raise _ResponseError("bad-encoding")
+    limit = limits.RESPONSE_BYTES.value
+    try:
+        out = zlib.decompressobj(wbits).decompress(body, limit + 1)
+    except zlib.error:
+        raise _ResponseError("bad-encoding") from None
+    if len(out) > limit:
+        raise _ResponseError("response-too-large")
+    return out
 
 
 def _chunked_end(buf: bytes, start: int) -> int:
@@ -156,7 +222,10 @@ def _chunked_end(buf: bytes, start: int) -> int:
         eol = buf.find(b"\r\n", pos)
         if eol < 0:
             return -1
-        size = int(buf[pos:eol].split(b";", 1)[0], 16)
+        size_text = buf[pos:eol].split(b";", 1)[0].strip()
+        if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            raise ValueError("bad chunk size")
+        size = int(size_text, 16)
         if size == 0:
             trailer_end = buf.find(b"\r\n\r\n", eol)
             if trailer_end == eol:  # no trailers: "0\r\n\r\n"
@@ -170,9 +239,12 @@ def _chunked_end(buf: bytes, start: int) -> int:
 def run_http_level(host: str, port: int, wire: Sequence[bytes], *, mode: str, level: float,
                    connections: int, duration_s: float | None, count: int | None, warmup_s: float,
                    timeout_s: float, recorder_factory, cancel: threading.Event | None,
-                   drain_s: float = 1.0) -> LevelOutcome:
-    """Run one level (a concurrency or a rate) of an HTTP load test; see the module docstring."""
+                   drain_s: float = 1.0, check: BodyCheck | None = None) -> LevelOutcome:
+    """Run one level (a concurrency or a rate) of an HTTP load test; see the module docstring.
+
+    `check(body)` judges each 2xx body (None: valid; else the error kind it counts as)."""
     engine = _HttpEngine(host, port, wire, mode, level, connections, timeout_s, cancel)
+    engine.check = check
     try:
         return engine.run(duration_s, count, warmup_s, recorder_factory, drain_s)
     finally:
@@ -202,6 +274,8 @@ class _HttpEngine:
         self.heads: dict[bytes, tuple[int, int, int, bool]] = {}
         self.gen = 0                # measurement generation: 0 = warm-up
         self.rec: Recorder | None = None
+        self.sent = 0               # requests sent (or attempted) in the measurement generation
+        self.check: BodyCheck | None = None
 
     # -- connections --------------------------------------------------------------------------------
     def _connect(self, conn: _Conn) -> str | None:
@@ -242,6 +316,8 @@ class _HttpEngine:
     # -- requests -----------------------------------------------------------------------------------
     def _send(self, conn: _Conn, intended: int, now: int) -> bool:
         """Send the next request on conn; False (error recorded) when the connection failed."""
+        if self.rec is not None and self.gen > 0:
+            self.sent += 1
         if conn.sock is None:
             kind = self._connect(conn)
             if kind is not None:
@@ -292,14 +368,22 @@ class _HttpEngine:
             self.rec.error(kind, now)
         self._drop(conn)
 
-    def _complete(self, conn: _Conn, done: int, wake: int) -> None:
+    def _complete(self, conn: _Conn, done: int, wake: int, body: bytes = b"") -> None:
         conn.busy = False
         conn.reused = True
         self.inflight -= 1
         rec = self.rec
         if rec is not None and conn.gen == self.gen:
             status = conn.status
-            if 200 <= status < 300:
+            problem = None
+            if 200 <= status < 300 and self.check is not None:
+                try:
+                    problem = self.check(_decoded(body, conn.coding))
+                except _ResponseError as exc:
+                    problem = str(exc)
+            if problem is not None:
+                rec.error(problem, done)
+            elif 200 <= status < 300:
                 rec.corrected.append(done - conn.intended)
                 rec.uncorrected.append(done - conn.sent)
                 rec.client.append(conn.client + (done - wake))
@@ -321,8 +405,12 @@ class _HttpEngine:
             return
         if not data:  # peer closed
             if conn.busy and conn.mode == 2 and conn.head_end >= 0:
-                self._complete(conn, time.perf_counter_ns(), wake)
+                self._complete(conn, time.perf_counter_ns(), wake, conn.buf[conn.head_end:])
                 self._drop(conn)
+            elif conn.busy and conn.buf and conn.head_end < 0 and conn.buf[:5] != b"HTTP/"[:len(conn.buf)]:
+                self._fail(conn, "not-http", conn.intended, time.perf_counter_ns())
+            elif conn.busy and conn.head_end >= 0:
+                self._fail(conn, "broken-answer", conn.intended, time.perf_counter_ns())
             elif conn.busy:
                 self._retry_or_fail(conn, "connection-closed")
             else:
@@ -332,48 +420,62 @@ class _HttpEngine:
             return  # bytes nobody asked for: ignore
         buf = conn.buf + data if conn.buf else data
         conn.buf = buf
-        if conn.head_end < 0:
-            # fast path: a head seen before (servers repeat theirs; the Date changes once a second)
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = buf[:end]
-            cached = self.heads.get(head)
-            if cached is None:
-                try:
-                    if not _parse_head(conn):
+        while True:
+            if conn.head_end < 0:
+                # fast path: a head seen before (servers repeat theirs; the Date changes once a second)
+                end = buf.find(b"\r\n\r\n")
+                cached = self.heads.get(buf[:end]) if end >= 0 else None
+                if cached is None:
+                    try:
+                        if not _parse_head(conn):
+                            return
+                    except _ResponseError as exc:
+                        self._fail(conn, str(exc), conn.intended, time.perf_counter_ns())
                         return
-                except (_ResponseError, ValueError):
-                    self._fail(conn, "bad-response", conn.intended, time.perf_counter_ns())
-                    return
-                cached = (conn.status, conn.mode, conn.need - conn.head_end if conn.mode == 0 else -1,
-                          b"\r\nconnection: close" in head.lower())
-                if len(self.heads) > 64:
-                    self.heads.clear()
-                self.heads[head] = cached
-            conn.status, conn.mode, length, conn.close = cached
-            conn.head_end = end + 4
-            if conn.mode == 0:
-                conn.need = conn.head_end + length
+                    except ValueError:
+                        self._fail(conn, "bad-response", conn.intended, time.perf_counter_ns())
+                        return
+                    head = buf[:conn.head_end - 4]
+                    cached = (conn.status, conn.mode, conn.need - conn.head_end if conn.mode == 0 else -1,
+                              b"\r\nconnection: close" in head.lower(), conn.coding)
+                    if len(self.heads) > 64:
+                        self.heads.clear()
+                    self.heads[head] = cached
+                    end = conn.head_end - 4
+                conn.status, conn.mode, length, conn.close, conn.coding = cached
+                conn.head_end = end + 4
+                if conn.mode == 0:
+                    conn.need = conn.head_end + length
+                if 100 <= conn.status < 200 and conn.status != 101:
+                    # an interim answer (100 Continue, 103 Early Hints): the real one follows
+                    buf = conn.buf = buf[conn.head_end:]
+                    conn.head_end, conn.need = -1, -1
+                    continue
+            break
         try:
             if conn.mode == 0:
                 if len(buf) < conn.need:
                     return
-                rest = buf[conn.need:]
+                body, rest = buf[conn.head_end:conn.need], buf[conn.need:]
             elif conn.mode == 1:
                 end = _chunked_end(buf, conn.head_end)
                 if end < 0:
+                    if len(buf) - conn.head_end > limits.RESPONSE_BYTES.value:
+                        self._fail(conn, "response-too-large", conn.intended, time.perf_counter_ns())
                     return
+                body = _dechunk(buf, conn.head_end, end)
                 rest = buf[end:]
             else:
+                if len(buf) - conn.head_end > limits.RESPONSE_BYTES.value:
+                    self._fail(conn, "response-too-large", conn.intended, time.perf_counter_ns())
                 return  # until close
         except ValueError:
             self._fail(conn, "bad-response", conn.intended, time.perf_counter_ns())
             return
         conn.buf = rest
         conn.head_end = -1
-        self._complete(conn, time.perf_counter_ns(), wake)
-        if conn.close:
+        self._complete(conn, time.perf_counter_ns(), wake, body)
+        if conn.close or conn.status == 101:
             self._drop(conn)
 
     def _on_writable(self, conn: _Conn) -> None:
@@ -530,6 +632,8 @@ class _HttpEngine:
                                 continue
                         idle.append(conn)
         end = pc()
+        if stopped_by != "cancelled":
+            self._check_timeouts(end)   # a request past its deadline at the end is a timeout, not lost
         rec = self.rec
         cpu = time.thread_time() - cpu0
         if rec is None:  # cancelled during warm-up
@@ -541,4 +645,4 @@ class _HttpEngine:
             stopped_by = "cancelled"
         return LevelOutcome(recorder=rec, stopped_by=stopped_by, elapsed_s=(end - measure_start) / 1e9,
                             incomplete=incomplete, unsent=unsent or len(backlog), cpu_s=cpu,
-                            connections_opened=self.opened)
+                            connections_opened=self.opened, sent=self.sent if self.gen > 0 else 0)

@@ -33,6 +33,56 @@ TFS_PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 V2_INFER_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 
 
+#: the keys a valid 2xx answer of each protocol has (TF Serving :predict/:classify/:regress, v2 /infer)
+ANSWER_KEYS = {"tfserving": ("predictions", "outputs", "results"), "v2": ("outputs",)}
+
+
+def answer_protocol(path: str) -> str | None:
+    """The protocol whose answers a request path gets: "tfserving" (/v1/models/M...:verb), "v2"
+    (/v2/models/M.../infer) or None (any 2xx body is accepted)."""
+    path = path.split("?", 1)[0]
+    if path.startswith("/v1/models/") and path.rsplit("/", 1)[-1].partition(":")[2] in (
+            "predict", "classify", "regress"):
+        return "tfserving"
+    if path.startswith("/v2/models/") and path.rstrip("/").endswith("/infer"):
+        return "v2"
+    return None
+
+
+def answer_problem(protocol: str | None, body: bytes | str) -> str | None:
+    """Why a 2xx body is not a valid answer of `protocol` ("invalid-json", "invalid-answer"), or None."""
+    if protocol is None:
+        return None
+    from workbench.core.serving.untrusted import json_problem
+
+    value, problem = json_problem(body)
+    if problem is not None:
+        return "invalid-json"
+    keys = ANSWER_KEYS[protocol]
+    if not isinstance(value, dict) or not any(k in value for k in keys) \
+            or (protocol == "v2" and not isinstance(value.get("outputs"), list)):
+        return "invalid-answer"
+    return None
+
+
+def answer_check(protocol: str | None) -> Callable[[bytes], str | None] | None:
+    """`answer_problem` for the load engine, remembering up to 64 bodies already found valid (servers
+    repeat their answers), so the check costs a dict look-up per request."""
+    if protocol is None:
+        return None
+    valid: dict[bytes, None] = {}
+
+    def check(body: bytes) -> str | None:
+        if body in valid:
+            return None
+        problem = answer_problem(protocol, body)
+        if problem is None and len(valid) < 64:
+            valid[body] = None
+        return problem
+
+    return check
+
+
 @dataclass(frozen=True)
 class HttpTarget:
     """An HTTP endpoint and the pre-built requests to cycle through."""
@@ -41,6 +91,11 @@ class HttpTarget:
     port: int
     requests: tuple[HttpRequest, ...]
     url: str = ""
+
+    @property
+    def answers(self) -> str | None:
+        """The protocol the 2xx answers are checked against (see `answer_protocol`)."""
+        return answer_protocol(self.requests[0].path) if self.requests else None
 
     @property
     def protocol(self) -> str:
@@ -155,7 +210,7 @@ class ClientCost:
 
 @dataclass
 class LevelResult:
-    """The measurement of one level of a sweep."""
+    """The measurement of one level of a sweep: sent = ok + errors + incomplete."""
 
     mode: Mode
     level: float
@@ -173,10 +228,17 @@ class LevelResult:
     timeline: list[TimePoint] = field(default_factory=list)
     #: histogram of `latency` (the corrected one) from every sample; None when nothing succeeded
     histogram: LatencyHistogram | None = None
+    #: requests sent (or attempted) in the measurement: ok + errors + incomplete
+    sent: int = 0
 
     @property
     def error_count(self) -> int:
         return sum(self.errors.values())
+
+    @property
+    def failed(self) -> int:
+        """Requests that did not succeed: errors, and those still unanswered when the level ended."""
+        return self.error_count + self.incomplete
 
 
 @dataclass
@@ -190,6 +252,8 @@ class LoadResult:
     levels: list[LevelResult]
     cancelled: bool = False
     stopped_early: str | None = None     # "error-budget" when the sweep was cut short
+    #: the run was stopped by the user (Ctrl-C): the result is partial
+    interrupted: bool = False
     #: the client's median own cost at the lowest level, in microseconds (the measurement floor)
     client_floor_us: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -217,9 +281,12 @@ def run_load(target: Target, plan: LoadPlan, *, model: str | None = None,
         common: dict[str, Any] = {
             "mode": plan.mode, "level": level, "connections": plan.connections, "duration_s": plan.duration_s,
             "count": plan.count, "warmup_s": plan.warmup_s, "timeout_s": plan.timeout_s,
-            "recorder_factory": factory, "cancel": cancel, "drain_s": min(1.0, plan.timeout_s)}
+            # requests in flight at the end get their whole timeout: they end as ok or as errors, and
+            # only a cancelled (or error-budget) level leaves requests unanswered (`incomplete`)
+            "recorder_factory": factory, "cancel": cancel, "drain_s": plan.timeout_s + 0.1}
         if isinstance(target, HttpTarget):
-            outcome = run_http_level(target.host, target.port, target.wire(), **common)
+            outcome = run_http_level(target.host, target.port, target.wire(), check=answer_check(target.answers),
+                                     **common)
         else:
             from workbench.core.bench.grpcclient import run_grpc_level
 
@@ -255,7 +322,8 @@ def _level_result(mode: Mode, level: float, outcome: LevelOutcome, client_measur
             in_latency_p99_us=client_stats.percentiles_ms[99.0] * 1000 if client_stats else None,
             cpu_us_per_request=cpu_per),
         stopped_by=outcome.stopped_by, incomplete=outcome.incomplete, unsent=outcome.unsent,
-        timeline=list(rec.timeline), histogram=LatencyHistogram.from_ns(rec.corrected))
+        timeline=list(rec.timeline), histogram=LatencyHistogram.from_ns(rec.corrected),
+        sent=outcome.sent if outcome.sent >= 0 else completed + outcome.incomplete)
 
 
 def parse_levels(text: str, *, integers: bool) -> tuple[float, ...]:

@@ -36,9 +36,9 @@ LOCAL_COLUMNS = ["kind", "runtime", "batch_size", "calls", "rows", "elapsed_s", 
 LOAD_COLUMNS = ["kind", "protocol", "mode", "level", "requests", "ok", "errors_total", "errors", "elapsed_s",
                 "throughput_rps", *STAT_COLUMNS, *[f"uncorrected_{c}" for c in STAT_COLUMNS],
                 "client_in_latency_p50_us", "client_in_latency_p99_us", "client_cpu_us_per_request",
-                "stopped_by", "incomplete", "unsent", "histogram"]
+                "stopped_by", "incomplete", "unsent", "histogram", "sent", "failed"]
 _INT_COLUMNS = {"batch_size", "calls", "rows", "count", "requests", "ok", "errors_total", "incomplete", "unsent",
-                "uncorrected_count"}
+                "uncorrected_count", "sent", "failed"}
 _TEXT_COLUMNS = {"kind", "runtime", "protocol", "mode", "stopped_by", "error", "errors", "timed"}
 
 
@@ -135,14 +135,18 @@ def from_load(result: Any) -> BenchResult:
                     "client_in_latency_p99_us": lv.client.in_latency_p99_us,
                     "client_cpu_us_per_request": lv.client.cpu_us_per_request,
                     "stopped_by": lv.stopped_by, "incomplete": lv.incomplete, "unsent": lv.unsent,
-                    "histogram": _histogram_json(getattr(lv, "histogram", None))})
+                    "histogram": _histogram_json(getattr(lv, "histogram", None)),
+                    # sent = ok + errors_total + incomplete; failed = errors_total + incomplete
+                    "sent": lv.sent, "failed": lv.failed})
         rows.append(row)
         timeline.extend(p.to_json() for p in lv.timeline)
     return BenchResult(kind="load", rows=rows, created=_now(), machine=machine_info(),
                        subject={"target": result.target, "protocol": result.protocol, "model": result.model},
                        plan=result.plan.to_json(), timeline=timeline,
                        summary={"cancelled": result.cancelled, "stopped_early": result.stopped_early,
-                                "client_floor_us": result.client_floor_us, **result.meta})
+                                "client_floor_us": result.client_floor_us,
+                                "interrupted": bool(getattr(result, "interrupted", False)),
+                                "failed": sum(lv.failed for lv in result.levels), **result.meta})
 
 
 def _histogram_json(hist: LatencyHistogram | None) -> dict[str, Any] | None:

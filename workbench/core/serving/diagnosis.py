@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.serving.untrusted import clean, clean_json
 
-#: kinds that mean the endpoint could not be reached (CLI exit code 2); all others mean it answered (1)
+#: kinds that mean the endpoint could not be reached (CLI exit code 2); all others mean it answered (1),
+#: among them the hostile or broken answers: not-http, malformed-answer, broken-answer, bad-json,
+#: response-too-large, redirect, grpc-unavailable
 UNREACHABLE_KINDS = frozenset({"connection-refused", "dns-failure", "tls-failure", "timeout", "unreachable",
                                "protocol-mismatch",
                                "bad-arguments", "bad-rows", "model-required"})
@@ -38,6 +41,12 @@ class Diagnosis:
     status: int | str | None = None          # HTTP status code or gRPC status code name
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # message and hint quote what a server said: they are always safe to print (see untrusted.clean)
+        if name in ("message", "hint"):
+            value = clean(value)
+        object.__setattr__(self, name, value)
+
     @property
     def reachable(self) -> bool:
         """True when the endpoint answered (the failure is the server's verdict)."""
@@ -48,7 +57,7 @@ class Diagnosis:
         if self.status is not None:
             out["status"] = self.status
         if self.details:
-            out["details"] = self.details
+            out["details"] = clean_json(self.details)
         return out
 
 
@@ -125,6 +134,28 @@ def diagnose_transport(exc: BaseException, url: str, timeout: float | None = Non
                          f"{host} answered with binary HTTP/2 frames: it is a gRPC port, not REST; probe it "
                          "with --grpc HOST:PORT or a grpc:// URL (TF Serving: gRPC 8500, REST 8501)",
                          details=raw)
+    bad_status = next((e for e in chain if type(e).__name__ == "BadStatusLine"), None)
+    if bad_status is not None or "BadStatusLine" in text:
+        line = bad_status.args[0] if bad_status is not None and bad_status.args else text
+        return Diagnosis("not-http", f"{host} answered, but not with HTTP: {_first_bytes(line)}",
+                         f"something answers at {host}, but it does not speak HTTP/1.1: check the port (TF "
+                         "Serving REST 8501, gRPC 8500) and the scheme (https:// for a TLS port)",
+                         details=raw)
+    if any(type(e).__name__ in ("LineTooLong",) for e in chain) or "got more than" in text:
+        from workbench.core.limits import RESPONSE_HEADER_BYTES
+
+        return Diagnosis("response-too-large",
+                         f"{host} sent more header data than the workbench reads "
+                         f"({RESPONSE_HEADER_BYTES.name}: {_short_reason(chain)})",
+                         f"no model server sends headers that large; if this is genuine, raise "
+                         f"WORKBENCH_LIMIT_{RESPONSE_HEADER_BYTES.name.upper()}",
+                         details={**raw, "limit": RESPONSE_HEADER_BYTES.name})
+    if any(type(e).__name__ in ("IncompleteRead", "InvalidChunkLength") for e in chain) \
+            or "IncompleteRead" in text or "InvalidChunkLength" in text or "Connection broken" in text:
+        return Diagnosis("broken-answer", f"{host} broke off its answer: {_short_reason(chain)}",
+                         f"{host} started an HTTP answer and did not finish it (its body is shorter than "
+                         "it declared, or its chunks are malformed): the server crashed or a proxy cut it",
+                         details=raw)
     if any(isinstance(e, ConnectionResetError) for e in chain) or "Connection reset" in text \
             or "RemoteDisconnected" in text:
         return Diagnosis("protocol-mismatch", f"{host} closed the connection without an HTTP answer",
@@ -133,6 +164,22 @@ def diagnose_transport(exc: BaseException, url: str, timeout: float | None = Non
                          details=raw)
     return Diagnosis("unreachable", f"cannot reach {host}: {_short_reason(chain)}",
                      f"could not reach {host}: check the URL and the network", details=raw)
+
+
+def _first_bytes(line: Any, limit: int = 60) -> str:
+    """The first bytes a non-HTTP peer sent, printable (repr of the bytes, control bytes escaped)."""
+    text = line.decode("latin-1") if isinstance(line, bytes) else str(line)
+    if text.startswith(("'", '"')) and text.endswith(("'", '"')) and len(text) >= 2:
+        text = text[1:-1]  # http.client gives the line's repr
+    text = clean(text)
+    return f"'{text[:limit]}" + ("...'" if len(text) > limit else "'") if text else "an empty line"
+
+
+def malformed_answer(host: str, problem: str, status: int | None = None) -> Diagnosis:
+    """An HTTP answer whose framing is broken (a negative or non-numeric Content-Length, ...)."""
+    return Diagnosis("malformed-answer", f"{host} sent a malformed HTTP answer: {problem}",
+                     f"{host} answered HTTP, but its answer breaks the HTTP/1.1 framing rules, so its end "
+                     "cannot be found: a broken server or proxy", status=status)
 
 
 def _tls_reason(errors: list[BaseException], text: str) -> str:
@@ -366,9 +413,10 @@ def _error_text(body: str) -> tuple[str, bool]:
     """The server's own message from an error body, and whether the body was JSON."""
     import json
 
-    try:
-        data = json.loads(body)
-    except ValueError:
+    from workbench.core.serving.untrusted import json_problem
+
+    data, problem = json_problem(body)
+    if problem is not None:
         return body.strip(), False
     if isinstance(data, dict):
         if "error" in data:
@@ -415,6 +463,17 @@ def _grpc_tls_reason(message: str) -> str:
     return m.group(1).lower().replace("_", " ") if m else _grpc_last_error(message)
 
 
+#: how grpc words an UNAVAILABLE it made up itself because no server answered (not a server's status)
+_GRPC_TRANSPORT_WORDS = ("failed to connect", "connections to all backends failing", "last error:",
+                         "no addresses", "connection attempt timed out", "socket closed", "connection reset",
+                         "end of tcp stream", "broken pipe", "keepalive", "goaway", "connect failed",
+                         "channel is in state", "name resolution", "dns")
+
+
+def _grpc_transport_failure(low: str) -> bool:
+    return any(word in low for word in _GRPC_TRANSPORT_WORDS)
+
+
 def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None) -> Diagnosis:
     """Classify a grpc.RpcError (or any exception raised by a gRPC call)."""
     code_obj = getattr(exc, "code", None)
@@ -447,8 +506,20 @@ def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None)
             return Diagnosis("protocol-mismatch", f"{target} closed the connection without a gRPC answer",
                              f"{target} closed the connection: if it expects TLS use --grpc-tls (and "
                              "--ca-file), or a grpcs:// URL", status=name, details=raw)
+        if not _grpc_transport_failure(low):
+            return Diagnosis("grpc-unavailable", f"the gRPC server at {target} answered UNAVAILABLE: {message}",
+                             f"the server answered, with status UNAVAILABLE: it (or the model) is not ready or "
+                             f"is shutting down; retry later and check its log",
+                             status=name, details=raw)
         return Diagnosis("unreachable", f"cannot reach {target}: {_grpc_last_error(message)}",
                          f"could not reach {target}", status=name, details=raw)
+    if name == "RESOURCE_EXHAUSTED" and "larger than max" in low:
+        from workbench.core.limits import RESPONSE_BYTES
+
+        return Diagnosis("response-too-large", f"{target}: the answer is over the limit of "
+                         f"{RESPONSE_BYTES.value} bytes ({RESPONSE_BYTES.name}): {message}",
+                         f"if this is genuine, raise it with WORKBENCH_LIMIT_{RESPONSE_BYTES.name.upper()}",
+                         status=name, details={**raw, "limit": RESPONSE_BYTES.name})
     if name == "DEADLINE_EXCEEDED":
         within = f" within {timeout:g} s" if timeout else " in time"
         return Diagnosis("timeout", f"no answer from {target}{within}",

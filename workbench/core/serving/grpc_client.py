@@ -75,7 +75,10 @@ class TFServingGrpcClient:
         self.target = target
         self.timeout = timeout
         self.call_metadata = [(k.lower(), v) for k, v in (headers or {}).items()]
-        options = [("grpc.max_receive_message_length", 256 * 1024 * 1024),
+        from workbench.core.limits import RESPONSE_BYTES
+
+        # the answer is capped (limits.RESPONSE_BYTES); the deadline of each call is `timeout`, in total
+        options = [("grpc.max_receive_message_length", RESPONSE_BYTES.value),
                    ("grpc.enable_http_proxy", 0)]
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))

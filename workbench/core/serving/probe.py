@@ -20,6 +20,7 @@ from workbench.core.serving.http import DEFAULT_TIMEOUT, HttpSession
 from workbench.core.serving.request_builder import (BuiltRequest, build_tfs_examples, build_tfs_predict,
                                                     build_v2_infer)
 from workbench.core.serving.signatures import ModelMetadata, Signature, VersionStatus, pick_version
+from workbench.core.serving.untrusted import clean, clean_json
 
 
 @dataclass
@@ -99,11 +100,22 @@ class ProbeReport:
             out["notes"] = list(self.notes)
         if self.detection:
             out["detection"] = self.detection
-        return out
+        # everything a server said (model names, states, signatures, predictions) is safe to print
+        return clean_json(out)
 
 
 def run_probe(opts: ProbeOptions) -> ProbeReport:
-    """Probe the endpoint(s) in `opts`; failures end up in report.error, never raised."""
+    """Probe the endpoint(s) in `opts`; failures end up in report.error, never raised.
+
+    Notes quote what the server said: they are made safe to print here (to_json cleans the rest)."""
+    report = _run_probe(opts)
+    for part in (report, report.grpc):
+        if part is not None:
+            part.notes = [clean(n) for n in part.notes]
+    return report
+
+
+def _run_probe(opts: ProbeOptions) -> ProbeReport:
     report = ProbeReport(url=opts.url, model=opts.model, headers=dict(opts.headers))
     try:
         ep = parse_endpoint(opts.url)
@@ -282,7 +294,7 @@ def _probe_tfs_rest(report: ProbeReport, http: HttpSession, opts: ProbeOptions, 
     start = time.perf_counter()
     answer = client.send(model, built.verb, built.body, version=version, label=label)
     report.latency_ms.append((time.perf_counter() - start) * 1000.0)
-    report.predictions = _rest_predictions(answer)
+    report.predictions = _rest_predictions(answer, f"{url}:{built.verb}")
 
 
 def _wants_prediction(opts: ProbeOptions) -> bool:
@@ -327,7 +339,19 @@ def _path_for(model: str, version: int | None, label: str | None) -> str:
     return model_path(model, version, label)
 
 
-def _rest_predictions(answer: dict[str, Any]) -> list[Any]:
+def _invalid_answer(answer: Any, keys: tuple[str, ...], url: str) -> ServingError:
+    what = f"keys {', '.join(sorted(map(str, answer))[:8])}" if isinstance(answer, dict) and answer else \
+        (f"a JSON {type(answer).__name__}" if not isinstance(answer, dict) else "an empty object")
+    return ServingError(Diagnosis(
+        "invalid-answer", f"the server answered 200, but not with predictions: its answer has {what}, none of "
+        f"{', '.join(keys)}", f"a model server answers {url} with {' or '.join(repr(k) for k in keys)}: another "
+        "service, or a broken proxy, answers there", status=200))
+
+
+def _rest_predictions(answer: dict[str, Any], url: str = "") -> list[Any]:
+    keys = ("predictions", "results", "outputs")
+    if not isinstance(answer, dict) or not any(k in answer for k in keys):
+        raise _invalid_answer(answer, keys, url or "this URL")
     for key in ("predictions", "results", "outputs"):
         if key in answer:
             value = answer[key]
@@ -394,7 +418,7 @@ def _probe_kserve_v1(report: ProbeReport, http: HttpSession, opts: ProbeOptions,
     if not result.ok:
         report.error = result.diagnosis()
         return
-    report.predictions = _rest_predictions(result.json())
+    report.predictions = _rest_predictions(result.json(), result.url)
 
 
 def _num(value: Any) -> Any:
@@ -440,6 +464,8 @@ def _probe_v2(report: ProbeReport, http: HttpSession, opts: ProbeOptions, model:
     start = time.perf_counter()
     answer = client.infer(model, built.body["inputs"], version=version)
     report.latency_ms.append((time.perf_counter() - start) * 1000.0)
+    if not isinstance(answer, dict) or not isinstance(answer.get("outputs"), list):
+        raise _invalid_answer(answer, ("outputs",), built.url)
     outputs = v2_output_arrays(answer)
     report.predictions = _rows_of(outputs)
 

@@ -47,7 +47,9 @@ class V2GrpcClient:
         self.target = target
         self.timeout = timeout
         self.call_metadata = [(k.lower(), v) for k, v in (headers or {}).items()]
-        options = [("grpc.enable_http_proxy", 0)]
+        from workbench.core.limits import RESPONSE_BYTES
+
+        options = [("grpc.enable_http_proxy", 0), ("grpc.max_receive_message_length", RESPONSE_BYTES.value)]
         if tls:
             roots = open(tls, "rb").read() if isinstance(tls, str) else None  # noqa: SIM115
             self.channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(roots), options=options)
