@@ -14,6 +14,7 @@ from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from workbench import __version__
+from workbench.core.desktop_entry import APP_ID
 from workbench.gui import workers
 from workbench.gui.notifications import notify_exception
 
@@ -33,6 +34,7 @@ def create_app(argv: Sequence[str] | None = None, theme: str | None = None) -> Q
         app.setApplicationDisplayName(APP_NAME)
         app.setApplicationVersion(__version__)
         app.setOrganizationName("model-serving-workbench")
+        app.setDesktopFileName(APP_ID)  # Wayland matches the window to `workbench desktop install`'s entry
         from workbench.gui.resources import icon
         from workbench.gui.theme import apply_theme, follow_system
 
