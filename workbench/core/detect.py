@@ -29,6 +29,8 @@ def make_probe(path: Path) -> Probe:
         except PermissionError:
             raise ModelFileError(str(path), f"{path}: permission denied (cannot list the folder)") from None
         return Probe(path=path, is_dir=True, names=tuple(names))
+    if not path.is_file():  # opening a FIFO would wait for a writer forever; a device never ends
+        raise ModelFileError(str(path), f"{path}: not a regular file (a FIFO, socket or device), not a model")
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
