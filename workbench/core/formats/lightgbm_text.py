@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from workbench.core import limits
 from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
-from workbench.core.formats.common import file_facts
+from workbench.core.formats.common import damaged, file_facts, read_model_bytes
 from workbench.core.types import ModelInfo, TensorSpec
 
 
@@ -27,14 +28,36 @@ def parse_header(text: str) -> dict[str, str]:
     return header
 
 
-def _feature_spec(name: str, info: str) -> TensorSpec:
-    if info.startswith("[") and info.endswith("]") and ":" in info:
-        lo, hi = info[1:-1].split(":", 1)
-        return TensorSpec(name, "float64", (None,), value_range=(float(lo), float(hi)), accepts_missing=True)
-    if info not in ("", "none") and ":" in info or info.isdigit():
-        levels = tuple(int(v) for v in info.split(":") if v.lstrip("-").isdigit())
-        return TensorSpec(name, "float64", (None,), categories=levels, accepts_missing=True)
+def _feature_spec(name: str, info: str, path: Path) -> TensorSpec:
+    try:
+        if info.startswith("[") and info.endswith("]") and ":" in info:
+            lo, hi = info[1:-1].split(":", 1)
+            return TensorSpec(name, "float64", (None,), value_range=(float(lo), float(hi)), accepts_missing=True)
+        if info not in ("", "none") and ":" in info or info.isdigit():
+            levels = tuple(int(v) for v in info.split(":") if _is_int(v))
+            limits.CLASSES.check(len(levels), source=f"{path.name}: categories of feature {name!r}")
+            return TensorSpec(name, "float64", (None,), categories=levels, accepts_missing=True)
+    except ValueError as exc:  # float('abc'), an int over Python's 4300-digit limit
+        raise damaged(path, "LightGBM", f"feature_infos of {name!r} is not a range or category list "
+                      f"({_short(info)}: {exc})") from None
     return TensorSpec(name, "float64", (None,), accepts_missing=True)
+
+
+def _is_int(text: str) -> bool:
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+def _header_int(header: dict[str, str], key: str, default: int, limit: limits.Limit, path: Path) -> int:
+    """An integer header field, believed only up to `limit`."""
+    raw = header.get(key, "") or str(default)
+    if not _is_int(raw) or len(raw) > 30:
+        raise damaged(path, "LightGBM", f"{key}={_short(raw)} is not a whole number")
+    return limit.check(int(raw), source=f"{path.name}: {key}")
 
 
 def describe_booster_text(text: str, path: Path) -> tuple[dict[str, str], list[TensorSpec], str, list[Any] | None]:
@@ -44,11 +67,14 @@ def describe_booster_text(text: str, path: Path) -> tuple[dict[str, str], list[T
         raise CorruptModel(str(path), f"{path.name}: a LightGBM model file without its header "
                            "(feature_names/version missing): truncated or damaged")
     names = header["feature_names"].split()
+    limits.FEATURES.check(len(names), source=f"{path.name}: feature_names")
+    if "max_feature_idx" in header:
+        _header_int(header, "max_feature_idx", 0, limits.FEATURES, path)
     infos = header.get("feature_infos", "").split()
     infos += [""] * (len(names) - len(infos))
-    inputs = [_feature_spec(n, i) for n, i in zip(names, infos)]
+    inputs = [_feature_spec(n, i, path) for n, i in zip(names, infos)]
     objective = header.get("objective", "")
-    num_class = int(header.get("num_class", "1") or 1)
+    num_class = _header_int(header, "num_class", 1, limits.CLASSES, path)
     if objective.startswith("binary"):
         task, classes = "classification", [0, 1]
     elif objective.startswith(("multiclass", "softmax", "multiclassova")):
@@ -62,7 +88,7 @@ def describe_booster_text(text: str, path: Path) -> tuple[dict[str, str], list[T
 
 
 def inspect(path: Path, trust: bool) -> ModelInfo:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_model_bytes(path).decode("utf-8", errors="replace")
     if "end of trees" not in text:
         raise CorruptModel(str(path), f"{path.name}: a LightGBM model file that ends before 'end of trees': "
                            "truncated", hint="save the model again with booster.save_model()")
@@ -71,7 +97,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                                                                   (None, len(classes or [])))]
                if task == "classification" else [TensorSpec("value", "float64", (None,))])
     metadata: dict[str, Any] = {
-        "objective": header.get("objective"), "num_class": int(header.get("num_class", "1") or 1),
+        "objective": header.get("objective"), "num_class": _header_int(header, "num_class", 1, limits.CLASSES, path),
         "num_trees": text.count("\nTree="), "feature_count": len(inputs),
         "booster_format_version": header.get("version"),
     }

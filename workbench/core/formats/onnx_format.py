@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from workbench.core import limits
 from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe
-from workbench.core.formats.common import file_facts
+from workbench.core.formats.common import damaged, file_facts, read_model_bytes
 from workbench.core.formats.protowire import WireError, read_varint
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
@@ -32,8 +33,9 @@ def _load_proto(path: Path) -> Any:
     import onnx
     from google.protobuf.message import DecodeError
 
+    raw = read_model_bytes(path)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(raw)
     except (DecodeError, ValueError, RuntimeError) as exc:
         raise CorruptModel(str(path), f"{path.name}: an ONNX file that cannot be parsed ({type(exc).__name__}): "
                            "truncated or damaged", hint="export the model again") from None
@@ -42,19 +44,25 @@ def _load_proto(path: Path) -> Any:
     return model
 
 
-def _value_spec(value: Any) -> TensorSpec:
+def _value_spec(value: Any, path: Path) -> TensorSpec:
     import onnx
 
     kind = value.type.WhichOneof("value")
     if kind == "tensor_type":
         elem = value.type.tensor_type.elem_type
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem).name if elem else "float32"
+        try:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(elem).name if elem else "float32"
+        except KeyError:  # onnx's table has no such element type
+            raise damaged(path, "ONNX", f"{value.name!r} has an unknown element type {elem}") from None
         if elem == onnx.TensorProto.STRING:
             dtype = "string"
         shape: tuple[int | None, ...] | None = None
         if value.type.tensor_type.HasField("shape"):
-            shape = tuple(d.dim_value if d.HasField("dim_value") else None
-                          for d in value.type.tensor_type.shape.dim)
+            dims = value.type.tensor_type.shape.dim
+            limits.NESTING.check(len(dims), source=f"{path.name}: the rank of {value.name!r}")
+            shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+            if any(d is not None and d < 0 for d in shape):
+                raise damaged(path, "ONNX", f"{value.name!r} has a negative dimension in its shape {list(shape)}")
         return TensorSpec(value.name, dtype, shape)
     if kind == "sequence_type":
         return TensorSpec(value.name, "object", (None,), description="sequence of maps (ZipMap)")
@@ -73,18 +81,39 @@ def _workbench_facts(props: dict[str, str], classes: list[Any] | None) -> tuple[
             names = [str(c) for c in json.loads(props["workbench.classes"])]
         except (ValueError, TypeError):
             return task, classes
-        classes = [int(c) for c in names] if all(c.lstrip("-").isdigit() for c in names) else names
+        limits.CLASSES.check(len(names), source="workbench.classes")
+        classes = [int(c) for c in names] if all(_is_int(c) for c in names) else names
     return task, classes
+
+
+def _is_int(text: str) -> bool:
+    """A class label written as a whole number Python reads back (ASCII digits, under its 4300-digit limit)."""
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit() and len(digits) <= 18
+
+
+def _text(data: bytes, path: Path, what: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise damaged(path, "ONNX", f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def inspect(path: Path, trust: bool) -> ModelInfo:
     import onnx
 
     model = _load_proto(path)
+    try:
+        return _describe(model, path, onnx.__version__)
+    except UnicodeDecodeError as exc:  # a proto2 string field holding bytes that are not UTF-8
+        raise damaged(path, "ONNX", f"a name or text field is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _describe(model: Any, path: Path, onnx_version: str) -> ModelInfo:
     graph = model.graph
     initializers = {init.name for init in graph.initializer}
-    inputs = [_value_spec(v) for v in graph.input if v.name not in initializers]
-    outputs = [_value_spec(v) for v in graph.output]
+    inputs = [_value_spec(v, path) for v in graph.input if v.name not in initializers]
+    outputs = [_value_spec(v, path) for v in graph.output]
     ops = [node.op_type for node in graph.node]
     classes: list[Any] | None = None
     for node in graph.node:
@@ -92,8 +121,9 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
             for attribute in node.attribute:
                 if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:
                     classes = list(attribute.ints)
+                    limits.CLASSES.check(len(classes), source=f"{path.name}: class labels")
                 elif attribute.name == "classlabels_strings" and attribute.strings:
-                    classes = [s.decode() for s in attribute.strings]
+                    classes = [_text(s, path, f"a class label of {node.op_type}") for s in attribute.strings]
     if classes is not None or any(op in _CLASSIFIER_OPS for op in ops):
         task = "classification"
     elif any(op in _REGRESSOR_OPS for op in ops) or [o.name for o in outputs] == ["variable"]:
@@ -113,7 +143,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         "producer": model.producer_name, "producer_version": model.producer_version,
         "graph_name": graph.name, "node_count": len(graph.node), "operators": sorted(set(ops)),
         "metadata_props": props,
-        "feature_count": feature_count(inputs), "onnx_version": onnx.__version__,
+        "feature_count": feature_count(inputs), "onnx_version": onnx_version,
     }
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="onnx", framework=model.producer_name or "onnx",

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from workbench.core import limits
 from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats import ubjson
-from workbench.core.formats.common import file_facts
+from workbench.core.formats.common import damaged, file_facts, read_model_bytes
 from workbench.core.formats.value_facts import widen, xgboost_split_thresholds
 from workbench.core.types import ModelInfo, TensorSpec
 
@@ -31,36 +32,94 @@ def match(probe: Probe) -> bool:
         b'"gradient_booster"' in text or b'"learner_model_param"' in text or b'"attributes"' in text)
 
 
-def _read_document(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
+def _read_document(path: Path, raw: bytes) -> dict[str, Any]:
     if is_ubj(raw[:64]):
         try:
-            return dict(ubjson.loads(raw))
+            doc = ubjson.loads(raw)
         except (ubjson.UBJError, UnicodeDecodeError, ValueError) as exc:
             raise CorruptModel(str(path), f"{path.name}: an XGBoost UBJSON model that cannot be read ({exc}): "
                                "truncated or damaged") from None
+    else:
+        try:
+            doc = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise CorruptModel(str(path), f"{path.name}: an XGBoost JSON model that is not valid JSON "
+                               f"({exc.msg} at line {exc.lineno}): truncated or damaged") from None
+        except (ValueError, RecursionError) as exc:  # bad UTF-8, a 4300-digit number, [[[[... nesting
+            raise damaged(path, "XGBoost", f"not readable JSON ({type(exc).__name__}: {_first_line(exc)})") from None
+    if not isinstance(doc, dict):
+        raise damaged(path, "XGBoost", f"the document is a {type(doc).__name__}, not an object")
+    return doc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text[:200]
+
+
+def _section(holder: dict[str, Any], key: str, path: Path, where: str) -> dict[str, Any]:
+    """`holder[key]` when it is an object ({} when absent)."""
+    value = holder.get(key, {})
+    if not isinstance(value, dict):
+        raise damaged(path, "XGBoost", f"'{where}{key}' is a {type(value).__name__}, not an object")
+    return value
+
+
+def _count(params: dict[str, Any], key: str, limit: limits.Limit, path: Path) -> int:
+    """A count from learner_model_param (XGBoost writes them as strings), believed up to `limit`."""
+    raw = params.get(key, 0) or 0
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CorruptModel(str(path), f"{path.name}: an XGBoost JSON model that is not valid JSON "
-                           f"({exc.msg} at line {exc.lineno}): truncated or damaged") from None
+        if isinstance(raw, str):
+            text = raw.strip()
+            if len(text) > 30:
+                raise ValueError("too long")
+            try:
+                value = int(text or 0)
+            except ValueError:
+                value = int(float(text))  # "3.0"; nan and inf raise
+        elif isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ValueError(type(raw).__name__)
+        else:
+            value = int(raw)
+            if value != raw:
+                raise ValueError("not whole")
+    except (ValueError, OverflowError):
+        raise damaged(path, "XGBoost", f"learner_model_param {key}={str(raw)[:40]!r} is not a whole number") from None
+    return limit.check(value, source=f"{path.name}: {key}")
+
+
+def _names(learner: dict[str, Any], key: str, path: Path) -> list[str] | None:
+    value = learner.get(key)
+    if not value:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise damaged(path, "XGBoost", f"'learner/{key}' is not a list of strings")
+    limits.FEATURES.check(len(value), source=f"{path.name}: {key}")
+    return value
 
 
 def inspect(path: Path, trust: bool) -> ModelInfo:
-    doc = _read_document(path)
+    raw = read_model_bytes(path)
+    doc = _read_document(path, raw)
     learner = doc.get("learner")
     if not isinstance(learner, dict):
         raise CorruptModel(str(path), f"{path.name}: XGBoost model without a 'learner' section")
-    params = learner.get("learner_model_param", {})
-    objective = learner.get("objective", {}).get("name", "")
-    n_features = int(params.get("num_feature", 0) or 0)
-    names = learner.get("feature_names") or [f"f{i}" for i in range(n_features)]
-    types = learner.get("feature_types") or ["float"] * len(names)
-    ranges = {i: widen(v) for i, v in xgboost_split_thresholds(doc).items()}  # for generated rows
+    params = _section(learner, "learner_model_param", path, "learner/")
+    objective = _section(learner, "objective", path, "learner/").get("name", "")
+    if not isinstance(objective, str):
+        raise damaged(path, "XGBoost", "the objective's name is not a string")
+    n_features = _count(params, "num_feature", limits.FEATURES, path)
+    names = _names(learner, "feature_names", path) or [f"f{i}" for i in range(n_features)]
+    types = _names(learner, "feature_types", path) or ["float"] * len(names)
+    try:  # value ranges for generated rows, from the trees' split conditions
+        ranges = {i: widen(v) for i, v in xgboost_split_thresholds(doc).items()}
+    except (IndexError, ValueError, TypeError, AttributeError, OverflowError) as exc:
+        raise damaged(path, "XGBoost", f"a tree's split arrays do not fit together ({type(exc).__name__}: "
+                      f"{_first_line(exc)})") from None
     inputs = [TensorSpec(str(n), "float32" if t in ("float", "q") else ("int64" if t == "int" else "float32"),
                          (None,), accepts_missing=True, value_range=ranges.get(i), range_from_splits=True)
               for i, (n, t) in enumerate(zip(names, types))]
-    num_class = int(params.get("num_class", 0) or 0)
+    num_class = _count(params, "num_class", limits.CLASSES, path)
     if objective.startswith("binary:"):
         task, classes = "classification", [0, 1]
     elif objective.startswith("multi:"):
@@ -75,10 +134,14 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     version = doc.get("version")
     warnings = [] if learner.get("feature_names") else [
         "the booster has no feature names: inputs are f0..fN-1 in column order"]
-    trees = learner.get("gradient_booster", {}).get("model", {}).get("trees", [])
+    model = _section(_section(learner, "gradient_booster", path, "learner/"), "model", path,
+                     "learner/gradient_booster/")
+    trees = model.get("trees", [])
+    if not isinstance(trees, list):
+        raise damaged(path, "XGBoost", "'learner/gradient_booster/model/trees' is not a list")
     metadata: dict[str, Any] = {"objective": objective, "num_class": num_class, "feature_count": len(inputs),
                                 "num_trees": len(trees), "base_score": params.get("base_score"),
-                                "encoding": "ubj" if is_ubj(path.read_bytes()[:64]) else "json"}
+                                "encoding": "ubj" if is_ubj(raw[:64]) else "json"}
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="xgboost", framework="xgboost",
                      framework_version=".".join(str(v) for v in version) if isinstance(version, list) else None,

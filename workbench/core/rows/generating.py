@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.core import limits
 from workbench.core.errors import InputRowsError
 from workbench.core.rows.dtypes import _FLOATS, _INT_LIMITS, _STRINGS
 from workbench.core.rows.layout import feature_names, input_width, is_tensor_input
@@ -32,6 +33,9 @@ def generate_rows(info: ModelInfo, n: int, seed: int = 0) -> pd.DataFrame:
     data: dict[str, Any] = {}
     guessed: list[str] = []
     tensors = [s for s in info.inputs if is_tensor_input(s)]
+    # the widths are what the file declares ([None, 2**40] is 12 bytes of ONNX): count before making anything
+    width_total = sum(input_width(s) or 0 for s in tensors) + len(info.inputs) - len(tensors)
+    limits.GENERATED_CELLS.check(n * width_total, source=f"{n} rows x {width_total} columns")
     for spec in info.inputs:
         if spec not in tensors:
             data[spec.name] = _generate(spec, n, rng)
@@ -87,9 +91,10 @@ def _numeric_draw(spec: TensorSpec, n: int, rng: np.random.Generator) -> np.ndar
         if spec.value_range is not None:
             lo, hi = max(lo, float(spec.value_range[0])), min(hi, float(spec.value_range[1]))
         return np.clip(values, lo, hi) if hi >= lo else values
-    if spec.value_range is not None:
+    if spec.value_range is not None and np.isfinite(spec.value_range).all():
         lo, hi = float(spec.value_range[0]), float(spec.value_range[1])
-        return rng.uniform(lo, hi if hi > lo else lo + 1.0, size=n)
+        if np.isfinite(hi - lo):
+            return rng.uniform(lo, hi if hi > lo else lo + 1.0, size=n)
     return None
 
 
@@ -108,8 +113,8 @@ def _generate(spec: TensorSpec, n: int, rng: np.random.Generator) -> np.ndarray:
         if spec.typical is not None:
             values = np.rint(_numeric_draw(spec, n, rng))
             return np.clip(values, max(lo_limit, -2.0**62), min(hi_limit, 2.0**62)).astype(dtype)
-        lo, hi = (int(np.ceil(spec.value_range[0])), int(np.floor(spec.value_range[1]))) \
-            if spec.value_range else (0, 9)
+        known = spec.value_range is not None and bool(np.isfinite(spec.value_range).all())
+        lo, hi = (int(np.ceil(spec.value_range[0])), int(np.floor(spec.value_range[1]))) if known else (0, 9)
         lo, hi = max(lo, lo_limit), min(hi, hi_limit)
         return rng.integers(lo, max(hi, lo) + 1, size=n).astype(dtype)
     np_dtype = dtype if dtype in _FLOATS else "float64"
