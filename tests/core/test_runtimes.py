@@ -461,7 +461,8 @@ def test_onnx_regressor(skl2onnx_models: dict[str, Path]) -> None:
 def test_tfserving_savedmodels(tfserving_testdata: Path, tmp_path: Path, folder: str, offset: float) -> None:
     rows_file = tmp_path / "x.csv"
     rows_file.write_text("x\n1\n2.5\n-4\n")
-    _, _, batch = predict_rows(tfserving_testdata / folder, read_rows(rows_file))
+    # the project's own committed models (sample_models/tfserving): trusted, as loading a SavedModel needs
+    _, _, batch = predict_rows(tfserving_testdata / folder, read_rows(rows_file), trust=True)
     assert batch.runtime == "tensorflow"
     np.testing.assert_allclose(batch.values, [0.5 * x + offset for x in (1.0, 2.5, -4.0)], rtol=1e-6)
     assert batch.to_records()[0]["value"] == pytest.approx(0.5 + offset)
