@@ -258,7 +258,6 @@ class HttpSession:
         adapter = _adapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self.session.max_redirects = 0
         self.session.headers.update({"Accept": "application/json", "Accept-Encoding": "gzip, deflate"})
         self.session.headers.update(headers or {})
         self.session.verify = verify
@@ -298,10 +297,7 @@ class HttpSession:
         _current.deadline = deadline
         resp = None
         try:
-            # verify per request: a session-level value loses against REQUESTS_CA_BUNDLE in the environment
-            resp = self.session.request(method, url, data=data, headers=headers, verify=self.verify,
-                                        timeout=(deadline.remaining(), deadline.remaining()),
-                                        stream=True, allow_redirects=False)
+            resp = self._send(method, url, data, headers, deadline)
             status = resp.status_code
             self._check_head(resp, url, method, host)
             reader = _BodyReader(resp.headers.get("Content-Encoding", "") or "", host)
@@ -336,6 +332,18 @@ class HttpSession:
         return HttpAnswer(status=status, text=text, content_type=resp.headers.get("Content-Type", ""),
                           elapsed_ms=elapsed, url=url, method=method)
 
+    def _send(self, method: str, url: str, data: Any, headers: dict[str, str], deadline: _Deadline) -> Any:
+        """Send through the session's adapter itself: Session.send would read a redirect's whole body (to
+        prepare the redirect it is not asked to follow) before the head is even checked."""
+        import requests
+
+        prepared = self.session.prepare_request(requests.Request(method, url, data=data, headers=headers))
+        # verify per request: a session-level value loses against REQUESTS_CA_BUNDLE in the environment
+        settings = self.session.merge_environment_settings(prepared.url, {}, True, self.verify, None)
+        adapter = self.session.get_adapter(prepared.url)
+        return adapter.send(prepared, stream=True, timeout=(deadline.remaining(), deadline.remaining()),
+                            verify=settings["verify"], cert=settings["cert"], proxies=settings["proxies"])
+
     def _check_head(self, resp: Any, url: str, method: str, host: str) -> None:
         """Refuse, before reading the body: over-limit headers, a broken Content-Length, an unasked-for
         encoding, a declared size over the limit, and any redirect."""
@@ -359,11 +367,11 @@ class HttpSession:
             target = urljoin(url, location) if location else "(no Location header)"
             other = location and (urlsplit(target).scheme, urlsplit(target).netloc) != \
                 (urlsplit(url).scheme, urlsplit(url).netloc)
-            where = "another server, " if other else ""
+            where = " to another server" if other else ""
             raise ServingError(Diagnosis(
                 "redirect", f"HTTP {status}: {host} redirects {method} {urlsplit(url).path} to {target}",
-                f"the workbench does not follow redirects (it would send {where}the rows and your headers "
-                "along): if the new address is the right endpoint, probe or load it directly",
+                f"the workbench does not follow redirects (following would send the rows and your headers"
+                f"{where}): if the new address is the right endpoint, probe or load it directly",
                 status=status, details={"location": target}))
 
     def get(self, path: str, **kw: Any) -> HttpAnswer:
