@@ -559,23 +559,19 @@ def main(argv: list[str] | None = None) -> int:
               f"({time.perf_counter() - t0:.1f} s)", flush=True)
     path = write_manifest(samples, out)
     t0 = time.perf_counter()
-    tfserving = build_tfserving_module().build_all(out / "tfserving")
-    print(f"build_tfserving: {tfserving.name}/ ({time.perf_counter() - t0:.1f} s)", flush=True)
+    build_tfserving(out / "tfserving")
+    print(f"build_tfserving: tfserving/ ({time.perf_counter() - t0:.1f} s)", flush=True)
     print(f"wrote {path} with {len(samples)} samples in {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def build_tfserving_module():
-    """sample_models/build_tfserving.py (the TF Serving test models), imported by path: sample_models is
-    not a package."""
-    import importlib.util
+def build_tfserving(out: Path) -> None:
+    """Run sample_models/build_tfserving.py (the TF Serving test models) into `out`, in a fresh Python:
+    TensorFlow numbers the functions of a TF2 SavedModel from process-wide counters, so after the Keras
+    build in this process its saved_model.pb would differ from one built alone."""
+    import subprocess
 
-    spec = importlib.util.spec_from_file_location("sample_models_build_tfserving",
-                                                  SAMPLES_DIR / "build_tfserving.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    subprocess.run([sys.executable, str(SAMPLES_DIR / "build_tfserving.py"), "--out", str(out)], check=True)
 
 
 if __name__ == "__main__":
