@@ -361,3 +361,35 @@ def test_every_hostile_outcome_is_a_workbench_error() -> None:
     """The kinds these tests expect are the CLI's exit-2 kinds, never `unexpected`."""
     assert issubclass(LimitExceeded, WorkbenchError) and LimitExceeded.kind == "limit"
     assert CorruptModel.kind == "corrupt"
+
+
+# ---- found by the fuzzer (tests/fuzz) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("field,needle", [
+    ("input", "damaged ONNX file: an input or output name is not UTF-8 text"),
+    ("op_type", "damaged ONNX file: an operator name is not UTF-8 text"),
+])
+def test_onnx_names_that_are_not_utf8_are_damaged_file(tmp_path: Path, field: str, needle: str) -> None:
+    # protobuf hands back `bytes` for a proto2 string that is not UTF-8: rows generation and the sorted
+    # operator list raised TypeError
+    import onnx
+
+    model = onnx.load(str(SAMPLES_DIR / "iris_logreg.onnx"))
+    data = model.SerializeToString()
+    name = (model.graph.input[0].name if field == "input" else model.graph.node[0].op_type).encode()
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data.replace(name, b"\xff" + name[1:]))
+    with pytest.raises(CorruptModel, match=needle):
+        inspect_model(path)
+
+
+def test_skops_npy_header_that_numpy_cannot_tokenize_is_damaged_file(tmp_path: Path) -> None:
+    src = zipfile.ZipFile(SAMPLES_DIR / "iris_logreg.skops")
+    name = next(n for n in src.namelist() if n.endswith(".npy"))
+    raw = src.read(name)
+    end = raw.index(b"\n") + 1
+    path = _skops_with(tmp_path / "model.skops", replace={name: raw[:10] + raw[10:end].replace(b"}", b"(", 1)
+                                                              + raw[end:]})
+    with pytest.raises(CorruptModel, match=f"damaged skops file: array {name} has a bad .npy header "
+                                           r"\(TokenError"):
+        inspect_model(path)

@@ -47,6 +47,7 @@ def _load_proto(path: Path) -> Any:
 def _value_spec(value: Any, path: Path) -> TensorSpec:
     import onnx
 
+    _str(value.name, path, "an input or output name")
     kind = value.type.WhichOneof("value")
     if kind == "tensor_type":
         elem = value.type.tensor_type.elem_type
@@ -92,6 +93,13 @@ def _is_int(text: str) -> bool:
     return digits.isascii() and digits.isdigit() and len(digits) <= 18
 
 
+def _str(value: Any, path: Path, what: str) -> str:
+    """A proto2 string field: protobuf hands back `bytes` when the field is not valid UTF-8."""
+    if isinstance(value, bytes):
+        raise damaged(path, "ONNX", f"{what} is not UTF-8 text ({value[:40]!r})")
+    return value
+
+
 def _text(data: bytes, path: Path, what: str) -> str:
     try:
         return data.decode("utf-8")
@@ -114,11 +122,12 @@ def _describe(model: Any, path: Path, onnx_version: str) -> ModelInfo:
     initializers = {init.name for init in graph.initializer}
     inputs = [_value_spec(v, path) for v in graph.input if v.name not in initializers]
     outputs = [_value_spec(v, path) for v in graph.output]
-    ops = [node.op_type for node in graph.node]
+    ops = [_str(node.op_type, path, "an operator name") for node in graph.node]
     classes: list[Any] | None = None
     for node in graph.node:
         if node.op_type in _CLASSIFIER_OPS[:-1]:
             for attribute in node.attribute:
+                _str(attribute.name, path, f"an attribute name of {node.op_type}")
                 if attribute.name in ("classlabels_int64s", "classlabels_ints") and attribute.ints:
                     classes = list(attribute.ints)
                     limits.CLASSES.check(len(classes), source=f"{path.name}: class labels")
@@ -130,7 +139,8 @@ def _describe(model: Any, path: Path, onnx_version: str) -> ModelInfo:
         task = "regression"
     else:
         task = "other"
-    props = {p.key: p.value for p in model.metadata_props}
+    props = {_str(p.key, path, "a metadata key"): _str(p.value, path, f"metadata {p.key!r}")
+             for p in model.metadata_props}
     if task == "other":  # a graph without classifier ops (a converted Keras model): what the source was
         task, classes = _workbench_facts(props, classes)
     warnings = []
@@ -139,12 +149,15 @@ def _describe(model: Any, path: Path, onnx_version: str) -> ModelInfo:
                         "without ZipMap so probabilities are a plain tensor")
     metadata: dict[str, Any] = {
         "ir_version": model.ir_version,
-        "opset": {op.domain or "ai.onnx": op.version for op in model.opset_import},
+        "opset": {_str(op.domain, path, "an opset domain") or "ai.onnx": op.version for op in model.opset_import},
         "producer": model.producer_name, "producer_version": model.producer_version,
         "graph_name": graph.name, "node_count": len(graph.node), "operators": sorted(set(ops)),
         "metadata_props": props,
         "feature_count": feature_count(inputs), "onnx_version": onnx_version,
     }
+    for text, what in ((model.producer_name, "the producer name"), (model.producer_version, "the producer version"),
+                       (graph.name, "the graph name")):
+        _str(text, path, what)
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="onnx", framework=model.producer_name or "onnx",
                      framework_version=model.producer_version.removesuffix(" None").strip() or None, task=task, inputs=inputs,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import lzma
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -71,8 +72,9 @@ def _check_npy(fh: Any, size: int, path: Path, name: str) -> None:
         version = npy.read_magic(fh)
         shape, _, dtype = (npy.read_array_header_1_0(fh) if version == (1, 0) else npy.read_array_header_2_0(fh))
         header_end = fh.tell()
-    except (ValueError, TypeError, SyntaxError, OverflowError) as exc:
-        raise damaged(path, "skops", f"array {name} has a bad .npy header ({exc})") from None
+    except (ValueError, TypeError, SyntaxError, OverflowError, tokenize.TokenError, EOFError, KeyError,
+            RecursionError, MemoryError) as exc:  # numpy reads the header dict with tokenize + literal_eval
+        raise damaged(path, "skops", f"array {name} has a bad .npy header ({type(exc).__name__}: {exc})") from None
     if dtype.hasobject:
         raise damaged(path, "skops", f"array {name} holds Python objects (skops never writes those)")
     count = 1
