@@ -34,14 +34,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, dic
 
 
 def run_isolated(*argv: object) -> tuple[int, dict, str, int]:
-    """`workbench ARGV` in a child process with a deadline: (exit code, JSON, stderr, peak RSS in KiB)."""
+    """`workbench ARGV` in a child process with a deadline: (exit code, JSON, stderr, peak RSS in KiB of the
+    child's own image)."""
     script = textwrap.dedent("""
-        import resource, sys
+        import sys
         from workbench.cli import main
         try:
             code = main(sys.argv[1:])
-        finally:
-            sys.stderr.write(f"\\nmaxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+        finally:  # this process image's peak (VmHWM; ru_maxrss would count the forked parent too)
+            peak = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
+            sys.stderr.write(f"\\nmaxrss={peak}\\n")
         sys.exit(code)
     """)
     proc = subprocess.run([sys.executable, "-c", script, *map(str, argv)], cwd=REPO, capture_output=True,

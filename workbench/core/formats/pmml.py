@@ -75,8 +75,9 @@ def refuse_declarations(path: Path) -> None:
 
 
 def _refused(path: Path) -> CorruptModel:
-    return CorruptModel(str(path), f"{path.name}: refused: the PMML declares a DOCTYPE or ENTITY; a DTD can make "
-                        "a PMML engine fetch a URL or read local files, and PMML needs none",
+    return CorruptModel(str(path), f"{path.name}: refused: the PMML declares a DOCTYPE or ENTITY (entities/DTDs "
+                        "are not allowed in a model file: a DTD can make a PMML engine fetch a URL or read "
+                        "local files, and PMML needs none)",
                         hint="remove the <!DOCTYPE ...> declaration if you trust the file")
 
 
@@ -116,7 +117,7 @@ def parse(path: Path) -> Element:
                            "(entities/DTDs are not allowed in a model file)") from None
     except SafeET.ParseError as exc:
         line, column = exc.position
-        raise CorruptModel(str(path), f"{path.name}: damaged PMML file: malformed or truncated XML (error at "
+        raise CorruptModel(str(path), f"{path.name}: damaged PMML file: malformed or truncated PMML (XML error at "
                            f"line {line}, column {column}: {str(exc).split(':')[0]})") from None
     except LookupError as exc:  # <?xml encoding="x-unknown"?>
         raise CorruptModel(str(path), f"{path.name}: damaged PMML file: {exc}") from None

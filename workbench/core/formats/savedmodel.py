@@ -174,7 +174,8 @@ def _map_pb(pb: Path) -> memoryview:
 
 
 def _damaged(pb: Path, exc: Exception) -> CorruptModel:
-    return CorruptModel(str(pb), f"{pb.parent.name}/{pb.name}: damaged SavedModel file: {exc}")
+    return CorruptModel(str(pb), f"{pb.parent.name}/{pb.name}: damaged SavedModel file: not a readable "
+                        f"SavedModel protobuf ({exc})")
 
 
 def read_saved_model_pb(pb: Path) -> list[dict[str, Any]]:
