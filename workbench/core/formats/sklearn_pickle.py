@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import lzma
 import pickle
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -37,6 +38,16 @@ def match(probe: Probe) -> bool:
                             f"LightGBM or XGBoost model (it references {shown})")
     return True
 
+
+#: globals that only rebuild data (what the scanner rebuilds itself, numpy's scalar types and random
+#: states, plain containers); any other global a model pickle names is listed in a warning, builtins too
+_DATA_ONLY = re.compile(
+    r"^(numpy\.(_?core\.)?(multiarray\.(_reconstruct|scalar)|numeric\._frombuffer)"
+    r"|numpy\.(dtype|ndarray|(float|int|uint|bool|complex|str|bytes|object|void|longdouble|half|single|double)\w*)"
+    r"|numpy\.(random|dtypes)\.[\w.]+|numpy\.ma\.core\._mareconstruct"
+    r"|joblib\.numpy_pickle\.NumpyArrayWrapper|_codecs\.encode|copy_?reg\.(_reconstructor|__newobj__)"
+    r"|builtins\.(set|frozenset|slice|complex|bytearray|object|dict|list|tuple)"
+    r"|collections\.(OrderedDict|defaultdict|deque|Counter))$")
 
 _PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle", ".z", ".gz", ".bz2", ".xz", ".lzma", ".lz4", ".sav", "")
 
@@ -95,8 +106,7 @@ def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
                             f"XGBoost model (it references {shown})")
     root = scan.root
     warnings: list[str] = []
-    others = [g for g in scan.globals if not g.startswith(MODEL_MODULES + ("numpy.", "joblib.", "builtins.",
-                                                                            "copyreg.", "collections."))]
+    others = [g for g in scan.globals if not g.startswith(MODEL_MODULES) and not _DATA_ONLY.match(g)]
     if trust:
         root = model if model is not None else load(path, trust=True)
     else:
