@@ -70,15 +70,31 @@ def _start_jvm_detached(jpype: Any, jvm_path: str, classpath: list[str]) -> None
     failure: list[BaseException] = []
 
     def start() -> None:
+        import _jpype
+
         try:
-            jpype.startJVM(jvm_path, *JVM_XML_OPTIONS, classpath=classpath, convertStrings=False)
-            jpype.java.lang.Thread.detach()
+            # -Xrs and interrupt=False: the JVM leaves SIGINT/SIGTERM to Python (a KeyboardInterrupt, so
+            # cleanup runs); otherwise the JVM's own handler ends the process at once, silently, with 130
+            jpype.startJVM(jvm_path, *JVM_XML_OPTIONS, "-Xrs", classpath=classpath, convertStrings=False,
+                           interrupt=False)
         except BaseException as exc:  # handed to the caller's thread below
             failure.append(exc)
+        finally:
+            # what java.lang.Thread.detach() calls, without a Java call: a Ctrl-C during the start can make
+            # startJVM raise after the JVM is up, and JPype raises it at this thread's next Java call;
+            # left attached, this thread would make the JVM's shutdown at exit wait forever
+            _jpype.detachThreadFromJVM()
 
     starter = threading.Thread(target=start, name="workbench-jvm-start", daemon=True)
     starter.start()
-    starter.join()
+    interrupted = False
+    while starter.is_alive():  # a Ctrl-C here waits for the start to finish (and detach), then counts
+        try:
+            starter.join()
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
     if failure:
         exc = failure[0]
         if isinstance(exc, OSError | jpype.JVMNotFoundException):
