@@ -18,6 +18,7 @@ decompressed stream of a compressed joblib is counted against `DECOMPRESSED_BYTE
 
 from __future__ import annotations
 
+import _compat_pickle
 import bz2
 import gzip
 import io
@@ -150,20 +151,16 @@ class _BoundedReader:
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             raise Damaged("an unbounded read")
-        if n <= _CHUNK:
-            data = self._raw.read(n)
-            self._count(len(data))
-        else:
-            parts = []
-            left = n
-            while left:
-                part = self._raw.read(min(left, _CHUNK))
-                if not part:
-                    break
-                self._count(len(part))
-                parts.append(part)
-                left -= len(part)
-            data = b"".join(parts)
+        parts = []
+        left = n
+        while left:
+            part = self._raw.read(min(left, _CHUNK))
+            if not part:
+                break
+            self._count(len(part))
+            parts.append(part)
+            left -= len(part)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         if len(data) < n:
             raise EOFError("truncated: the stream ends inside a declared length")
         return data
@@ -588,6 +585,11 @@ class _ScanningUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             self._safe[(module, "_frombuffer")] = _frombuffer
 
     def find_class(self, module: str, name: str) -> Any:
+        if self.proto < 3 and self.fix_imports:  # Python 2 names, as Python 3 writes them in protocols 0-2
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
         key = (module, name)
         qual = f"{module}.{name}"
         if qual not in self._seen:
