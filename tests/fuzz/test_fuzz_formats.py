@@ -201,3 +201,23 @@ def test_known_failing_reproducers(name: str, tmp_path: Path) -> None:
     bad = bad_records(records, job)
     if bad:
         pytest.xfail(f"{name}: still failing in {entry['owner']} ({entry['found']})")
+
+
+def test_the_harness_sees_signals_hangs_memory_and_stray_exceptions(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's own failure modes, each reported with its input, and the worker restarted after a kill."""
+    paths = []
+    for kind in ("segv", "hang", "memory", "error"):
+        path = tmp_path / f"case.selftest-{kind}"
+        path.write_bytes(kind.encode())
+        paths.append(str(path))
+    ok = SAMPLES_DIR / "iris_logreg.onnx"
+    job = {"mode": "replay", "paths": [str(ok), *paths], "workdir": str(tmp_path)}
+    monkeypatch.setenv("WORKBENCH_FUZZ_DEADLINE", "4")
+    records = {Path(r["case"]).suffix: r for r in run_worker(job)}
+    assert records[".selftest-segv"]["type"] == "signal 11"
+    assert Path(records[".selftest-segv"]["saved"]).read_bytes() == b"segv"
+    assert records[".selftest-hang"]["type"] == "hang" and "tests/fuzz/worker.py" not in records[".selftest-hang"]["where"]
+    assert records[".selftest-memory"]["type"] == "MemoryError"
+    assert records[".selftest-error"]["type"] == "TypeError"
+    assert records[".onnx"]["outcome"] == "ok" and records[".onnx"]["format"] == "onnx", records[".onnx"]

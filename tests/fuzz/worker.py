@@ -62,6 +62,8 @@ def run_one(target: Path) -> dict:
     signal.setitimer(signal.ITIMER_REAL, CASE_DEADLINE)
     faulthandler.dump_traceback_later(CASE_DEADLINE * 3, exit=True)
     try:
+        if target.suffix.startswith(".selftest-"):  # the harness's own test: does it see each failure?
+            _selftest(target.suffix)
         info = inspect_model(target)
         result = {"outcome": "ok", "format": info.format}
         if info.inputs:
@@ -90,6 +92,18 @@ def keep_input(target: Path, keep: Path, prefix: str) -> str:
     else:
         shutil.copyfile(target, saved)
     return str(saved)
+
+
+def _selftest(kind: str) -> None:
+    if kind == ".selftest-segv":
+        faulthandler._sigsegv()
+    elif kind == ".selftest-hang":
+        while True:
+            pass
+    elif kind == ".selftest-memory":
+        bytearray(MEMORY_CAP)
+    elif kind == ".selftest-error":
+        raise TypeError("a reader bug")
 
 
 def _emit(record: dict) -> None:
