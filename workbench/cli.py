@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from workbench import __version__
 from workbench.commands import available_commands
 from workbench.commands.common import fail, print_json
-from workbench.core import quiet
+from workbench.core import processes, quiet
 from workbench.core.errors import WorkbenchError
 
 
@@ -59,20 +59,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or [])[len(argv or []):]])
         return gui.run(args)
     json_out = bool(getattr(args, "json", False))
+    if args.command != "gui":  # SIGTERM unwinds like Ctrl-C: temporary folders and children go
+        processes.install_signal_handlers()
     try:
         return int(args._run(args) or 0)
     except WorkbenchError as exc:
+        if processes.interrupted_by(exc):
+            return _interrupted(json_out)
         return fail(str(exc), json_out=json_out, kind=exc.kind, hint=exc.hint, json_error=exc.message)
     except KeyboardInterrupt:
-        return fail("interrupted", 130, json_out=json_out, kind="interrupted")
+        return _interrupted(json_out)
     except BrokenPipeError:  # `workbench ... | head` closed the pipe: not an error
         sys.stderr.close()
         return 0
     except Exception as exc:  # last resort: one line, never a traceback, unless asked for
+        if processes.interrupted_by(exc):  # a library turned the Ctrl-C into its own error
+            return _interrupted(json_out)
         if os.environ.get("WORKBENCH_RAISE_ERRORS") == "1":
             raise
         return fail(f"unexpected {type(exc).__name__}: {exc} (set WORKBENCH_RAISE_ERRORS=1 for the traceback)",
                     json_out=json_out, kind="unexpected")
+
+
+def _interrupted(json_out: bool) -> int:
+    """Ctrl-C: one line, exit 130; SIGTERM (raised as a KeyboardInterrupt so cleanup ran): exit 143."""
+    if processes.sigterm_received():
+        return fail("terminated", 143, json_out=json_out, kind="interrupted")
+    return fail("interrupted", 130, json_out=json_out, kind="interrupted")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ of explained rows, listed one by one in the result's top-level `explained_rows`.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import re
@@ -35,7 +37,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,9 +133,93 @@ def failed_path(output: Path) -> Path:
     return output.with_name(output.name + ".failed")
 
 
-def _temp_beside(output: Path) -> Path:
-    suffix = "".join(output.suffixes[-1:])
-    return output.with_name(f".{output.stem}.tmp-{uuid.uuid4().hex[:8]}{suffix}")
+#: a conversion works in a private folder of the system temp folder (never beside --out): WORKDIR_PREFIX...
+WORKDIR_PREFIX = "workbench-convert-"
+#: ...and, when --out is on another file system, copies the result beside it as .NAME.workbench-partial-XXXX
+#: before the rename into place
+STAGED_MARK = ".workbench-partial-"
+#: a stale entry is one whose lock nobody holds (its process is gone) and that is older than this
+STALE_AFTER_S = 10.0
+
+
+def _lock(path: Path) -> int:
+    """An fd holding an exclusive flock on `path` (file or folder) for as long as it stays open."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _stale(path: Path) -> bool:
+    """True when `path` was left by a workbench process that is gone (nobody holds its lock)."""
+    try:
+        if time.time() - path.lstat().st_mtime < STALE_AFTER_S:
+            return False
+        fd = _lock(path)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def sweep_stale(folder: Path | None = None) -> list[Path]:
+    """Remove what killed conversions left: private work folders in the system temp folder and, in
+    `folder` (the output's folder), staged copies. Entries of running conversions are locked and kept."""
+    removed = []
+    candidates = list(Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*"))
+    if folder is not None and folder.is_dir():
+        candidates += list(folder.glob(f".*{STAGED_MARK}*"))
+    for path in candidates:
+        if _stale(path):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def private_workdir() -> Iterator[Path]:
+    """A private work folder (system temp folder), locked while in use, removed on every exit path
+    (KeyboardInterrupt and SIGTERM through the CLI's handler included); after a kill -9 the next
+    conversion removes it (`sweep_stale`)."""
+    path = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+    fd = _lock(path)
+    try:
+        yield path
+    finally:
+        _remove(path)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _on_same_disk(tmp: Path, dest: Path) -> Iterator[Path]:
+    """`tmp` when it can be renamed to `dest`; else a locked copy beside `dest` (removed unless moved)."""
+    try:
+        same = os.stat(tmp).st_dev == os.stat(_nearest_existing(dest.parent)).st_dev
+    except OSError:
+        same = True
+    if same:
+        yield tmp
+        return
+    staged = dest.with_name(f".{dest.name}{STAGED_MARK}{uuid.uuid4().hex[:8]}")
+    fd = None
+    try:
+        if tmp.is_dir():
+            staged.mkdir()
+            fd = _lock(staged)
+            shutil.copytree(tmp, staged, dirs_exist_ok=True)
+        else:
+            os.close(os.open(staged, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            fd = _lock(staged)
+            shutil.copyfile(tmp, staged)
+        yield staged
+    finally:
+        if _exists(staged):
+            _remove(staged)
+        if fd is not None:
+            os.close(fd)
 
 
 def _remove(path: Path) -> None:
@@ -508,11 +594,12 @@ def _convert_to_path(source: Path, info: ModelInfo, model: Any, target: str, out
     assert converter is not None
     sample = _rows_frame(rows)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(out)
-    request = ConversionRequest(source=source, info=info, model=model, output=tmp, rows=sample, name=name,
-                                version=version, options=converter.merged_options(options),
-                                progress=lambda f, m: report(0.05 + 0.45 * f, m), cancelled=cancelled)
-    try:
+    sweep_stale(out.parent)
+    with private_workdir() as work:
+        tmp = work / out.name
+        request = ConversionRequest(source=source, info=info, model=model, output=tmp, rows=sample, name=name,
+                                    version=version, options=converter.merged_options(options),
+                                    progress=lambda f, m: report(0.05 + 0.45 * f, m), cancelled=cancelled)
         report(0.05, f"converting with {converter.key}")
         produced = Path(converter.convert(request))
         if produced != tmp and produced.exists():
@@ -522,10 +609,7 @@ def _convert_to_path(source: Path, info: ModelInfo, model: Any, target: str, out
         request.check_cancelled()
         report(0.55, "proving the conversion on rows")
         proof = prove(source, info, model, tmp, sample, trust, atol, rtol, request.notes, threshold_rows_on)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return _finish(proof, source, target, out, tmp, converter.key, request.notes, force, started, report)
+        return _finish(proof, source, target, out, tmp, converter.key, request.notes, force, started, report)
 
 
 @dataclass
@@ -571,7 +655,8 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     else:
         original = RUNTIMES.get(original_runtime).load(source, info, trust)
     converted_runtime = default_runtime(converted_info.format)
-    session = RUNTIMES.get(converted_runtime).load(converted, converted_info, False)
+    # the converted model is the workbench's own output, written just now: loading it needs no user trust
+    session = RUNTIMES.get(converted_runtime).load(converted, converted_info, True)
     a = _predict(original, frame, info)
     b = _predict(session, _columns_for(frame, converted_info), converted_info)
     float32 = bool(notes.get("float32"))
@@ -678,17 +763,15 @@ def _finish(proof: Proof, source: Path, target: str, out: Path, tmp: Path, conve
     failed_output = None
     if proof.passed:
         report.__call__(0.95, "moving the output into place")
-        try:
-            _move_into_place(tmp, out, force)
-        except BaseException:
-            _remove(tmp)
-            raise
+        with _on_same_disk(tmp, out) as ready:
+            _move_into_place(ready, out, force)
         output = str(out)
     else:
         dest = _failed_destination(failed_path(out), tmp.is_dir())
-        if _exists(dest):
-            _remove(dest)
-        os.replace(tmp, dest)
+        with _on_same_disk(tmp, dest) as ready:
+            if _exists(dest):
+                _remove(dest)
+            os.replace(ready, dest)
         failed_output, output = str(dest), None
     payload = dict(proof.report)
     payload.update({"target": target, "output": output, "failed_output": failed_output,
@@ -734,9 +817,8 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
 
         bundle_rows = generate_rows(info, 8, seed=0) if info.inputs else None
     base.mkdir(parents=True, exist_ok=True)
-    workdir = base / f".{model_name}.convert-{uuid.uuid4().hex[:8]}"
-    workdir.mkdir()
-    try:
+    sweep_stale(base)
+    with private_workdir() as workdir:
         notes: dict[str, Any] = {}
         if info.format == "savedmodel":
             from workbench.core.converters.to_onnx import _savedmodel_dir
@@ -763,9 +845,10 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
             converter_key = f"{converter.key}+bundle"
         if proof is not None and not proof.passed:
             failed = _failed_destination(base / f"{model_name}.savedmodel.failed", True)
-            if _exists(failed):
-                _remove(failed)
-            os.replace(saved, failed)
+            with _on_same_disk(saved, failed) as ready:
+                if _exists(failed):
+                    _remove(failed)
+                os.replace(ready, failed)
             report_path = base / f"{model_name}.parity.json"
             payload = dict(proof.report, target="tfserving", output=None, failed_output=str(failed),
                            converter=converter_key, converted=str(failed))
@@ -809,5 +892,3 @@ def _convert_to_bundle(source: Path, info: ModelInfo, model: Any, base: Path, ro
                                 time.perf_counter() - started, parity, passed,
                                 str(report_path) if report_path else None, None, rows_source, tolerances,
                                 explained, unexplained, _public_notes(notes))
-    finally:
-        _remove(workdir)

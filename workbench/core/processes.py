@@ -181,8 +181,18 @@ def children_die_with_us(module: ModuleType) -> Iterator[list[subprocess.Popen[A
             module.Popen = original
 
 
+_sigterm_received = False
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
+    global _sigterm_received
+    _sigterm_received = True
     raise Terminated()
+
+
+def sigterm_received() -> bool:
+    """True once SIGTERM arrived (a library may re-raise the Terminated as a plain KeyboardInterrupt)."""
+    return _sigterm_received
 
 
 def install_signal_handlers() -> None:

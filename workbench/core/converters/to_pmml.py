@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib
 import io
 import os
 import re
@@ -42,6 +43,7 @@ from typing import Any
 from workbench.core.converters.base import ConversionRequest, Converter, register_converter
 from workbench.core.converters.to_onnx import final_estimator, is_classifier, iter_components
 from workbench.core.errors import BackendUnavailable, ConversionFailed
+from workbench.core.processes import children_die_with_us
 from workbench.core.types import ModelInfo
 
 TELEMETRY_URL = "https://telemetry.jpmml.org/v1/incidents"
@@ -131,7 +133,10 @@ def run_sklearn2pmml(estimator: Any, pmml_path: Path, *, telemetry: bool = False
         try:
             # sklearn2pmml prints Java's output: capturing it swaps the process-wide sys.stdout, and two
             # conversions doing that at once left it swapped for good (one PMML conversion at a time)
-            with _STDOUT_CAPTURE_LOCK, contextlib.redirect_stdout(buffer), warnings.catch_warnings():
+            # its `java` children go through core.processes for this call only: own process group, killed
+            # with the workbench (kill -9 included) and ended when the call ends by an interrupt
+            with _STDOUT_CAPTURE_LOCK, contextlib.redirect_stdout(buffer), warnings.catch_warnings(), \
+                    children_die_with_us(importlib.import_module("sklearn2pmml")):
                 warnings.simplefilter("ignore")
                 sklearn2pmml(estimator, str(pmml_path), java_home=java_home, java_opts=opts or None)
         except RuntimeError as exc:
