@@ -57,8 +57,9 @@ def probe(capsys, url: str, *extra: str) -> tuple[int, dict, str, float]:
 
 def load(capsys, url: str, rows: Path, *extra: str, count: int = COUNT) -> tuple[int, dict, str, float]:
     """A load run without the preflight request, so the load engine itself meets the server."""
-    code, out, err, took = run(capsys, "load", url, "--model", "m", "--rows", str(rows), "--count", str(count),
-                               "--warmup", "0", "--timeout", str(T), "--json", "--no-preflight", *extra)
+    code, out, err, took = run(capsys, "load", url, "--model", "m", "--rows", str(rows), "--count",
+                               str(count), "--warmup", "0", "--timeout", str(T), "--json", "--no-preflight",
+                               *extra)
     data = json.loads(out)
     for row in data["rows"]:   # every request is accounted for
         assert row["sent"] == row["ok"] + row["errors_total"] + row["incomplete"], row
@@ -68,8 +69,8 @@ def load(capsys, url: str, rows: Path, *extra: str, count: int = COUNT) -> tuple
 
 def preflight(capsys, url: str, rows: Path, *extra: str) -> tuple[int, str, float]:
     """A load run with its preflight request: the diagnosis comes before any load (one stderr line)."""
-    code, out, err, took = run(capsys, "load", url, "--model", "m", "--rows", str(rows), "--count", str(COUNT),
-                               "--warmup", "0", "--timeout", str(T), *extra)
+    code, out, err, took = run(capsys, "load", url, "--model", "m", "--rows", str(rows), "--count",
+                               str(COUNT), "--warmup", "0", "--timeout", str(T), *extra)
     assert err.count("\n") == 1 and err.startswith("error: the first request failed before any load ("), err
     return code, err, took
 
@@ -111,8 +112,9 @@ def test_a_declared_gigabyte_is_refused_before_reading(capsys, rows) -> None:
         assert took < T + SLACK
         assert (code, report["error"]["kind"]) == (1, "response-too-large")
         assert report["error"]["details"]["limit"] == "response_bytes"
-        assert report["error"]["message"] == (f"127.0.0.1:{srv.port}: the answer's size is 1.0 GiB (1073741824 "
-                                              "bytes), over the limit of 64.0 MiB (67108864 bytes) (response_bytes)")
+        assert report["error"]["message"] == (
+            f"127.0.0.1:{srv.port}: the answer's size is 1.0 GiB (1073741824 bytes), over the limit of "
+            "64.0 MiB (67108864 bytes) (response_bytes)")
         assert report["error"]["hint"] == "if this is genuine, raise it with WORKBENCH_LIMIT_RESPONSE_BYTES"
         code, data, _, took = load(capsys, srv.url, rows)
         assert took < T + SLACK
@@ -125,8 +127,9 @@ def test_an_undeclared_endless_body_is_cut_at_the_limit(capsys, rows, monkeypatc
         code, report, _, took = probe(capsys, srv.url)
         assert took < T + SLACK
         assert (code, report["error"]["kind"]) == (1, "response-too-large")
-        assert report["error"]["message"].startswith(f"127.0.0.1:{srv.port} (reading stopped): the answer's size is")
-        assert report["error"]["message"].endswith("over the limit of 1.0 MiB (1048576 bytes) (response_bytes)")
+        message = report["error"]["message"]
+        assert message.startswith(f"127.0.0.1:{srv.port} (reading stopped): the answer's size is")
+        assert message.endswith("over the limit of 1.0 MiB (1048576 bytes) (response_bytes)")
         code, data, _, took = load(capsys, srv.url, rows)
         assert took < T + SLACK
         assert only_row(data)["errors"] == {"response-too-large": COUNT} and code == 1
@@ -225,8 +228,9 @@ def test_a_200_that_is_not_a_predict_answer_is_an_error(capsys, rows) -> None:
     with h.HostileServer(h.invalid_answer()) as srv:
         code, report, _, _ = probe(capsys, srv.url)
         assert (code, report["error"]["kind"], report["error"]["status"]) == (1, "invalid-answer", 200)
-        assert report["error"]["message"] == ("the server answered 200, but not with predictions: its answer "
-                                              "has keys message, status, none of predictions, results, outputs")
+        assert report["error"]["message"] == (
+            "the server answered 200, but not with predictions: its answer has keys message, status, none of "
+            "predictions, results, outputs")
         code, data, _, _ = load(capsys, srv.url, rows)
         row = only_row(data)
         assert (row["ok"], row["errors"]) == (0, {"invalid-answer": COUNT}) and code == 1
@@ -270,7 +274,8 @@ def test_a_dropped_request_is_counted(capsys, rows) -> None:
     with h.HostileServer(h.dropped(when=h.is_predict)) as srv:
         code, report, _, _ = probe(capsys, srv.url)
         assert (code, report["error"]["kind"]) == (2, "protocol-mismatch")
-        assert report["error"]["message"] == f"127.0.0.1:{srv.port} closed the connection without an HTTP answer"
+        assert report["error"]["message"] == \
+            f"127.0.0.1:{srv.port} closed the connection without an HTTP answer"
         code, data, _, _ = load(capsys, srv.url, rows)
         assert only_row(data)["errors"] == {"connection-closed": COUNT} and code == 1
 
@@ -279,18 +284,21 @@ def test_grpc_unavailable_is_the_servers_answer_not_unreachable(capsys, rows) ->
     with h.UnavailableGrpcServer() as srv:
         code, report, err, took = probe(capsys, f"grpc://{srv.target}", "--model", "m")
         assert took < T + SLACK
-        assert (code, report["error"]["kind"], report["error"]["status"]) == (1, "grpc-unavailable", "UNAVAILABLE")
-        assert report["error"]["message"] == (f"the gRPC server at {srv.target} answered UNAVAILABLE: the model "
+        error = report["error"]
+        assert (code, error["kind"], error["status"]) == (1, "grpc-unavailable", "UNAVAILABLE")
+        assert error["message"] == (f"the gRPC server at {srv.target} answered UNAVAILABLE: the model "
                                               "is warming up, try again later")
         assert report["protocol"] == "tfserving" and err == ""
         code, _, err, took = run(capsys, "load", "--grpc", srv.target, "--model", "m", "--rows", str(rows),
                                  "--count", "1", "--timeout", str(T))
         assert took < 2 * T + SLACK
         assert code == 1 and err.count("\n") == 1 and "before any load (grpc-unavailable)" in err
-        code, out, _, _ = run(capsys, "load", "--grpc", srv.target, "--model", "m", "--rows", str(rows), "--count",
-                              str(COUNT), "--warmup", "0", "--timeout", str(T), "--json", "--no-preflight")
+        code, out, _, _ = run(capsys, "load", "--grpc", srv.target, "--model", "m", "--rows", str(rows),
+                              "--count", str(COUNT), "--warmup", "0", "--timeout", str(T), "--json",
+                              "--no-preflight")
         row = only_row(json.loads(out))
-        assert row["errors"] == {"grpc-UNAVAILABLE": COUNT} and row["sent"] == row["errors_total"] and code == 1
+        assert row["errors"] == {"grpc-UNAVAILABLE": COUNT} and row["sent"] == row["errors_total"]
+        assert code == 1
 
 
 # ---- lost requests ------------------------------------------------------------------------------------
@@ -322,8 +330,9 @@ def test_unanswered_requests_are_failures_in_text_and_exit_code(capsys, rows) ->
         return False
 
     with h.HostileServer(script) as srv:
-        code, out, err, took = run(capsys, "load", srv.url, "--model", "m", "--rows", str(rows), "--concurrency",
-                                   "2", "--duration", "5", "--warmup", "0", "--timeout", "5", "--max-errors", "0",
+        code, out, err, took = run(capsys, "load", srv.url, "--model", "m", "--rows", str(rows),
+                                   "--concurrency", "2", "--duration", "5", "--warmup", "0", "--timeout", "5",
+                                   "--max-errors", "0",
                                    "--no-preflight", "--out", str(rows.parent / "r.json"))
         assert took < 5
     assert code == 1, (out, err)
@@ -333,7 +342,8 @@ def test_unanswered_requests_are_failures_in_text_and_exit_code(capsys, rows) ->
     assert lost >= 1      # the held request (and one more when the 503's connection had already resent)
     assert (row["sent"], row["ok"], row["errors_total"], row["failed"]) == (1 + lost, 0, 1, 1 + lost)
     assert saved["summary"]["failed"] == 1 + lost
-    assert f"concurrency 2: errors http-503: 1, incomplete (never answered): {lost} (of {1 + lost} sent)" in out
+    line = f"concurrency 2: errors http-503: 1, incomplete (never answered): {lost} (of {1 + lost} sent)"
+    assert line in out
     assert re.search(r"^2 +0 +%d " % (1 + lost), out, re.M), out      # the table's errors column counts them
     assert f"incomplete (never answered) {lost} (error-budget)" in err
 
@@ -356,7 +366,8 @@ def test_ctrl_c_stops_the_run_saves_the_partial_result_and_exits_130(rows, tmp_p
         proc = subprocess.Popen([sys.executable, "-m", "workbench", "load", srv.url, "--model", "m", "--rows",
                                  str(rows), "--concurrency", "1,2", "--duration", "2", "--warmup", "0",
                                  "--timeout", "0.5", "--out", str(out)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+                                env=env)
         try:
             first = proc.stderr.readline()          # the first level's result line: level 2 is running
             assert first.startswith("concurrency 1: "), first

@@ -171,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
             print(table(headers, rows, formats))
         for lv in result.levels:
             if lv.errors or lv.incomplete:
-                print(f"{what} {lv.level:g}: errors " + ", ".join(f"{k}: {v}" for k, v in failures(lv).items())
-                      + f" (of {lv.sent} sent)")
+                kinds = ", ".join(f"{k}: {v}" for k, v in failures(lv).items())
+                print(f"{what} {lv.level:g}: errors {kinds} (of {lv.sent} sent)")
         floor = result.client_floor_us
         if floor is not None:
             how = "median client time inside each measured latency" if result.protocol == "http" \
@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         saved_to = f", partial result saved to {args.out}" if args.out else ""
         return fail(f"interrupted{saved_to}", 130)
     # requests that never came back are failures: a run that lost some did not measure what it claims
-    if result.stopped_early or not any(lv.ok for lv in result.levels) or any(lv.incomplete for lv in result.levels):
+    lost = any(lv.incomplete for lv in result.levels)
+    if result.stopped_early or not any(lv.ok for lv in result.levels) or lost:
         return 1
     return 0

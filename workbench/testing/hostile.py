@@ -214,8 +214,8 @@ def _json(value: Any) -> bytes:
 
 STATUS = {"model_version_status": [{"version": "1", "state": "AVAILABLE",
                                     "status": {"error_code": "OK", "error_message": ""}}]}
-_TENSOR = {"dtype": "DT_FLOAT", "tensor_shape": {"dim": [{"size": "-1", "name": ""}, {"size": "1", "name": ""}],
-                                                 "unknown_rank": False}}
+_DIMS = [{"size": "-1", "name": ""}, {"size": "1", "name": ""}]
+_TENSOR = {"dtype": "DT_FLOAT", "tensor_shape": {"dim": _DIMS, "unknown_rank": False}}
 METADATA = {"model_spec": {"name": MODEL, "signature_name": "", "version": "1"},
             "metadata": {"signature_def": {"signature_def": {"serving_default": {
                 "inputs": {"x": {**_TENSOR, "name": "x:0"}}, "outputs": {"y": {**_TENSOR, "name": "y:0"}},
@@ -295,7 +295,8 @@ def slowloris_body(interval: float = 1.0, when: Callable[[Request], bool] = alwa
     return misbehave(bad, when)
 
 
-def huge_body(size: int = 1 << 30, *, declared: bool = True, when: Callable[[Request], bool] = always) -> Answer:
+def huge_body(size: int = 1 << 30, *, declared: bool = True,
+              when: Callable[[Request], bool] = always) -> Answer:
     """A body of `size` bytes (1 GB by default), declared in Content-Length or sent until close, streamed
     in 64 KiB writes for as long as the client reads."""
     block = b"0" * 65536

@@ -285,8 +285,8 @@ def run_load(target: Target, plan: LoadPlan, *, model: str | None = None,
             # only a cancelled (or error-budget) level leaves requests unanswered (`incomplete`)
             "recorder_factory": factory, "cancel": cancel, "drain_s": plan.timeout_s + 0.1}
         if isinstance(target, HttpTarget):
-            outcome = run_http_level(target.host, target.port, target.wire(), check=answer_check(target.answers),
-                                     **common)
+            outcome = run_http_level(target.host, target.port, target.wire(),
+                                     check=answer_check(target.answers), **common)
         else:
             from workbench.core.bench.grpcclient import run_grpc_level
 

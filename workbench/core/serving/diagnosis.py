@@ -507,9 +507,10 @@ def diagnose_grpc(exc: BaseException, target: str, timeout: float | None = None)
                              f"{target} closed the connection: if it expects TLS use --grpc-tls (and "
                              "--ca-file), or a grpcs:// URL", status=name, details=raw)
         if not _grpc_transport_failure(low):
-            return Diagnosis("grpc-unavailable", f"the gRPC server at {target} answered UNAVAILABLE: {message}",
-                             f"the server answered, with status UNAVAILABLE: it (or the model) is not ready or "
-                             f"is shutting down; retry later and check its log",
+            return Diagnosis("grpc-unavailable",
+                             f"the gRPC server at {target} answered UNAVAILABLE: {message}",
+                             "the server answered, with status UNAVAILABLE: it (or the model) is not ready "
+                             "or is shutting down; retry later and check its log",
                              status=name, details=raw)
         return Diagnosis("unreachable", f"cannot reach {target}: {_grpc_last_error(message)}",
                          f"could not reach {target}", status=name, details=raw)

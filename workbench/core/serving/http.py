@@ -312,8 +312,8 @@ class HttpSession:
             raise ServingError(Diagnosis("response-too-large", exc.message, exc.hint or "",
                                          details={"limit": exc.limit.name})) from None
         except zlib.error as exc:
-            raise ServingError(malformed_answer(host, f"its {resp.headers.get('Content-Encoding')} body does "
-                                                      f"not decode ({exc})" if resp is not None else str(exc)))
+            coding = resp.headers.get("Content-Encoding") if resp is not None else "encoded"
+            raise ServingError(malformed_answer(host, f"its {coding} body does not decode ({exc})")) from None
         except Exception as exc:  # requests / urllib3 / ssl / socket errors
             if deadline.expired:
                 exc = TimeoutError(f"no complete answer within {t:g} s")
@@ -354,14 +354,14 @@ class HttpSession:
         if declared is not None:
             values = {v.strip() for v in declared.split(",")}
             if not all(_LENGTH.fullmatch(v) for v in values) or len(values) != 1:
-                raise ServingError(malformed_answer(host, f"Content-Length: {clean(declared.strip())!r} is not "
-                                                          "a size", status))
+                problem = f"Content-Length: {clean(declared.strip())!r} is not a size"
+                raise ServingError(malformed_answer(host, problem, status))
             if not resp.headers.get("Content-Encoding"):
                 limits.RESPONSE_BYTES.check(int(values.pop()), source=host)
         coding = (resp.headers.get("Content-Encoding") or "").strip().lower()
         if coding not in ("", "identity", *_ENCODINGS):
-            raise ServingError(malformed_answer(host, f"Content-Encoding {clean(coding)!r}, which was not asked "
-                                                      "for (Accept-Encoding: gzip, deflate)", status))
+            problem = f"Content-Encoding {clean(coding)!r}, not asked for (Accept-Encoding: gzip, deflate)"
+            raise ServingError(malformed_answer(host, problem, status))
         if 300 <= status < 400:
             location = clean(resp.headers.get("Location") or "")
             target = urljoin(url, location) if location else "(no Location header)"

@@ -343,9 +343,11 @@ def _invalid_answer(answer: Any, keys: tuple[str, ...], url: str) -> ServingErro
     what = f"keys {', '.join(sorted(map(str, answer))[:8])}" if isinstance(answer, dict) and answer else \
         (f"a JSON {type(answer).__name__}" if not isinstance(answer, dict) else "an empty object")
     return ServingError(Diagnosis(
-        "invalid-answer", f"the server answered 200, but not with predictions: its answer has {what}, none of "
-        f"{', '.join(keys)}", f"a model server answers {url} with {' or '.join(repr(k) for k in keys)}: another "
-        "service, or a broken proxy, answers there", status=200))
+        "invalid-answer",
+        f"the server answered 200, but not with predictions: its answer has {what}, none of "
+        f"{', '.join(keys)}",
+        f"a model server answers {url} with {' or '.join(repr(k) for k in keys)}: another service, or a "
+        "broken proxy, answers there", status=200))
 
 
 def _rest_predictions(answer: dict[str, Any], url: str = "") -> list[Any]:
