@@ -27,6 +27,8 @@ class Limit:
     name: str
     default: int
     what: str
+    #: "bytes" for sizes (shown as MiB/GiB), "count" for numbers of things
+    unit: str = "bytes"
 
     @property
     def value(self) -> int:
@@ -60,20 +62,22 @@ class LimitExceeded(WorkbenchError):
             message = f"{where}{limit.what} is declared as {declared}, which is not a size"
             hint = "the file or answer is damaged"
         else:
-            message = (f"{where}{limit.what} is {_amount(declared)}, over the limit of {_amount(limit.value)} "
-                       f"({limit.name})")
+            message = (f"{where}{limit.what} is {_amount(declared, limit.unit)}, over the limit of "
+                       f"{_amount(limit.value, limit.unit)} ({limit.name})")
             hint = f"if this is genuine, raise it with WORKBENCH_LIMIT_{limit.name.upper()}"
         super().__init__(message, hint=hint)
         self.limit = limit
         self.declared = declared
 
 
-def _amount(n: int) -> str:
+def _amount(n: int, unit: str = "bytes") -> str:
+    if unit != "bytes":
+        return str(n)
     if n >= GiB:
         return f"{n / GiB:.1f} GiB ({n} bytes)"
     if n >= MiB:
         return f"{n / MiB:.1f} MiB ({n} bytes)"
-    return str(n)
+    return f"{n} bytes"
 
 
 # ---- files ---------------------------------------------------------------------------------------------
@@ -82,7 +86,7 @@ MODEL_FILE_BYTES = Limit("model_file_bytes", 2 * GiB, "the model file's size")
 #: what one compressed stream (joblib zlib/bz2/xz, a zip member of .keras/.skops/MLeap) may inflate to
 DECOMPRESSED_BYTES = Limit("decompressed_bytes", 2 * GiB, "the decompressed size")
 #: inflated / compressed: a zip member above this ratio is a bomb whatever its absolute size
-COMPRESSION_RATIO = Limit("compression_ratio", 1000, "the compression ratio")
+COMPRESSION_RATIO = Limit("compression_ratio", 1000, "the compression ratio", "count")
 #: one string, byte string or array a file declares (pickle BINBYTES8, protobuf length, UBJSON count)
 DECLARED_BYTES = Limit("declared_bytes", 1 * GiB, "a declared length")
 #: small metadata files (JSON sidecars, bundle.json, model.json)
@@ -90,17 +94,17 @@ METADATA_FILE_BYTES = Limit("metadata_file_bytes", 64 * MiB, "a metadata file's 
 
 # ---- model structure -----------------------------------------------------------------------------------
 #: number of input features a model declares (n_features_in_, num_feature, max_feature_idx)
-FEATURES = Limit("features", 1_000_000, "the number of features")
+FEATURES = Limit("features", 1_000_000, "the number of features", "count")
 #: number of classes a model declares (n_classes_, num_class)
-CLASSES = Limit("classes", 100_000, "the number of classes")
+CLASSES = Limit("classes", 100_000, "the number of classes", "count")
 #: elements of one array a file declares (shape products)
-ARRAY_ELEMENTS = Limit("array_elements", 256 * MiB, "the number of array elements")
+ARRAY_ELEMENTS = Limit("array_elements", 256 * MiB, "the number of array elements", "count")
 #: nesting depth of JSON, pickles and protobuf messages
-NESTING = Limit("nesting", 200, "the nesting depth")
+NESTING = Limit("nesting", 200, "the nesting depth", "count")
 
 # ---- rows ----------------------------------------------------------------------------------------------
 #: cells made by `--generate` (rows x width of every input)
-GENERATED_CELLS = Limit("generated_cells", 10_000_000, "the number of generated cells")
+GENERATED_CELLS = Limit("generated_cells", 10_000_000, "the number of generated cells", "count")
 
 # ---- servers -------------------------------------------------------------------------------------------
 #: one HTTP or gRPC answer body (after decompression)
