@@ -188,8 +188,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"saved {args.out}")
     if interrupted or result.cancelled:
         from workbench.commands.common import fail
+        from workbench.core import processes
 
         saved_to = f", partial result saved to {args.out}" if args.out else ""
+        if processes.sigterm_received():  # SIGTERM stops the run the same way: exit 143
+            return fail(f"terminated{saved_to}", 143)
         return fail(f"interrupted{saved_to}", 130)
     # requests that never came back are failures: a run that lost some did not measure what it claims
     lost = any(lv.incomplete for lv in result.levels)
