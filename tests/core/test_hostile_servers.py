@@ -369,8 +369,9 @@ def test_ctrl_c_stops_the_run_saves_the_partial_result_and_exits_130(rows, tmp_p
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
                                 env=env)
         try:
-            first = proc.stderr.readline()          # the first level's result line: level 2 is running
+            first = proc.stderr.readline()          # the first level's result line ...
             assert first.startswith("concurrency 1: "), first
+            assert srv.wait_requests(len(srv.requests) + 1, 10)   # ... and level 2 is sending
             proc.send_signal(signal.SIGINT)
             start = time.monotonic()
             stdout, rest = proc.communicate(timeout=30)
