@@ -34,6 +34,7 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
     """Yield (field number, wire type, value): ints for varint/fixed, memoryviews for bytes."""
     view = memoryview(data)
     pos = 0
+    longest = limits.DECLARED_BYTES.value  # read once: the environment is not consulted per field
     while pos < len(view):
         key, pos = read_varint(view, pos)
         number, wire = key >> 3, key & 7
@@ -53,7 +54,8 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
             # (a 2 GB length in a 100-byte file is damage) and against the declared-length limit
             if length > len(view) - pos:
                 raise WireError(f"field {number} declares {length} bytes, but only {len(view) - pos} are left")
-            limits.DECLARED_BYTES.check(length, source=f"protobuf field {number}")
+            if length > longest:
+                limits.DECLARED_BYTES.check(length, source=f"protobuf field {number}")
             yield number, wire, view[pos:pos + length]
             pos += length
         elif wire == 5:
