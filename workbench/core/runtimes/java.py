@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.core import processes
 from workbench.core.runtimes.base import Availability
 
 MIN_JAVA = 11
@@ -28,8 +29,7 @@ class JavaInstall:
 
 def _version_of(executable: str) -> tuple[int | None, str]:
     try:
-        proc = subprocess.run([executable, "-version"], capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
+        proc = processes.run([executable, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     text = proc.stderr + proc.stdout
