@@ -154,7 +154,8 @@ def test_overview_reads_like_prose(qtbot, window, samples, wait_loaded) -> None:
     wait_loaded(window, 1)
     view = window.show_page("overview")
     # a SavedModel asks for trust (loading runs its graph); this window's prompt trusts it
-    assert view.fact_labels["Loaded"].text() == "read from the file; each runtime loads it to predict · trusted by you"
+    assert view.fact_labels["Loaded"].text() == ("read from the file; each runtime loads it to predict"
+                                                 " · trusted by you")
     assert view.inputs.isColumnHidden(4)       # no input of this model accepts missing values
     items = [view.metadata.topLevelItem(i) for i in range(view.metadata.topLevelItemCount())]
     values = {item.text(0): item.text(1) for item in items}
