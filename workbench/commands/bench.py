@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from workbench.commands._benchcli import add_result_arguments
-from workbench.commands.common import seconds, whole_number
+from workbench.commands.common import TRUST_HELP, seconds, whole_number
 
 NAME = "bench"
 HELP = "Benchmark local inference: runtimes x batch sizes, per-call percentiles, rows/s and memory."
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end-to-end", action="store_true",
                         help="time the whole predict (rows in, results out) instead of the runtime's own call on "
                         "inputs converted beforehand (the default; conversion is then reported as 'prep us')")
-    parser.add_argument("--trust", action="store_true", help="allow loading pickles (runs code from the file)")
+    parser.add_argument("--trust", action="store_true", help=TRUST_HELP)
     add_result_arguments(parser)
 
 

@@ -55,3 +55,8 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number of seconds, zero or more, got {text}")
     return value
+
+
+#: --trust, worded once for every command that loads models
+TRUST_HELP = ("load models whose loading runs code from the file (pickle/joblib, TensorFlow SavedModels, Keras "
+              "files with Lambda layers): only for files you trust")

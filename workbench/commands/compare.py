@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.commands.common import print_json, whole_number
+from workbench.commands.common import TRUST_HELP, print_json, whole_number
 from workbench.commands.predict import format_table
 
 NAME = "compare"
@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--worst", type=whole_number(0), default=5,
                         help="how many of the most different rows to show (default 5)")
     parser.add_argument("--trust", action="store_true",
-                        help="load pickles (unpickling runs code from the file: only for files you trust)")
+                        help=TRUST_HELP)
     parser.add_argument("--json", action="store_true", help="print the parity report as JSON")
 
 

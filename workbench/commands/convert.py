@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.commands.common import fail, print_json
+from workbench.commands.common import TRUST_HELP, fail, print_json
 
 NAME = "convert"
 HELP = "Convert a model to ONNX, PMML, SavedModel or a TF Serving bundle and prove parity on rows."
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="model name (TF Serving bundle; default: from the file name)")
     parser.add_argument("--version", type=int, help="TF Serving version folder (default: next free version)")
     parser.add_argument("--trust", action="store_true",
-                        help="load pickles (unpickling runs code from the file: only for files you trust)")
+                        help=TRUST_HELP)
     parser.add_argument("--force", action="store_true",
                         help="overwrite an existing output file, or an existing SavedModel folder (never "
                              "another folder, never a folder by a file or a file by a folder)")

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(works without a display: Qt's offscreen platform is used then)")
     parser.add_argument("--view", choices=VIEWS, default="overview", help="the view to show (default overview)")
     parser.add_argument("--trust", action="store_true",
-                        help="load pickle/joblib FILES without asking (they run code: only files you trust)")
+                        help="load FILES without asking even where loading runs code from them (pickle/joblib, SavedModel, "
+                             "Keras with Lambda layers): only files you trust")
     parser.add_argument("--theme", choices=("system", "light", "dark"), default=None,
                         help="colour theme (default: the saved choice, else follow the system)")
 

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="model file or folder (SavedModel or TF Serving base folder)")
     parser.add_argument("--json", action="store_true", help="print the ModelInfo JSON contract")
     parser.add_argument("--trust", action="store_true",
-                        help="load pickles fully (unpickling runs code from the file: only for files you trust)")
+                        help="load pickles fully (unpickling runs code from the file: only for files you trust); SavedModels "
+                             "and Keras files are read without loading")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from workbench.commands.common import print_json
+from workbench.commands.common import TRUST_HELP, print_json
 
 NAME = "predict"
 HELP = "Run a model on feature rows (CSV or JSON records) in one of its runtimes and show the predictions."
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the format's natural one)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for --generate (default 0)")
     parser.add_argument("--trust", action="store_true",
-                        help="load pickles (unpickling runs code from the file: only for files you trust)")
+                        help=TRUST_HELP)
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
 
 
