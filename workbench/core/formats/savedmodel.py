@@ -21,7 +21,7 @@ from workbench.core.formats.common import file_facts
 from workbench.core.formats.protowire import WireError, fields, message, signed64, text, varint
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
-#: tensorflow.DataType enum -> numpy-style names (TFSERVING.md §2.2)
+#: tensorflow.DataType enum -> numpy-style names (tensorflow/core/framework/types.proto)
 TF_DTYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string",
              8: "complex64", 9: "int64", 10: "bool", 14: "bfloat16", 17: "uint16", 19: "float16",
              22: "uint32", 23: "uint64"}

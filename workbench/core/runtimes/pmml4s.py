@@ -3,7 +3,7 @@
 pypmml runs PMML4S in a separate `java` process (py4j gateway), started once per workbench
 process on first use and stopped at exit (it also dies with its parent: py4j's die_on_exit).
 It must not use its JPype bridge: JPype allows one JVM per process, and that one belongs to the
-`jpmml` runtime (see STACK.md). A whole batch goes to Java as one JSON document.
+`jpmml` runtime (docs/stack-traps.md). A whole batch goes to Java as one JSON document.
 """
 
 from __future__ import annotations

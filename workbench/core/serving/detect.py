@@ -1,6 +1,6 @@
 """Protocol detection and endpoint URL parsing: TF Serving REST vs KServe v1 vs Open Inference Protocol v2.
 
-Sniff rules (TFSERVING.md sections 1.1, 4.1, 4.2):
+Sniff rules (from TF Serving's REST API, KServe's v1 protocol and the Open Inference Protocol v2):
 * GET /v1/models[/{name}]: a `model_version_status` body, or a TF Serving error string ("Missing model name
   in request.", "Could not find any versions of model", "Servable not found") means TF Serving; a
   `{"models": [...]}` or `{"name", "ready"}` body means KServe v1.
