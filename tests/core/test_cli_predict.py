@@ -136,8 +136,6 @@ def _bad_rows(tmp_path: Path, kind: str) -> Path:
 @pytest.mark.parametrize("kind, message", [
     ("missing_column", "error: the rows do not fit the model (1 column problem): missing column 'petal_width' "
                        "(model input, float32)"),
-    ("extra_column", "error: the rows do not fit the model (1 column problem): unexpected column 'species' "
-                     "(not a model input: remove it)"),
     ("text_in_numeric", "error: the rows do not fit the model (2 bad values): row 2, column 'sepal_length': "
                         "'five' is not a number (float32); row 3, column 'petal_width': 'wide' is not a number "
                         "(float32) (rows are counted from 1, header excluded)"),
@@ -149,6 +147,22 @@ def test_predict_bad_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path, ki
     code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", rows)
     assert code == 2 and out == ""
     assert err == message.format(path=rows) + "\n"
+
+
+def test_predict_extra_column_is_ignored_with_a_warning_unless_strict(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    rows = _bad_rows(tmp_path, "extra_column")
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", rows, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["rows"] == 3
+    assert doc["warnings"] == ["ignored 1 column the model does not take: 'species' (pass --strict to refuse them)"]
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", rows)
+    assert code == 0 and "warning: ignored 1 column the model does not take: 'species'" in err
+    code, out, err = run_cli(capsys, "predict", sample_path("iris_logreg_onnx"), "--rows", rows, "--strict")
+    assert code == 2 and out == ""
+    assert err == ("error: the rows do not fit the model (1 column problem): unexpected column 'species' "
+                   "(not a model input: remove it)\n")
 
 
 # ------------------------------------------------------------------------------------- compare
@@ -218,7 +232,7 @@ def test_compare_one_model_in_two_runtimes(capsys: pytest.CaptureFixture[str]) -
 def test_compare_bad_rows_is_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rows = _bad_rows(tmp_path, "extra_column")
     code, out, err = run_cli(capsys, "compare", sample_path("iris_logreg_skops"), sample_path("iris_logreg_onnx"),
-                             "--rows", rows)
+                             "--rows", rows, "--strict")
     assert code == 2 and out == ""
     assert err.startswith("error: model A (") and "unexpected column 'species'" in err
 

@@ -13,6 +13,7 @@ from tests.conftest import SAMPLES_DIR, sample_entries
 from workbench.core.errors import InputRowsError
 from workbench.core.rows import LAYOUT_ATTR, generate_rows, input_arrays, prepare_rows, read_rows
 from workbench.core.types import ModelInfo, TensorSpec
+from workbench.core.rows.layout import set_strict_columns
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 
@@ -129,10 +130,22 @@ def test_missing_column_is_named() -> None:
     assert "missing column 'petal_width'" in str(err.value)
 
 
-def test_extra_column_is_named() -> None:
+def test_extra_column_is_ignored_and_named_in_a_warning() -> None:
     frame = pd.DataFrame({**{name: ["1"] for name in IRIS}, "species": ["setosa"]})
-    with pytest.raises(InputRowsError) as err:
-        prepare_rows(frame, iris_info())
+    prepared = prepare_rows(frame, iris_info())
+    assert list(prepared.columns) == IRIS
+    assert prepared.attrs["warnings"] == ["ignored 1 column the model does not take: 'species' "
+                                          "(pass --strict to refuse them)"]
+
+
+def test_extra_column_is_refused_when_strict() -> None:
+    frame = pd.DataFrame({**{name: ["1"] for name in IRIS}, "species": ["setosa"]})
+    set_strict_columns(True)
+    try:
+        with pytest.raises(InputRowsError) as err:
+            prepare_rows(frame, iris_info())
+    finally:
+        set_strict_columns(False)
     assert err.value.problems == ["unexpected column 'species' (not a model input: remove it)"]
 
 
@@ -160,10 +173,9 @@ def test_column_and_cell_problems_together() -> None:
         prepare_rows(frame, iris_info())
     assert err.value.problems == [
         "missing column 'petal_width' (model input, float64)",
-        "unexpected column 'extra' (not a model input: remove it)",
         "row 1, column 'sepal_length': 'oops' is not a number (float64)",
     ]
-    assert "(2 column problems, 1 bad value)" in str(err.value)
+    assert "(1 column problem, 1 bad value)" in str(err.value)
 
 
 def test_long_problem_lists_are_cut_in_the_message_but_kept_whole() -> None:

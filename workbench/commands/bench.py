@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time the whole predict (rows in, results out) instead of the runtime's own call on "
                         "inputs converted beforehand (the default; conversion is then reported as 'prep us')")
     parser.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    from workbench.commands.predict import add_strict
+
+    add_strict(parser)
     add_result_arguments(parser)
 
 
@@ -51,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.bench.results import from_local, save_result
     from workbench.core.errors import WorkbenchError
 
+    from workbench.commands.predict import apply_strict
+
+    apply_strict(args)
     batch_sizes = parse_int_list(args.batch_sizes, "batch size")
     if args.duration is not None and not (0 < args.duration < float("inf")):  # NaN fails both
         raise WorkbenchError(f"--duration must be a positive number of seconds, got {args.duration}")

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust", action="store_true",
                         help=TRUST_HELP)
     parser.add_argument("--json", action="store_true", help="print the parity report as JSON")
+    from workbench.commands.predict import add_strict
+
+    add_strict(parser)
 
 
 def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool,
@@ -61,10 +64,11 @@ def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.commands.predict import load_rows
+    from workbench.commands.predict import apply_strict, load_rows
     from workbench.core.compare import check_tolerances, compare_batches
     from workbench.core.runtimes import open_model
 
+    apply_strict(args)
     check_tolerances(args.atol, args.rtol)
     opened = None
     if getattr(args, "generate", None) is not None:  # rows from A's schema: load A once, before them

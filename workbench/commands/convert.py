@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--atol", type=float, default=None,
                         help="absolute tolerance (default 1e-5, 1e-4 when the converted model runs in float32)")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    from workbench.commands.predict import add_strict
+
+    add_strict(parser)
     parser.add_argument("--list", action="store_true",
                         help="only list every target with 'possible' or the reason it is not, then exit")
     parser.add_argument("--json", action="store_true",
@@ -69,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.conversion import convert_and_prove
     from workbench.core.errors import WorkbenchError
 
+    from workbench.commands.predict import apply_strict
+
+    apply_strict(args)
     if args.list:
         return _list_targets(args)
     if not args.target or not args.out:

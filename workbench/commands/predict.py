@@ -15,6 +15,21 @@ HELP = "Run a model on feature rows (CSV or JSON records) in one of its runtimes
 
 MAX_CLASS_COLUMNS = 8
 
+#: --strict, worded once for predict, compare, bench and convert
+STRICT_HELP = ("refuse rows with columns the model does not take (an id, a label, unused PMML fields); "
+               "by default they are ignored and named in a warning")
+
+
+def add_strict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true", help=STRICT_HELP)
+
+
+def apply_strict(args: argparse.Namespace) -> None:
+    """--strict for this command (every run sets it, so one process can run several commands)."""
+    from workbench.core.rows.layout import set_strict_columns
+
+    set_strict_columns(bool(getattr(args, "strict", False)))
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model file or folder")
@@ -30,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust", action="store_true",
                         help=TRUST_HELP)
     parser.add_argument("--json", action="store_true", help="print the predictions as JSON")
+    add_strict(parser)
 
 
 def load_rows(args: argparse.Namespace, model: str, trust: bool, info: Any = None) -> Any:
@@ -70,6 +86,7 @@ def predict(args: argparse.Namespace) -> tuple[Any, Any, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_strict(args)
     info, batch, warnings = predict(args)
     if args.json:
         print_json({

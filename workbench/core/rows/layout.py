@@ -78,8 +78,15 @@ def _positional_layout(columns: list[str], info: ModelInfo,
     return {name: [col] for name, col in zip(names, columns, strict=True)}
 
 
-def plan_layout(columns: Sequence[str], info: ModelInfo) -> tuple[dict[str, list[str]], list[str]]:
-    """Decide which columns feed which input; returns (layout, problems about columns)."""
+def plan_layout(columns: Sequence[str], info: ModelInfo, *,
+                strict: bool | None = None) -> tuple[dict[str, list[str]], list[str]]:
+    """Decide which columns feed which input; returns (layout, problems about columns).
+
+    Columns no input takes (an id, a label, DataDictionary fields a PMML MiningSchema leaves out) are
+    not problems (`extra_columns` names them, for a warning) unless `strict` (default:
+    `strict_columns()`, the CLI's --strict), where each is refused."""
+    if strict is None:
+        strict = _STRICT[0]
     if not info.inputs:
         raise InputRowsError(f"the model {info.path} does not describe its inputs, so rows cannot be mapped",
                              hint="for a pickle, pass --trust so the model can be loaded and inspected")
@@ -127,10 +134,39 @@ def plan_layout(columns: Sequence[str], info: ModelInfo) -> tuple[dict[str, list
                                 f"(input {spec.name!r} takes {width} features per row)")
             layout[spec.name] = prefixed
             taken.update(prefixed)
-    for col in columns:
-        if col not in taken:
-            problems.append(f"unexpected column {col!r} (not a model input: remove it)")
+    if strict:
+        for col in columns:
+            if col not in taken:
+                problems.append(f"unexpected column {col!r} (not a model input: remove it)")
     return layout, problems
+
+
+#: process-wide default of `plan_layout`'s `strict` (set by the CLI's --strict for one command)
+_STRICT = [False]
+
+
+def set_strict_columns(strict: bool) -> None:
+    """Refuse columns no model input takes (--strict), or ignore them with a warning (the default)."""
+    _STRICT[0] = bool(strict)
+
+
+def strict_columns() -> bool:
+    return _STRICT[0]
+
+
+def extra_columns(columns: Sequence[str], layout: dict[str, list[str]]) -> list[str]:
+    """Columns of the rows that no model input takes, in file order."""
+    used = {c for cols in layout.values() for c in cols}
+    return [str(c) for c in columns if str(c) not in used]
+
+
+def extra_columns_warning(extra: Sequence[str]) -> str | None:
+    """The warning that names ignored columns, or None."""
+    if not extra:
+        return None
+    shown = ", ".join(repr(c) for c in extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
+    return (f"ignored {len(extra)} column{'s' if len(extra) != 1 else ''} the model does not take: {shown} "
+            "(pass --strict to refuse them)")
 
 
 def layout_of(frame: pd.DataFrame, info: ModelInfo) -> dict[str, list[str]]:

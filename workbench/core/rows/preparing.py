@@ -11,7 +11,7 @@ import pandas as pd
 from workbench.core.errors import InputRowsError
 from workbench.core.rows.categories import category_warnings, unknown_categories
 from workbench.core.rows.coercion import CellProblem, coerce_column
-from workbench.core.rows.layout import LAYOUT_ATTR, plan_layout
+from workbench.core.rows.layout import LAYOUT_ATTR, extra_columns, extra_columns_warning, plan_layout
 from workbench.core.rows.reading import _clip, separator_hint
 from workbench.core.types import ModelInfo
 
@@ -78,6 +78,9 @@ def prepare_rows(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:
                         for c in order}, index=frame.index)
     out.attrs[LAYOUT_ATTR] = {k: list(v) for k, v in layout.items()}
     warnings = category_warnings(unknown)
+    ignored = extra_columns_warning(extra_columns(list(frame.columns), layout))
+    if ignored:
+        warnings.insert(0, ignored)
     if warnings:
         out.attrs["warnings"] = warnings
     return out

@@ -65,10 +65,15 @@ def _read_csv(p: Path, text: str) -> pd.DataFrame:
         records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise InputRowsError(f"rows file {p} is not valid CSV: {exc}") from None
-    records = [r for r in records if r and any(c.strip() for c in r)]
-    if not records:
+    # blank lines before the header and after the last row are layout, not rows; every line between is a
+    # row, an all-empty one included (all-missing is valid input for trees and PMML): never dropped, or
+    # every later prediction would be shifted against its input row
+    filled = [i for i, r in enumerate(records) if r and any(c.strip() for c in r)]
+    if not filled:
         raise InputRowsError(f"rows file {p} is empty")
+    records = records[filled[0]:filled[-1] + 1]
     header = [h.strip() for h in records[0]]
+    records = [records[0], *[r if r else [""] * len(header) for r in records[1:]]]
     if any(not h for h in header):
         blank = [i + 1 for i, h in enumerate(header) if not h]
         raise InputRowsError(f"rows file {p} is not a CSV with a header line: column(s) {blank} have no name",
