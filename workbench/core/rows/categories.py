@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.core.rows.layout import is_tensor_input
+from workbench.core.rows.layout import LAYOUT_ATTR, is_tensor_input
 from workbench.core.types import ModelInfo, TensorSpec
 
 #: how many rows of one unknown value, and how many known levels, a warning names
@@ -132,4 +132,20 @@ def category_warnings(unknown: Sequence[UnknownCategory]) -> list[str]:
     if rest:
         columns = sorted({u.column for u in rest})
         out.append(f"and {len(rest)} more unknown categories in column(s) {', '.join(map(repr, columns))}")
+    return out
+
+
+def unknown_category_cells(prepared: pd.DataFrame, info: ModelInfo) -> dict[tuple[int, str], str]:
+    """(row counted from 0, column) -> why, for every cell of `prepared` (a `prepare_rows` result)
+    that holds a category the model does not know; the reason names the known categories.
+
+    `prepare_rows` refuses rows with categories the model rejects; the ones it accepts (and treats
+    as unknown) are only warned about, so an editor marks them cell by cell with this.
+    """
+    layout = prepared.attrs.get(LAYOUT_ATTR) or {}
+    columns = {str(c): prepared[c].to_numpy() for c in prepared.columns}
+    out: dict[tuple[int, str], str] = {}
+    for u in unknown_categories(columns, layout, info):
+        for row in u.rows:
+            out[(row - 1, u.column)] = u.reason()
     return out
