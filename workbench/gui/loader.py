@@ -18,6 +18,9 @@ from workbench.gui.workers import run_in_worker
 
 #: (path, format name) -> True (trust and load), False (inspect only), None (cancel)
 TrustPrompt = Callable[[str, str], bool | None]
+#: [(path, format name, reasons)] in drop order -> {path: True (trust) / False (inspect only)}; a path left
+#: out, or None for all, is not opened
+TrustManyPrompt = Callable[[list[tuple[str, str, list[str]]]], dict[str, bool] | None]
 
 
 def paths_from_mime(mime: QMimeData) -> list[str]:
@@ -48,7 +51,27 @@ def _detect(path: str) -> dict[str, Any]:
             reasons = file_ops(resolve(Path(path))[0])
         except WorkbenchError:
             reasons = []  # a damaged graph: inspection reports it
-    return {"path": path, "format": name, "runs_code": runs_code, "reasons": reasons}
+    sha256 = ""
+    if runs_code:  # trust is remembered (in sessions) by content: a changed file is asked again
+        from workbench.core.session import sha256_path
+
+        try:
+            sha256 = sha256_path(path)
+        except OSError:
+            sha256 = ""
+    return {"path": path, "format": name, "runs_code": runs_code, "reasons": reasons, "sha256": sha256}
+
+
+class _Batch:
+    """The paths of one `open_paths` call (one drop): their trust is asked once, in the order given."""
+
+    def __init__(self, order: list[str], trust: bool | None, known: dict[str, tuple[str, bool]]) -> None:
+        self.order = order
+        self.trust = trust
+        #: path -> (sha256, trusted) decided earlier (a session): used only if the sha256 is unchanged
+        self.known = known
+        self.waiting = set(order)
+        self.results: dict[str, dict[str, Any]] = {}
 
 
 def needs_trust(info: Any) -> bool:
@@ -78,9 +101,14 @@ class ModelLoader(QObject):
     sig_busy = Signal(bool)
     """True while any path is being detected or inspected."""
 
-    def __init__(self, trust_prompt: TrustPrompt, parent: QObject | None = None) -> None:
+    def __init__(self, trust_prompt: TrustPrompt, parent: QObject | None = None,
+                 trust_many: TrustManyPrompt | None = None) -> None:
         super().__init__(parent)
         self.trust_prompt = trust_prompt
+        #: asks once for every untrusted file of a drop (else `trust_prompt` is asked per file, in order)
+        self.trust_many = trust_many
+        #: path -> sha256 of the models that run code (what their trust decision is bound to)
+        self.sha256: dict[str, str] = {}
         self.pending: set[str] = set()
         self._workers: dict[str, Any] = {}
         #: path -> what loading it would touch (SavedModel file/network ops), for the trust question
@@ -88,8 +116,13 @@ class ModelLoader(QObject):
 
     # -- public API -------------------------------------------------------------------------
 
-    def open_paths(self, paths: Iterable[str | Path], trust: bool | None = None) -> int:
-        """Start opening every path; returns how many were started. `trust` skips the prompt."""
+    def open_paths(self, paths: Iterable[str | Path], trust: bool | None = None,
+                   known: dict[str, tuple[str, bool]] | None = None) -> int:
+        """Start opening every path; returns how many were started. `trust` skips the prompt; `known`
+        ({path: (sha256, trusted)}) skips it for a model whose content still has that sha256.
+
+        The untrusted files among `paths` are asked about together, once every path is detected, in the
+        order of `paths` (not in the order their detection happens to finish)."""
         if not models_core_ready():
             notify("model loading is not available yet (workbench.core.models is missing)", "error",
                    context="open")
@@ -98,18 +131,22 @@ class ModelLoader(QObject):
         from workbench.core.builtins import register_builtin_formats
 
         register_builtin_formats()
-        started = 0
+        order: list[str] = []
         for raw in paths:
             # one entry per model however it was named (relative, absolute, "..", a symlink)
             path = str(Path(raw).expanduser().resolve())
-            if path in self.pending:
+            if path in self.pending or path in order:
                 continue
+            order.append(path)
+        known = {str(Path(p).expanduser().resolve()): v for p, v in (known or {}).items()}
+        batch = _Batch(order, trust, known)
+        for path in order:
             self._set_pending(path, True)
+        for path in order:
             self._workers[path] = run_in_worker(_detect, path, name=f"detect {Path(path).name}",
-                                                on_result=lambda r, t=trust: self._detected(r, t),
-                                                on_error=lambda exc, p=path: self._failed(p, exc))
-            started += 1
-        return started
+                                                on_result=lambda r, b=batch: self._detected(r, b),
+                                                on_error=lambda exc, p=path, b=batch: self._detect_failed(p, exc, b))
+        return len(order)
 
     def cancel(self) -> int:
         """Stop opening every pending path; returns how many were cancelled.
@@ -142,24 +179,69 @@ class ModelLoader(QObject):
         if was != self.busy:
             self.sig_busy.emit(self.busy)
 
-    def _detected(self, result: dict[str, Any], trust: bool | None) -> None:
+    def _detect_failed(self, path: str, exc: BaseException, batch: _Batch) -> None:
+        self._failed(path, exc)
+        batch.waiting.discard(path)
+        self._ask_batch(batch)
+
+    def _detected(self, result: dict[str, Any], batch: _Batch) -> None:
         path = result["path"]
-        if path not in self.pending:  # cancelled meanwhile
+        batch.waiting.discard(path)
+        if path in self.pending:  # else cancelled meanwhile
+            batch.results[path] = result
+            if result.get("sha256"):
+                self.sha256[path] = result["sha256"]
+        self._ask_batch(batch)
+
+    def _ask_batch(self, batch: _Batch) -> None:
+        """Once every path of the drop is detected: one trust question for all that need it, then inspect."""
+        if batch.waiting:
             return
-        if result["runs_code"]:
-            self.trust_reasons[path] = list(result.get("reasons") or [])
-            if trust is None:
-                trust = self.trust_prompt(path, result["format"])
+        ready = [batch.results[p] for p in batch.order if p in batch.results and p in self.pending]
+        batch.results.clear()
+        decisions: dict[str, bool] = {}
+        ask = []
+        for r in ready:
+            if not r["runs_code"]:
+                continue
+            path = r["path"]
+            self.trust_reasons[path] = list(r.get("reasons") or [])
+            if batch.trust is not None:
+                decisions[path] = batch.trust
+            elif path in batch.known and r.get("sha256") and batch.known[path][0] == r["sha256"]:
+                decisions[path] = batch.known[path][1]
+            else:
+                ask.append((path, r["format"], self.trust_reasons[path]))
+        if ask:
+            decisions.update(self._ask(ask))
+        for r in ready:
+            path = r["path"]
+            if path not in self.pending:
+                continue
+            trust = decisions.get(path) if r["runs_code"] else False
             if trust is None:
                 notify(f"{Path(path).name}: not opened (cancelled at the trust question)", "info", context="open")
+                self._workers.pop(path, None)
                 self._set_pending(path, False)
-                return
-        else:
-            trust = False
-        self._workers[path] = run_in_worker(
-            _inspect, path, bool(trust), name=f"inspect {Path(path).name}",
-            on_result=lambda info, t=bool(trust): self._inspected(path, info, t),
-            on_error=lambda exc: self._failed(path, exc))
+                continue
+            self._workers[path] = run_in_worker(
+                _inspect, path, bool(trust), name=f"inspect {Path(path).name}",
+                on_result=lambda info, p=path, t=bool(trust): self._inspected(p, info, t),
+                on_error=lambda exc, p=path: self._failed(p, exc))
+
+    def _ask(self, items: list[tuple[str, str, list[str]]]) -> dict[str, bool]:
+        """{path: trust} for the files in `items` the user answered (one question for all if possible)."""
+        if self.trust_many is not None:
+            answer = self.trust_many(items) or {}
+            return {p: bool(answer[p]) for p, _f, _r in items if p in answer and answer[p] is not None}
+        out = {}
+        for path, fmt, _reasons in items:
+            if path not in self.pending:
+                continue
+            trust = self.trust_prompt(path, fmt)
+            if trust is not None:
+                out[path] = bool(trust)
+        return out
 
     def _inspected(self, path: str, info: Any, trusted: bool) -> None:
         if path not in self.pending:  # cancelled meanwhile

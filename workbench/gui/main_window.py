@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.gui import actions as actions_mod
-from workbench.gui.dialogs.trust import ask_trust
+from workbench.gui.dialogs.trust import ask_trust, ask_trust_many
 from workbench.gui.document import ModelDocument
 from workbench.gui.loader import ModelLoader, paths_from_mime
 from workbench.gui.notifications import NotificationArea, manager
@@ -147,7 +147,8 @@ class MainWindow(QMainWindow):
 
         # -- model and loader ---------------------------------------------------------------
         self.loader = ModelLoader(trust_prompt or (lambda path, fmt: ask_trust(
-            self, path, fmt, self.loader.trust_reasons.get(path))), self)
+            self, path, fmt, self.loader.trust_reasons.get(path))), self,
+            trust_many=None if trust_prompt is not None else (lambda items: ask_trust_many(self, items)))
         self.loader.sig_loaded.connect(self._model_loaded)
         self.loader.sig_busy.connect(self._busy)
 
