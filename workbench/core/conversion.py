@@ -54,6 +54,7 @@ from workbench.core.converters.base import (
     find_converter,
     target_status,
 )
+from workbench.core.converters.roles import task_roles, unsupervised_task
 from workbench.core.converters.thresholds import (
     explain_threshold_flips,
     threshold_rows,
@@ -643,7 +644,8 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
         rows_source = f"{len(raw)} sample rows"
     frame = _typed(raw, info)
     n_threshold = 0
-    if threshold_rows_on and model is not None:
+    task = unsupervised_task(model)
+    if threshold_rows_on and model is not None and task is None:
         extra = threshold_rows(model, info, frame)
         if extra is not None and len(extra):
             n_threshold = len(extra)
@@ -659,6 +661,15 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     session = RUNTIMES.get(converted_runtime).load(converted, converted_info, True)
     a = _predict(original, frame, info)
     b = _predict(session, _columns_for(frame, converted_info), converted_info)
+    role_names: dict[str, str] = {}
+    task_not_compared: dict[str, str] = {}
+    if task is not None and isinstance(original, NativeSession):
+        from workbench.core.rows import prepare_rows
+
+        mapped = task_roles(task, model, original._sklearn_input(prepare_rows(frame, info)), b,
+                            converted_info.format)
+        a, b = mapped.original, mapped.converted
+        role_names, task_not_compared = mapped.role_names, mapped.not_compared
     float32 = bool(notes.get("float32"))
     tol_a = atol if atol is not None else (FLOAT32_ATOL if float32 else DEFAULT_ATOL)
     parity_report = compare_batches(a, b, atol=tol_a, rtol=rtol, frame=frame)
@@ -690,6 +701,22 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
                        "label_flip": bool(flips[r]) if 0 <= r < len(flips) else None,
                        "original_label": _label_at(a, r), "converted_label": _label_at(b, r),
                        "explanation": text} for r, text in sorted(explained.items())]
+    n_sample = len(frame) - n_threshold
+    compared, not_compared = _coverage(a, b, parity, converted_info, role_names, task_not_compared)
+    parity["compared_outputs"] = compared
+    parity["not_compared"] = not_compared
+    parity["sample_rows"] = n_sample
+    parity["generated_rows"] = n_threshold
+    real_differ = [r["row"] for r in explained_rows if not r["threshold_row"]]
+    parity["sample_rows_scored_differently"] = real_differ
+    parity["verdict"] = _verdict_text(passed, compared, not_compared, real_differ, converted_info.format)
+    for r in explained_rows:
+        if r["threshold_row"]:
+            r["explanation"] = (f"generated edge-case row (not a row of your data, which has {n_sample}): "
+                                + r["explanation"])
+        else:
+            r["explanation"] = (f"row {r['row']} of your data is scored differently by the converted model: "
+                                + r["explanation"])
     tolerances = {"atol": tol_a, "rtol": rtol}
     full = {
         "source": str(source), "source_format": info.format,
@@ -701,6 +728,51 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
         "converter_notes": notes,
     }
     return Proof(parity, passed, rows_source, tolerances, explained_rows, unexplained, full)
+
+
+def _coverage(a: Any, b: Any, parity: dict[str, Any], converted_info: ModelInfo, role_names: dict[str, str],
+              task_not_compared: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """(outputs compared, {output of the original not compared: why}) of one proof."""
+    fmt = converted_info.format.upper() if converted_info.format != "savedmodel" else "SavedModel"
+    roles = parity.get("roles") or {}
+    compared = [role_names.get(r, r) for r, v in roles.items() if isinstance(v, dict) and v.get("compared", True)]
+    not_compared = dict(task_not_compared)
+    present = {"label": a.labels, "probabilities": a.probabilities, "value": a.values}
+    other = {"label": b.labels, "probabilities": b.probabilities, "value": b.values}
+    for role, arr in present.items():
+        name = role_names.get(role, role)
+        if arr is None or role in roles or name in not_compared:
+            continue
+        if other[role] is None:
+            reason = f"the {fmt} model has none"
+            if role == "probabilities" and converted_info.format == "pmml":
+                reason += (" (its PMML declares no probability output fields: JPMML-SkLearn writes none for "
+                           "this estimator; PMML4S's per-class vote fractions are not scikit-learn's "
+                           "probabilities)")
+            elif role == "label" and converted_info.format == "pmml" and b.labels is None:
+                reason += " (the engine gave no predicted value)"
+        else:
+            notes = [n for n in parity.get("notes", []) if role[:5] in n or "class" in n or "width" in n]
+            reason = "; ".join(notes) or "the two sides' outputs do not line up"
+        not_compared[name] = reason
+    return compared, not_compared
+
+
+def _verdict_text(passed: bool, compared: list[str], not_compared: dict[str, str], real_differ: list[int],
+                  fmt: str) -> str:
+    """One line: PASS/FAIL on what was compared, what was not and why, and the user's rows scored
+    differently (explained as float32 split-threshold flips)."""
+    if not compared:
+        text = "FAIL: nothing compared"
+    else:
+        text = f"{'PASS' if passed else 'FAIL'} on {', '.join(compared)}"
+    for name, why in not_compared.items():
+        text += f"; {name} not compared: {why}"
+    if real_differ:
+        shown = ", ".join(str(r) for r in real_differ[:10]) + (" ..." if len(real_differ) > 10 else "")
+        text += (f"; {len(real_differ)} row(s) of your data scored differently by the converted model (rows {shown}: "
+                 "a value on a split threshold, float32 in the converted runtime)")
+    return text
 
 
 def _columns_for(frame: pd.DataFrame, info: ModelInfo) -> pd.DataFrame:

@@ -300,10 +300,88 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
         import onnxmltools
 
         tool += f" + onnxmltools {onnxmltools.__version__}"
+    float32 = True
+    if not text:
+        onx, float32 = _maybe_double_trees(onx, request, [c for c, _ in columns])
     _set_metadata(onx, info, request, tool)
-    request.notes.update({"float32": True, "tool": tool, "opset": int(opset)})
+    request.notes.update({"float32": float32, "tool": tool, "opset": int(opset)})
     request.report(0.8, "checking the ONNX graph")
     return _save(onx, request.output)
+
+
+def _float32_rows_differ(onx: Any, model: Any, rows: Any, columns: list[str]) -> list[int]:
+    """0-based indexes of the sample rows on which the float32 graph differs from the model (label, or
+    a probability/value beyond FLOAT32_ATOL)."""
+    import numpy as np
+    import onnxruntime as ort
+    import pandas as pd
+
+    if rows is None or any(c not in rows.columns for c in columns) or not len(rows):
+        return []
+    data = rows.loc[:, columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {c: data[c].to_numpy(np.float32).reshape(-1, 1) for c in columns}
+    out = session.run(None, feeds)
+    X = data if getattr(model, "feature_names_in_", None) is not None else data.to_numpy()
+    if hasattr(model, "predict_proba") and getattr(model, "classes_", None) is not None:
+        ref = np.asarray(model.predict_proba(X), np.float64)
+        got = np.asarray(out[1], np.float64).reshape(len(data), -1)
+        flips = np.asarray(model.predict(X)).reshape(-1) != np.asarray(out[0]).reshape(-1)
+    else:
+        ref = np.asarray(model.predict(X), np.float64).reshape(len(data), -1)
+        got = np.asarray(out[0], np.float64).reshape(len(data), -1)
+        flips = np.zeros(len(data), dtype=bool)
+    if ref.shape != got.shape:
+        return []
+    diff = np.nan_to_num(np.abs(ref - got), nan=np.inf).max(axis=1)
+    return [int(i) for i in np.flatnonzero((diff > FLOAT32_ATOL) | flips)]
+
+
+#: the tolerance of float32 graphs in the proof (workbench.core.conversion.FLOAT32_ATOL)
+FLOAT32_ATOL = 1e-4
+
+
+def _maybe_double_trees(onx: Any, request: ConversionRequest, columns: list[str]) -> tuple[Any, bool]:
+    """Option `double_trees`: True rewrites the tree node to ai.onnx.ml opset-5 TreeEnsemble with the
+    model's float64 thresholds (double inputs); "auto" does so only when the model compares in float64
+    and the float32 graph scores some sample rows differently; False never. Returns (graph, float32)."""
+    from workbench.core.converters.onnx_double import NotRewritable, compares_in_float64, to_double_trees
+
+    wanted = request.option("double_trees", "auto")
+    model = request.model
+    if wanted is False or wanted in ("false", "no", "off", "0"):
+        return onx, True
+    forced = wanted is True or wanted in ("true", "yes", "on", "1")
+    if not forced and not compares_in_float64(model):
+        return onx, True
+    try:
+        double = to_double_trees(onx, model)
+    except NotRewritable as exc:
+        request.notes["double_trees"] = False
+        request.notes["double_trees_reason"] = f"float64 trees not possible: {exc}"
+        if forced:
+            raise ConversionFailed(f"ONNX: --option double_trees: {exc}") from None
+        return onx, True
+    if not forced:
+        try:
+            differ = _float32_rows_differ(onx, model, request.rows, columns)
+        except Exception as exc:  # noqa: BLE001 - the check is advice; the proof decides
+            differ = []
+            request.notes["double_trees_check_error"] = f"{type(exc).__name__}: {_short(exc)}"
+        if not differ:
+            request.notes["double_trees"] = False
+            request.notes["double_trees_reason"] = ("float32 thresholds kept: the float32 graph scores every "
+                                                    "sample row like the model (option double_trees=true "
+                                                    "forces float64)")
+            return onx, True
+        shown = ", ".join(str(r + 1) for r in differ[:10]) + (" ..." if len(differ) > 10 else "")
+        request.notes["double_trees_reason"] = (f"float32 thresholds would score {len(differ)} sample row(s) "
+                                                f"differently (rows {shown}): written with float64 thresholds")
+    else:
+        request.notes["double_trees_reason"] = "float64 thresholds requested (option double_trees=true)"
+    request.notes["double_trees"] = True
+    request.notes["ml_opset"] = 5
+    return double, False
 
 
 def _first_is_column_transformer(model: Any) -> bool:
@@ -444,7 +522,7 @@ register_converter(Converter(
     key="sklearn-onnx", target="onnx", sources=("sklearn",),
     title="scikit-learn -> ONNX (skl2onnx, onnxmltools for LightGBM/XGBoost)",
     check=check_sklearn, convert=convert_sklearn_model, output_format="onnx",
-    options={"target_opset": None}, tool="skl2onnx"))
+    options={"target_opset": None, "double_trees": "auto"}, tool="skl2onnx"))
 
 register_converter(Converter(
     key="booster-onnx", target="onnx", sources=("lightgbm", "xgboost"),
