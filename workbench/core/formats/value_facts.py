@@ -285,6 +285,49 @@ def xgboost_split_thresholds(learner_doc: dict[str, Any]) -> dict[int, list[floa
         except (KeyError, TypeError, ValueError):
             continue
         split = left != -1
+        kinds = tree.get("split_type") if isinstance(tree, dict) else None
+        if isinstance(kinds, list | bytes | np.ndarray) and len(kinds) == len(split):
+            split &= np.asarray(list(kinds)).reshape(-1) == 0  # categorical splits hold no threshold
         for feature, value in zip(index[split].tolist(), condition[split].tolist(), strict=True):
             out.setdefault(int(feature), []).append(float(value))
     return out
+
+
+# ------------------------------------------------------------------------------ producer versions
+
+def version_tuple(text: Any) -> tuple[int, ...] | None:
+    """(major, minor, patch...) of a version string or list ("3.4.1", "v4", [3, 4, 1], "1.5.0rc1");
+    None when it holds no number."""
+    if isinstance(text, list | tuple):
+        parts = [p for p in text if isinstance(p, int) and not isinstance(p, bool)]
+        return tuple(parts) if parts and len(parts) == len(text) else None
+    found = re.match(r"\s*v?(\d+(?:\.\d+)*)", str(text or ""))
+    return tuple(int(p) for p in found.group(1).split(".")[:4]) if found else None
+
+
+def installed_version(module: str) -> str | None:
+    """The installed version of a library by its import name (read without importing it)."""
+    from importlib import metadata
+
+    for dist in {"xgboost": ("xgboost", "xgboost-cpu"), "sklearn": ("scikit-learn",),
+                 "keras": ("keras",), "tensorflow": ("tensorflow", "tensorflow-cpu")}.get(module, (module,)):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def newer_file_warning(library: str, module: str, file_version: Any, *, subject: str | None = None,
+                       depth: int = 3) -> str | None:
+    """A warning when the file was written by a newer `library` than the one installed (compared
+    on the first `depth` parts of the versions), else None. `subject` replaces "the file was
+    written by <library> <version>"."""
+    written, installed = version_tuple(file_version), version_tuple(installed_version(module))
+    if written is None or installed is None or written[:depth] <= installed[:depth]:
+        return None
+    shown = ".".join(map(str, written)) if isinstance(file_version, list | tuple) else str(file_version)
+    package = {"sklearn": "scikit-learn"}.get(module, module)
+    return (f"version skew: {subject or f'the file was written by {library} {shown}'}, newer than the installed "
+            f"{library} {installed_version(module)}: its predictions may differ from the library that wrote "
+            f"the file (pip install -U {package} to match)")

@@ -11,7 +11,7 @@ from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe, one_load_at_a_time
 from workbench.core.formats import ubjson
 from workbench.core.formats.common import damaged, file_facts, read_model_bytes
-from workbench.core.formats.value_facts import widen, xgboost_split_thresholds
+from workbench.core.formats.value_facts import newer_file_warning, version_tuple, widen, xgboost_split_thresholds
 from workbench.core.types import ModelInfo, TensorSpec
 
 _UBJ_LENGTH_MARKERS = b"iUIlL"
@@ -116,9 +116,25 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     except (IndexError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise damaged(path, "XGBoost", f"a tree's split arrays do not fit together ({type(exc).__name__}: "
                       f"{_first_line(exc)})") from None
-    inputs = [TensorSpec(str(n), "float32" if t in ("float", "q") else ("int64" if t == "int" else "float32"),
-                         (None,), accepts_missing=True, value_range=ranges.get(i), range_from_splits=True)
-              for i, (n, t) in enumerate(zip(names, types))]
+    model = _section(_section(learner, "gradient_booster", path, "learner/"), "model", path,
+                     "learner/gradient_booster/")
+    cats = recorded_categories(_gbtree_model(learner), len(names), path)
+    inputs = []
+    warnings = []
+    for i, (n, t) in enumerate(zip(names, types)):
+        if t == "c":
+            levels = cats[i] if cats is not None and i < len(cats) else None
+            if levels:
+                inputs.append(TensorSpec(str(n), _category_dtype(levels), (None,), categories=tuple(levels),
+                                         accepts_missing=True, description="category"))
+                continue
+            inputs.append(TensorSpec(str(n), "float32", (None,), accepts_missing=True, description="category codes"))
+            warnings.append(f"input {str(n)!r} is categorical but the file does not record its categories "
+                            "(XGBoost before 3.1 did not): give the category codes (0, 1, ...) the model was "
+                            "trained on, not the values")
+            continue
+        inputs.append(TensorSpec(str(n), "float32" if t in ("float", "q") else ("int64" if t == "int" else "float32"),
+                                 (None,), accepts_missing=True, value_range=ranges.get(i), range_from_splits=True))
     num_class = _count(params, "num_class", limits.CLASSES, path)
     if objective.startswith("binary:"):
         task, classes = "classification", [0, 1]
@@ -132,21 +148,139 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                                                                   (None, len(classes or [])))]
                if task == "classification" else [TensorSpec("value", "float32", (None,))])
     version = doc.get("version")
-    warnings = [] if learner.get("feature_names") else [
-        "the booster has no feature names: inputs are f0..fN-1 in column order"]
-    model = _section(_section(learner, "gradient_booster", path, "learner/"), "model", path,
-                     "learner/gradient_booster/")
-    trees = model.get("trees", [])
+    if not learner.get("feature_names"):
+        warnings.insert(0, "the booster has no feature names: inputs are f0..fN-1 in column order")
+    warnings.extend(version_warnings(doc, path))
+    trees = _gbtree_model(learner).get("trees", [])
     if not isinstance(trees, list):
         raise damaged(path, "XGBoost", "'learner/gradient_booster/model/trees' is not a list")
     metadata: dict[str, Any] = {"objective": objective, "num_class": num_class, "feature_count": len(inputs),
                                 "num_trees": len(trees), "base_score": params.get("base_score"),
                                 "encoding": "ubj" if is_ubj(raw[:64]) else "json"}
+    booster_name = _section(learner, "gradient_booster", path, "learner/").get("name")
+    if isinstance(booster_name, str):
+        metadata["booster"] = booster_name
+    categorical = [spec.name for spec in inputs if spec.description == "category"]
+    if categorical:
+        metadata["categorical_inputs"] = categorical
     metadata.update(file_facts(path))
     return ModelInfo(path=str(path), format="xgboost", framework="xgboost",
                      framework_version=".".join(str(v) for v in version) if isinstance(version, list) else None,
                      task=task, inputs=inputs, outputs=outputs, classes=classes, metadata=metadata,
                      warnings=warnings, loaded=True)
+
+
+def _gbtree_model(learner: dict[str, Any]) -> dict[str, Any]:
+    """The tree model of a gbtree booster, or of a DART booster's inner gbtree ({} otherwise)."""
+    booster = learner.get("gradient_booster")
+    if not isinstance(booster, dict):
+        return {}
+    model = booster.get("model")
+    if not isinstance(model, dict):
+        inner = booster.get("gbtree")
+        model = inner.get("model") if isinstance(inner, dict) else None
+    return model if isinstance(model, dict) else {}
+
+
+def recorded_categories(model: dict[str, Any], n_features: int, path: Path) -> list[list[Any] | None] | None:
+    """The training categories XGBoost (3.1+) records per feature in `model/cats/enc`: numbers as a
+    list, strings as Arrow-style offsets into UTF-8 bytes; None per numeric feature, None overall when
+    the file records none. A value is fed as its index in its feature's list."""
+    cats = model.get("cats")
+    enc = cats.get("enc") if isinstance(cats, dict) else None
+    if not isinstance(enc, list) or not enc:
+        return None
+    if len(enc) > n_features:
+        raise damaged(path, "XGBoost", f"'cats/enc' has {len(enc)} entries for {n_features} features")
+    out: list[list[Any] | None] = []
+    for i, entry in enumerate(enc):
+        if not isinstance(entry, dict):
+            raise damaged(path, "XGBoost", f"'cats/enc' entry {i} is not an object")
+        values, offsets = entry.get("values"), entry.get("offsets")
+        if isinstance(values, bytes | bytearray):
+            values = list(values)
+        if not isinstance(values, list) or not values:
+            out.append(None)
+            continue
+        limits.CLASSES.check(len(values), source=f"{path.name}: categories of feature {i}")
+        try:
+            if isinstance(offsets, list) and offsets:  # strings: values[offsets[k]:offsets[k+1]] is category k
+                data = bytes(values)
+                ends = [int(o) for o in offsets]
+                if any(b < a for a, b in zip(ends, ends[1:])) or ends[0] < 0 or ends[-1] > len(data):
+                    raise ValueError("offsets out of order or beyond the data")
+                out.append([data[a:b].decode("utf-8") for a, b in zip(ends, ends[1:])])
+            else:
+                if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                    raise ValueError("a numeric category that is not a number")
+                out.append(list(values))
+        except (ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+            raise damaged(path, "XGBoost", f"the categories of feature {i} cannot be read ({_first_line(exc)})") from None
+    return out
+
+
+def _category_dtype(levels: list[Any]) -> str:
+    if all(isinstance(v, str) for v in levels):
+        return "string"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in levels):
+        return "int64"
+    return "float64"
+
+
+#: top-level document keys of the booster kinds the installed XGBoost may not know
+_DART_KEYS = ("weight_drop",)
+
+
+def version_warnings(doc: dict[str, Any], path: Path) -> list[str]:
+    """Version skew: the file was written by a newer XGBoost than the installed one; then also the
+    model's parts the installed XGBoost does not keep when it reads the file (it ignores them)."""
+    version = doc.get("version")
+    skew = newer_file_warning("XGBoost", "xgboost", version)
+    if skew is None:
+        return []
+    out = [skew]
+    learner = doc.get("learner") if isinstance(doc.get("learner"), dict) else {}
+    booster = learner.get("gradient_booster") if isinstance(learner.get("gradient_booster"), dict) else {}
+    if booster.get("name") == "dart":
+        out.append("a DART booster written by a newer XGBoost: its tree weights (weight_drop) are applied as the "
+                   "installed XGBoost reads them, which may not be how the newer one meant them")
+    dropped = _unknown_keys(doc, path)
+    if dropped:
+        shown = ", ".join(dropped[:5]) + (f" and {len(dropped) - 5} more" if len(dropped) > 5 else "")
+        out.append(f"the installed XGBoost does not know parts of this file and ignores them: {shown}")
+    return out
+
+
+def _key_paths(value: Any, prefix: str, out: set[str], depth: int = 0) -> None:
+    if depth > 12:
+        return
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _key_paths(inner, f"{prefix}/{key}" if prefix else str(key), out, depth + 1)
+    elif isinstance(value, list) and value and isinstance(value[0], dict | list):
+        for inner in value[:64]:
+            _key_paths(inner, prefix + "[]", out, depth + 1)
+    if prefix:
+        out.add(prefix)
+
+
+def _unknown_keys(doc: dict[str, Any], path: Path) -> list[str]:
+    """Key paths of the file that the installed XGBoost drops when it loads and saves the model again."""
+    try:
+        import xgboost
+    except ImportError:
+        return []
+    try:
+        booster = xgboost.Booster(model_file=str(path))
+        again = json.loads(bytes(booster.save_raw(raw_format="json")))
+    except Exception:  # noqa: BLE001 -- an unreadable file is reported when it is loaded
+        return []
+    mine: set[str] = set()
+    theirs: set[str] = set()
+    _key_paths(doc, "", mine)
+    _key_paths(again, "", theirs)
+    dropped = sorted(mine - theirs)
+    return [k for k in dropped if not any(k.startswith(d + "/") or k.startswith(d + "[]") for d in dropped if d != k)]
 
 
 @one_load_at_a_time

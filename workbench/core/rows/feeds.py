@@ -134,3 +134,45 @@ def input_arrays(frame: pd.DataFrame, info: ModelInfo) -> dict[str, np.ndarray]:
     Sessions that predict many frames keep a `FeedPlans` instead of calling this each time.
     """
     return feed_plan(frame, info).arrays(frame)
+
+
+def category_codes(values: np.ndarray, categories: tuple[Any, ...] | list[Any]) -> np.ndarray:
+    """Each value's index in `categories` (the model's training categories, in their order), -1 for
+    missing and unknown values: the codes of a pandas Categorical with exactly these categories."""
+    from workbench.core.rows.categories import natural_level
+
+    index: dict[Any, int] = {}
+    for code, level in enumerate(categories):
+        index.setdefault(_code_key(natural_level(level)), code)
+    out = np.full(len(values), -1, dtype=np.int64)
+    for i, value in enumerate(np.asarray(values, dtype=object).tolist()):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
+        out[i] = index.get(_code_key(natural_level(value)), -1)
+    return out
+
+
+def _code_key(level: Any) -> Any:
+    """Whole numbers match across int/float (8 and 8.0); text matches text only ('8' is not 8)."""
+    if isinstance(level, bool):
+        return ("bool", level)
+    if isinstance(level, int | float):
+        return ("number", float(level))
+    return ("text", str(level))
+
+
+def categorical_frame(frame: pd.DataFrame, info: ModelInfo, numeric_dtype: Any = np.float64) -> pd.DataFrame:
+    """A prepared frame as the DataFrame a tree library takes with categorical features: one column
+    per input, named like the input, categorical inputs as pandas Categoricals with the model's own
+    training categories (so the library maps values to the codes it was trained on; unknown and
+    missing values have no code), other inputs as `numeric_dtype`."""
+    arrays = input_arrays(frame, info)
+    columns: dict[str, Any] = {}
+    for spec in info.inputs:
+        arr = arrays[spec.name]
+        if spec.categories and spec.description == "category":
+            dtype = pd.CategoricalDtype(categories=list(spec.categories), ordered=False)
+            columns[spec.name] = pd.Categorical.from_codes(category_codes(arr, spec.categories), dtype=dtype)
+        else:
+            columns[spec.name] = np.asarray(arr, dtype=numeric_dtype)
+    return pd.DataFrame(columns, index=frame.index)

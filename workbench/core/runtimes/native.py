@@ -21,6 +21,7 @@ from workbench.core.predictions import (
     natural_label,
 )
 from workbench.core.rows import FeedPlans, is_tensor_input
+from workbench.core.rows.feeds import categorical_frame
 from workbench.core.runtimes.base import (
     TF_HINT,
     Availability,
@@ -190,20 +191,35 @@ class NativeSession(PreparingSession):
 
     # -- LightGBM Booster ------------------------------------------------------------------
     def _prepare_lightgbm(self, frame: pd.DataFrame) -> PreparedCall:
-        return PreparedCall(len(frame), partial(self.model.predict, feature_matrix(frame, self.info)),
-                            self._booster_batch)
+        if getattr(self.model, "pandas_categorical", None) and self.info.metadata.get("categorical_inputs"):
+            # trained on a DataFrame with categorical columns: LightGBM maps each value to its index in the
+            # training categories (pandas_categorical) only when given a DataFrame of pandas Categoricals
+            X: Any = categorical_frame(frame, self.info)
+        else:
+            X = feature_matrix(frame, self.info)
+        return PreparedCall(len(frame), partial(self.model.predict, X), self._booster_batch)
 
     # -- XGBoost Booster -------------------------------------------------------------------
     def _prepare_xgboost(self, frame: pd.DataFrame) -> PreparedCall:
         import xgboost
 
-        X = feature_matrix(frame, self.info, np.float32)
         model, names = self.model, self.model.feature_names
+        if self.info.metadata.get("categorical_inputs"):
+            # categories recorded in the model (XGBoost 3.1+): a DataFrame of pandas Categoricals with the
+            # training categories, which XGBoost maps to the codes it was trained on
+            X: Any = categorical_frame(frame, self.info, np.float32)
+            kwargs: dict[str, Any] = {"enable_categorical": True}
+        else:
+            X = feature_matrix(frame, self.info, np.float32)
+            kwargs = {"feature_names": names}
+            types = getattr(model, "feature_types", None)
+            if types and "c" in types:  # categorical without recorded categories: the values are the codes
+                kwargs.update(feature_types=types, enable_categorical=True)
 
         def run() -> Any:
             # a new DMatrix per call: XGBoost caches predictions per DMatrix object, so predicting the same
             # one again only copies the cached answer (a benchmark would time nothing)
-            return model.predict(xgboost.DMatrix(X, feature_names=names, missing=np.nan))
+            return model.predict(xgboost.DMatrix(X, missing=np.nan, **kwargs))
 
         return PreparedCall(len(frame), run, self._xgboost_batch)
 
