@@ -165,6 +165,9 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                       "invalidValueTreatment": f.get("invalidValueTreatment")}
                      for f in (_children(mining, "MiningField") if mining is not None else [])]
     inputs, targets = [], []
+    # decision trees (alone or in an ensemble) have a defined answer for a missing value (a default child,
+    # a missing-value strategy): an all-missing row is valid input there, as in the tree library itself
+    trees = _local(model.tag) == "TreeModel" or any(_local(e.tag) == "TreeModel" for e in model.iter())
     for mf in mining_fields:
         name = mf["name"] or ""
         field = fields.get(name, {})
@@ -180,7 +183,7 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
         inputs.append(TensorSpec(name, dtype, (None,),
                                  categories=tuple(categories) if categories else None,
                                  value_range=tuple(field["interval"]) if field.get("interval") else None,
-                                 accepts_missing=mf["missingValueReplacement"] is not None))
+                                 accepts_missing=trees or mf["missingValueReplacement"] is not None))
     function = model.get("functionName", "")
     task = {"classification": "classification", "regression": "regression"}.get(function, "other")
     classes = None

@@ -193,8 +193,21 @@ class Pmml4sSession(PreparingSession):
 
 
 def _json_rows(frame: pd.DataFrame) -> list[list[Any]]:
-    rows = frame.astype(object).where(frame.notna(), None).values.tolist()
-    return [[v.item() if isinstance(v, np.generic) else v for v in row] for row in rows]
+    """One list per row, every row kept (an all-missing one is a row of nulls), None for missing.
+
+    float32 values (PMML dataType="float") go as their shortest float32 text (1.8, not 1.7999999523):
+    PMML4S reads JSON numbers as doubles, and the widened float32 lands on the other side of a split
+    threshold written as 1.8."""
+    columns = []
+    for col, dtype in frame.dtypes.items():
+        values = frame[col].to_numpy()
+        missing = pd.isna(values)
+        if dtype == np.float32:
+            columns.append([None if m else float(str(v)) for v, m in zip(values, missing)])
+        else:
+            columns.append([None if m else (v.item() if isinstance(v, np.generic) else v)
+                            for v, m in zip(values, missing)])
+    return [list(row) for row in zip(*columns)] if columns else [[] for _ in range(len(frame))]
 
 
 RUNTIME = Pmml4sRuntime()

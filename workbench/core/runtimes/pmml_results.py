@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.core.errors import WorkbenchError
 from workbench.core.predictions import PredictionBatch, canonical_label, labels_from_probabilities
 
 PROB_COLUMN = re.compile(r"^probability[(_](.+?)\)?$")
@@ -63,6 +64,11 @@ def pmml_batch(runtime: str, columns: dict[str, list[Any]], rows: int, *, classi
     `label_column` holds the predicted label or value; `value_columns` are fallbacks for a
     regression value.
     """
+    short = {name: len(values) for name, values in columns.items() if len(values) != rows}
+    if short:  # never shift predictions against their rows: an engine that skipped a row is an error
+        name, got = next(iter(short.items()))
+        raise WorkbenchError(f"{runtime} returned {got} results in {name!r} for {rows} rows: the predictions "
+                             "cannot be matched to their rows", hint="report the rows file and the PMML file")
     outputs = {name: np.asarray(values, dtype=object) for name, values in columns.items()}
     batch = PredictionBatch(runtime=runtime, outputs=outputs)
     if classification:
