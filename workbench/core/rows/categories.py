@@ -35,6 +35,8 @@ class UnknownCategory:
     known: tuple[Any, ...]
     rejected: bool = False
     one_hot: bool = False
+    #: what the model's library does with the value, where the workbench knows it
+    treatment: str = ""
 
     def _where(self) -> str:
         rows = ", ".join(str(r) for r in self.rows[:SHOWN_ROWS])
@@ -49,6 +51,8 @@ class UnknownCategory:
     def reason(self) -> str:
         """Why the value is a problem (without the row and column)."""
         what = f"{natural_level(self.value)!r} is not a known category ({self._levels()})"
+        if self.treatment:
+            return f"{what}: {self.treatment}"
         if self.rejected:
             return f"{what}: the model rejects unknown categories"
         treat = "an all-zero one-hot encoding" if self.one_hot else "an unseen category"
@@ -81,6 +85,8 @@ def rejects_unknown_categories(info: ModelInfo, spec: TensorSpec) -> bool:
     schema (invalidValueTreatment, 'returnInvalid' by default).
     """
     meta = info.metadata or {}
+    if info.format == "xgboost" and spec.description == "category":
+        return True  # XGBoost raises "Found a category not in the training set"
     listed = meta.get("rejects_unknown_categories")
     if isinstance(listed, list | tuple | set) and spec.name in listed:
         return True
@@ -109,6 +115,7 @@ def unknown_categories(columns: dict[str, np.ndarray], layout: dict[str, list[st
             continue
         known_keys = {_level_key(v) for v in spec.categories}
         rejected = rejects_unknown_categories(info, spec)
+        treatment = _treatment(info, spec, rejected)
         for col in layout.get(spec.name, []):
             values = columns.get(col)
             if values is None:
@@ -120,8 +127,21 @@ def unknown_categories(columns: dict[str, np.ndarray], layout: dict[str, list[st
                     continue
                 where = np.flatnonzero(np.asarray(values == value, dtype=bool)) + 1
                 found.append(UnknownCategory(spec.name, col, value, tuple(int(r) for r in where),
-                                             tuple(spec.categories), rejected=rejected, one_hot=one_hot))
+                                             tuple(spec.categories), rejected=rejected, one_hot=one_hot,
+                                             treatment=treatment))
     return found
+
+
+def _treatment(info: ModelInfo, spec: TensorSpec, rejected: bool) -> str:
+    """What the native tree libraries do with a value outside a categorical input's training categories."""
+    if spec.description != "category":
+        return ""
+    if info.format == "xgboost" and rejected:
+        return ("XGBoost refuses categories not in the training set: give one of the known categories, "
+                "or leave the cell empty (missing)")
+    if info.format == "lightgbm":
+        return "LightGBM treats it as a missing value (as it does for a pandas category it was not trained on)"
+    return ""
 
 
 def category_warnings(unknown: Sequence[UnknownCategory]) -> list[str]:

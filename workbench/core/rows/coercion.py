@@ -96,9 +96,20 @@ def coerce_column(values: Sequence[Any], column: str, spec: TensorSpec,
             problems.append(CellProblem(i + row_offset, column, value, dtype, exc.reason))
             out.append(None)
         except (ValueError, TypeError, OverflowError):
-            problems.append(CellProblem(i + row_offset, column, value, dtype))
+            problems.append(CellProblem(i + row_offset, column, value, dtype, _not_a_category(value, spec)))
             out.append(None)
     return _to_array(out, dtype, any_missing), problems
+
+
+def _not_a_category(value: Any, spec: TensorSpec) -> str:
+    """For a categorical input: the value is none of its categories (listed); "" for other inputs."""
+    if not spec.categories or spec.description != "category":
+        return ""
+    from workbench.core.rows.categories import SHOWN_LEVELS, natural_level
+
+    shown = ", ".join(repr(natural_level(v)) for v in spec.categories[:SHOWN_LEVELS])
+    more = f", ... ({len(spec.categories)} levels)" if len(spec.categories) > SHOWN_LEVELS else ""
+    return f"{value!r} is not a known category of input {spec.name!r} (known: {shown}{more})"
 
 
 def _coerce_numeric_array(values: Any, column: str, spec: TensorSpec,
