@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from workbench.core import limits
 from workbench.core.errors import CorruptModel
 from workbench.core.formats.base import ModelFormat, Probe
 from workbench.core.formats.common import damaged, file_facts, read_model_bytes
+from workbench.core.formats.value_facts import onnx_takes_missing
 from workbench.core.formats.protowire import WireError, fields, read_varint, signed64
 from workbench.core.types import ModelInfo, TensorSpec, feature_count
 
@@ -329,6 +331,8 @@ def _describe(model: _Model, path: Path, onnx_version: str | None) -> ModelInfo:
     inputs = [_value_spec(v, path) for v in graph.inputs if v.name not in graph.initializers]
     outputs = [_value_spec(v, path) for v in graph.outputs]
     ops = [_str(node.op_type, path, "an operator name") for node in graph.nodes]
+    if onnx_takes_missing(ops):  # tree ensembles take NaN features (missing_value_tracks_true)
+        inputs = [replace(s, accepts_missing=True) if s.dtype.startswith("float") else s for s in inputs]
     classes: list[Any] | None = None
     for node, op in zip(graph.nodes, ops):
         if op in _CLASSIFIER_OPS[:-1]:

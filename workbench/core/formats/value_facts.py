@@ -331,3 +331,18 @@ def newer_file_warning(library: str, module: str, file_version: Any, *, subject:
     return (f"version skew: {subject or f'the file was written by {library} {shown}'}, newer than the installed "
             f"{library} {installed_version(module)}: its predictions may differ from the library that wrote "
             f"the file (pip install -U {package} to match)")
+
+
+# ------------------------------------------------------------------------------ missing values
+
+#: ONNX tree ensemble operators: they send a NaN feature down a branch (missing_value_tracks_true)
+ONNX_TREE_OPS = frozenset({"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble"})
+#: ONNX operators that turn a NaN input into a NaN result (nothing after them can treat it as missing)
+_ONNX_NAN_SPREADING = frozenset({"LinearClassifier", "LinearRegressor", "SVMClassifier", "SVMRegressor", "MatMul",
+                                 "Gemm", "Conv", "LSTM", "GRU", "RNN", "Einsum"})
+
+
+def onnx_takes_missing(ops: Sequence[str]) -> bool:
+    """True when an ONNX graph with these operators is a tree ensemble that takes NaN features (as the
+    tree models converted to it do), with no operator that would spread NaN instead."""
+    return bool(ONNX_TREE_OPS & set(ops)) and not _ONNX_NAN_SPREADING & set(ops)
