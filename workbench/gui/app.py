@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Sequence
 from types import TracebackType
 
-from PySide6.QtCore import QThreadPool, QTimer
+from PySide6.QtCore import QEvent, QObject, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
 from workbench import __version__
@@ -92,6 +92,44 @@ def install_excepthook() -> None:
 
 # -- running ----------------------------------------------------------------------------------
 
+#: a file the app appends start-up events to ("shown", "loaded", "failed"), each with time.monotonic()
+#: (one clock for every process), for benchmarks/bench_startup.py
+STARTUP_TRACE_ENV = "WORKBENCH_STARTUP_TRACE"
+
+
+def trace_startup(event: str, detail: str = "") -> None:
+    """Append `<event> <monotonic seconds> <detail>` to $WORKBENCH_STARTUP_TRACE, when it is set."""
+    target = os.environ.get(STARTUP_TRACE_ENV)
+    if target:
+        import time
+
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(f"{event} {time.monotonic():.6f} {detail}\n")
+
+
+class _FirstPaint(QObject):
+    """Calls `then` once, right after the window's first paint (it is on screen); or after `fallback_ms`
+    if no paint comes (a window the platform never exposes), so files are opened in any case."""
+
+    def __init__(self, window: QObject, then, fallback_ms: int = 1000) -> None:
+        super().__init__(window)
+        self._then = then
+        self._done = False
+        window.installEventFilter(self)
+        QTimer.singleShot(fallback_ms, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not self._done and event.type() == QEvent.Type.Paint:
+            trace_startup("shown")
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._fire)  # after this paint has been drawn
+        return False
+
+    def _fire(self) -> None:
+        if not self._done:
+            self._done = True
+            self._then()
+
 def _quiet_for_screenshot() -> None:
     """Keep stderr to the `error: ...` lines: no log echo of notifications, no offscreen-plugin chatter."""
     from PySide6.QtCore import qInstallMessageHandler
@@ -131,11 +169,20 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
         window.resize(1280, 800)
     else:
         window = MainWindow(settings)
-    window.show()
     failures: list[tuple[str, str]] = []
     window.loader.sig_failed.connect(lambda path, reason: failures.append((path, reason)))
-    if files:
-        window.open_paths(list(files), trust=True if trust else None)
+    if os.environ.get(STARTUP_TRACE_ENV):
+        window.loader.sig_loaded.connect(lambda info, _t: trace_startup("loaded", str(info.path)))
+        window.loader.sig_failed.connect(lambda path, _r: trace_startup("failed", path))
+    opened = {"done": False}
+
+    def open_files() -> None:  # once the window is on screen: models fill in as they load
+        opened["done"] = True
+        if files:
+            window.open_paths(list(files), trust=True if trust else None)
+
+    _FirstPaint(window, open_files)
+    window.show()
     if not screenshot:
         return app.exec()
 
@@ -157,7 +204,7 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
         app.quit()
 
     def check() -> None:
-        if not window.loader.busy:
+        if opened["done"] and not window.loader.busy:
             poll.stop()
             QTimer.singleShot(50, grab)
 

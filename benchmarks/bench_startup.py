@@ -1,0 +1,155 @@
+"""Start-up time of the desktop app, as whole processes, against a bare PySide6 window (issue 17 item 7).
+
+What is measured, per launch (each a fresh `python` process, Qt offscreen, settings in a temp folder):
+
+* **shown**: from just before the process is spawned to the main window's first paint, i.e. the first
+  `QEvent.Paint` the QMainWindow receives (Qt is drawing its first frame; offscreen, the frame is
+  flushed right after). The app writes it when `WORKBENCH_STARTUP_TRACE` names a file
+  (`workbench.gui.app.trace_startup`): `shown <time.monotonic()>`; the bare window writes the same line
+  from the same kind of event filter. `time.monotonic()` is CLOCK_MONOTONIC, one clock for every process,
+  so child times are read against the parent's spawn time.
+* **loaded**: to the moment the model's `ModelInfo` reached the window (`ModelLoader.sig_loaded`, the
+  library and overview fill in); the app writes `loaded <time> <path>`.
+* **exit**: the whole process, `workbench gui [FILE] --screenshot out.png` (it exits once every file is
+  shown and the picture is saved).
+
+Launches:
+
+* `bare`: `python -c` with PySide6 only: QApplication, a 1280x800 QMainWindow, show, first paint, quit.
+* `no model`, `CTR pickle`, `iris ONNX`: `python -m workbench gui [FILE] --screenshot OUT` (the real
+  command, through the CLI), with sample_models/ctr_pipeline.joblib (inspected without trust, as a
+  screenshot does) or sample_models/iris_logreg.onnx.
+* `no model (app only)`: the same window started by `workbench.gui.app.run` directly, without the CLI
+  (its parser imports every command; the difference is the CLI's share).
+
+The launches of one round run in a rotated order, N rounds (default 7); the table gives medians and the
+ratio of each median to the bare window's median of the same run. Goals: no model <= 0.6 s or within
+1.7x of the bare window; with the ONNX file <= 0.8 s; the window is shown before any model has loaded
+(checked in every run). Usage: `python benchmarks/bench_startup.py [--runs 7]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, header
+
+SAMPLES = REPO / "sample_models"
+
+BARE = r"""
+import os, sys, time
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([sys.argv[0]])
+window = QMainWindow()
+window.resize(1280, 800)
+class FirstPaint(QObject):
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint:
+            with open(os.environ["WORKBENCH_STARTUP_TRACE"], "a") as fh:
+                fh.write(f"shown {time.monotonic():.6f} \n")
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, app.quit)
+        return False
+first = FirstPaint()
+window.installEventFilter(first)
+window.show()
+app.exec()
+"""
+
+APP_ONLY = r"""
+import sys
+from workbench.gui.app import run
+sys.exit(run(sys.argv[2:], sys.argv[1]))
+"""
+
+
+def launches(out: Path) -> dict[str, list[str]]:
+    shot = str(out / "shot.png")
+    gui = [sys.executable, "-m", "workbench", "gui"]
+    return {
+        "bare PySide6 window": [sys.executable, "-c", BARE],
+        "no model": [*gui, "--screenshot", shot],
+        "no model (app only, no CLI)": [sys.executable, "-c", APP_ONLY, shot],
+        "CTR pickle": [*gui, str(SAMPLES / "ctr_pipeline.joblib"), "--screenshot", shot],
+        "iris ONNX": [*gui, str(SAMPLES / "iris_logreg.onnx"), "--screenshot", shot],
+    }
+
+
+def run_once(cmd: list[str], out: Path) -> dict[str, float]:
+    trace = out / "trace.txt"
+    trace.unlink(missing_ok=True)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "WORKBENCH_STARTUP_TRACE": str(trace),
+           "XDG_CONFIG_HOME": str(out / "config"), "PYTHONPATH": str(REPO)}
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    t_exit = time.monotonic() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{cmd[-3:]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    events: dict[str, list[float]] = {}
+    for line in trace.read_text().splitlines():
+        event, stamp = line.split(" ", 2)[:2]
+        events.setdefault(event, []).append(float(stamp) - t0)
+    result = {"exit": t_exit, "shown": events["shown"][0]}
+    if "loaded" in events:
+        result["loaded"] = min(events["loaded"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="rounds (each launch once per round; default 7)")
+    args = parser.parse_args()
+    header("Start-up: time to a shown main window, whole processes, Qt offscreen")
+    out = Path(tempfile.mkdtemp(prefix="wb-startup-"))
+    cases = launches(out)
+    names = list(cases)
+    for name in names:  # warm the page cache and __pycache__ once; not counted
+        run_once(cases[name], out)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(args.runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            samples[name].append(run_once(cases[name], out))
+    try:
+        print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    except OSError:
+        pass
+
+    def med(name: str, key: str) -> float | None:
+        values = [s[key] for s in samples[name] if key in s]
+        return statistics.median(values) if values else None
+
+    bare = med(names[0], "shown")
+    assert bare is not None
+    print(f"\n{args.runs} runs each, medians (min-max of shown)\n")
+    print("| launch | shown | ratio to bare | model loaded | process exit | shown before loaded |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        shown = med(name, "shown")
+        loaded = med(name, "loaded")
+        assert shown is not None
+        spread = [s["shown"] for s in samples[name]]
+        before = [s["shown"] < s["loaded"] for s in samples[name] if "loaded" in s]
+        print(f"| {name} | {shown:.3f} s ({min(spread):.2f}-{max(spread):.2f}) | {shown / bare:.2f}x | "
+              f"{'-' if loaded is None else f'{loaded:.3f} s'} | {med(name, 'exit'):.3f} s | "
+              f"{'-' if not before else f'{sum(before)}/{len(before)}'} |")
+    none, onnx = med("no model", "shown"), med("iris ONNX", "shown")
+    assert none is not None and onnx is not None
+    ok_none = none <= 0.6 or none / bare <= 1.7
+    ok_onnx = onnx <= 0.8
+    order = all(s["shown"] < s["loaded"] for name in names for s in samples[name] if "loaded" in s)
+    print(f"\ngoal no model <= 0.6 s or <= 1.7x bare: {'met' if ok_none else 'NOT met'} "
+          f"({none:.3f} s, {none / bare:.2f}x)")
+    print(f"goal iris ONNX <= 0.8 s: {'met' if ok_onnx else 'NOT met'} ({onnx:.3f} s)")
+    print(f"goal window shown before any model loaded: {'met' if order else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
