@@ -187,3 +187,38 @@ class AppSettings:
 
     def set_theme(self, theme: str) -> None:
         self.store.setValue("appearance/theme", theme)
+
+
+def recent_labels(paths: list[str]) -> list[str]:
+    """What the recent-files list shows for each path, as editors do: the file name; a SavedModel version
+    folder with its model folder ("model/1", not "1"); and, when two entries would read the same, each
+    followed by as much of its parent folders as tells them apart ("model.onnx — a", "model.onnx — b")."""
+
+    def parts(path: str) -> list[str]:
+        return [x for x in Path(path).parts if x not in ("/", "\\")] or [path]
+
+    def base(path: str) -> str:
+        p = parts(path)
+        if len(p) >= 2 and p[-1].isdigit():   # a TF Serving version folder: name it by its model
+            return f"{p[-2]}/{p[-1]}"
+        return p[-1]
+
+    names = [base(x) for x in paths]
+    labels = list(names)
+    for name in set(names):
+        same = [i for i, n in enumerate(names) if n == name]
+        if len(same) < 2:
+            continue
+        skip = name.count("/") + 1
+        parents = {i: parts(paths[i])[:-skip] for i in same}
+        depth = 1
+        while depth <= max(len(v) for v in parents.values()):
+            tails = {i: "/".join(parents[i][-depth:]) for i in same}
+            if len(set(tails.values())) == len(same):
+                break
+            depth += 1
+        for i in same:
+            tail = "/".join(parents[i][-depth:]) or "/"
+            labels[i] = f"{name} — {tail}"
+    return labels
+

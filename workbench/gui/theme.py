@@ -9,7 +9,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -32,6 +32,23 @@ DARK = {
 
 _current: dict[str, str] = dict(LIGHT)
 _choice = "system"
+
+
+class ThemeSignals(QObject):
+    """`sig_changed(colors)` after a theme is applied: charts and views restyle what a palette does not reach."""
+
+    sig_changed = Signal(dict)
+
+
+_signals: ThemeSignals | None = None
+
+
+def signals() -> ThemeSignals:
+    """The application-wide theme signals (created on first use, on the GUI thread)."""
+    global _signals
+    if _signals is None:
+        _signals = ThemeSignals()
+    return _signals
 
 
 def current_colors() -> dict[str, str]:
@@ -75,13 +92,79 @@ def apply_theme(choice: str = "system", app: QApplication | None = None) -> dict
     app = app or QApplication.instance()
     _choice = choice if choice in THEMES else "system"
     dark = system_prefers_dark() if _choice == "system" else _choice == "dark"
+    previous = _current
     _current = DARK if dark else LIGHT
     if app is not None:
         app.setStyle("Fusion")
         app.setPalette(build_palette(_current))
         app.setStyleSheet(stylesheet({**_current, "style_dir": style_dir(_current["icon"], _current["muted"])}))
+    old_icons = _icon_names(previous["icon"])
     clear_icon_cache()
+    if app is not None and old_icons and previous["icon"] != _current["icon"]:
+        recolor_icons(old_icons)
+    if app is not None:
+        signals().sig_changed.emit(dict(_current))
     return _current
+
+
+def _icon_names(colour: str) -> dict[int, str]:
+    """cacheKey -> icon name of every icon drawn so far in the theme's icon colour (`resources.icon`)."""
+    from workbench.gui import resources
+
+    return {qicon.cacheKey(): name for (name, c), qicon in resources._ICON_CACHE.items() if c == colour}
+
+
+def recolor_icons(names: dict[int, str]) -> int:
+    """Redraw, in the current theme's icon colour, the icons of every button, action, tab and list item that
+    shows one of `names` (icons drawn in another colour on purpose, e.g. white on a primary button, stay).
+    Returns how many were replaced."""
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QListWidget,
+        QTabBar,
+        QTreeWidget,
+        QTreeWidgetItemIterator,
+        QWidget,
+    )
+
+    from workbench.gui.resources import icon
+
+    def swap(qicon) -> object | None:
+        name = names.get(qicon.cacheKey()) if qicon is not None and not qicon.isNull() else None
+        return icon(name) if name else None
+
+    done = 0
+    widgets = QApplication.allWidgets()
+    for w in widgets:
+        new = None
+        if isinstance(w, QAbstractButton) and (new := swap(w.icon())) is not None:
+            w.setIcon(new)
+            done += 1
+        elif isinstance(w, QTabBar):
+            for i in range(w.count()):
+                if (new := swap(w.tabIcon(i))) is not None:
+                    w.setTabIcon(i, new)
+                    done += 1
+        elif isinstance(w, QListWidget):
+            for i in range(w.count()):
+                item = w.item(i)
+                if (new := swap(item.icon())) is not None:
+                    item.setIcon(new)
+                    done += 1
+        elif isinstance(w, QTreeWidget):
+            it = QTreeWidgetItemIterator(w)
+            while it.value() is not None:
+                item = it.value()
+                if (new := swap(item.icon(0))) is not None:
+                    item.setIcon(0, new)
+                    done += 1
+                it += 1
+        for action in QWidget.actions(w):   # the class's: MainWindow.actions is a dict
+            if isinstance(action, QAction) and (new := swap(action.icon())) is not None:
+                action.setIcon(new)
+                done += 1
+    return done
 
 
 @cache

@@ -10,10 +10,8 @@ the core's `save_result`.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -38,15 +38,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.gui import charts
+from workbench.gui.charts import (  # noqa: F401  (the chart toolkit lives in charts.py; old names kept)
+    HIST_BINS_PER_DECADE,
+    PALETTE,
+    fit_log_ticks,
+    histogram_curve,
+    histogram_plot,
+    restyle_plots,
+    with_ending,
+)
+from workbench.gui.charts import plot as _plot
 from workbench.gui.document import ModelDocument
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
 from workbench.gui.views.common import color, core_module, header, placeholder, running_for
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
-#: bins per decade the histograms are drawn at (the core's 40 merged in pairs: each bin 12 % wide)
-HIST_BINS_PER_DECADE = 20
-PALETTE = ["#2f6fde", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#5c940d", "#862e9c"]
 #: table column -> the percentile it shows, for the tail percentiles that need many calls to mean anything
 TAIL_COLUMNS = {7: 99.0, 8: 99.9}
 TABLE_COLUMNS = ["Runtime", "Batch", "Calls", "Mean ms", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms",
@@ -79,140 +87,6 @@ def timing_note(c: Any) -> str:
     if c.finish_us is not None:
         parts.append(f"turning its result into predictions {c.finish_us:.1f} µs (medians).")
     return " ".join(parts[:1]) + ("\n" + ", ".join(parts[1:]) if len(parts) > 1 else "")
-
-
-#: every chart made by `_plot`, restyled when the theme changes (`restyle_plots`)
-_PLOTS: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _plot(title: str, left: str, bottom: str) -> Any:
-    import pyqtgraph as pg
-
-    widget = pg.PlotWidget()
-    item = widget.getPlotItem()
-    item.showGrid(x=True, y=True, alpha=0.2)
-    for axis in ("left", "bottom"):
-        item.getAxis(axis).enableAutoSIPrefix(False)   # "ms per call (x0.001)" helps nobody
-    legend = _legend_class()(offset=(-10, 10))
-    legend.setParentItem(item.vb)
-    item.legend = legend                       # plot(name=...) adds its entries here
-    widget._texts = (title, left, bottom)      # kept to redraw them in another theme's colours
-    _style(widget)
-    _PLOTS.add(widget)
-    return widget
-
-
-def _style(widget: Any) -> None:
-    """The current theme's colours on a chart: background, title, axes, legend."""
-    import pyqtgraph as pg
-
-    c = color("plot_bg").name()
-    fg = color("plot_fg").name()
-    title, left, bottom = widget._texts
-    widget.setBackground(c)
-    item = widget.getPlotItem()
-    item.setTitle(title, color=fg, size="10pt")
-    item.setLabel("left", left, color=fg)
-    item.setLabel("bottom", bottom, color=fg)
-    for axis in ("left", "bottom"):
-        item.getAxis(axis).setPen(fg)
-        item.getAxis(axis).setTextPen(fg)
-    legend = item.legend
-    legend.setLabelTextColor(fg)
-    legend.setBrush(pg.mkBrush(c + "b0"))     # readable over the curves it covers
-    legend.setPen(pg.mkPen(color("border").name()))
-
-
-def restyle_plots() -> None:
-    """Redraw every chart in the current theme (called after a theme switch)."""
-    import shiboken6
-
-    for widget in list(_PLOTS):
-        if shiboken6.isValid(widget):  # a closed window's charts may still have Python wrappers
-            _style(widget)
-
-
-@functools.cache
-def _legend_class() -> type:
-    """The legend type of every chart here (built on first use: pyqtgraph is imported lazily)."""
-    import pyqtgraph as pg
-
-    class AutoHideLegend(pg.LegendItem):
-        """A legend shown only while it has entries (an empty box over an empty chart says nothing).
-
-        `setVisible(False)` from a view hides it for good (charts whose key is in the title)."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.wanted = True
-            self._sync()
-
-        def setVisible(self, visible: bool) -> None:
-            self.wanted = bool(visible)
-            self._sync()
-
-        def addItem(self, item: Any, name: str) -> None:
-            super().addItem(item, name)
-            self._sync()
-
-        def removeItem(self, item: Any) -> None:
-            super().removeItem(item)
-            self._sync()
-
-        def clear(self) -> None:
-            super().clear()
-            self._sync()
-
-        def _sync(self) -> None:
-            pg.LegendItem.setVisible(self, getattr(self, "wanted", True) and bool(getattr(self, "items", [])))
-
-    return AutoHideLegend
-
-
-def histogram_plot(title: str, what: str = "calls") -> Any:
-    """A chart for latency histograms: log time axis, share of `what` per bin."""
-    widget = _plot(title, f"% of {what} per bin", "ms (log scale)")
-    widget.getPlotItem().setLogMode(x=True, y=False)
-    widget.getPlotItem().setToolTip(f"Histogram of every measured latency, {HIST_BINS_PER_DECADE} log-spaced bins "
-                                    f"per factor of ten (each bin 12 % wide); the percentiles come from the "
-                                    f"exact samples, not from these bins")
-    return widget
-
-
-def fit_log_ticks(widget: Any) -> None:
-    """Readable ticks on a log-scale x axis: 1-2-5 labels (decades only over > 3 decades), the rest unlabelled.
-
-    pyqtgraph labels every minor tick when the range is under two decades ("0.3 0.4 0.5 0.6 ...")."""
-    xs = [x for item in widget.getPlotItem().listDataItems() if item.xData is not None and len(item.xData)
-          for x in (float(np.min(item.xData)), float(np.max(item.xData))) if x > 0]
-    if not xs:
-        return
-    lo, hi = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
-    labelled = (1,) if hi - lo > 3 else (1, 2, 5)
-    major, minor = [], []
-    for decade in range(lo, hi + 1):
-        for m in range(1, 10):
-            value = m * 10.0 ** decade
-            if not min(xs) / 1.5 <= value <= max(xs) * 1.5:
-                continue
-            pos = math.log10(value)
-            (major if m in labelled else minor).append((pos, f"{value:g}" if m in labelled else ""))
-    widget.getPlotItem().getAxis("bottom").setTicks([major, minor])
-
-
-def histogram_curve(hist: Any, colour: str, name: str, dashed: bool = False) -> Any:
-    """A step curve of a core `LatencyHistogram`: x = bin edges in ms, y = % of the samples per bin."""
-    import pyqtgraph as pg
-
-    shown = hist.coarsen(hist.bins_per_decade // HIST_BINS_PER_DECADE) \
-        if hist.bins_per_decade % HIST_BINS_PER_DECADE == 0 else hist
-    percent = [100.0 * f for f in shown.fractions()]
-    pen = pg.mkPen(colour, width=2 if not dashed else 1.5,
-                   style=Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
-    curve = pg.PlotDataItem(shown.edges_ms, percent, stepMode="center", fillLevel=0 if not dashed else None,
-                            brush=pg.mkBrush(colour + "40") if not dashed else None, pen=pen, name=name)
-    curve.histogram = shown
-    return curve
 
 
 class BenchmarkView(QWidget):
@@ -292,8 +166,14 @@ class BenchmarkView(QWidget):
         self.status = QLabel("Pick runtimes and batch sizes, then Run.")
         self.status.setWordWrap(True)
         export.addWidget(self.status, 1)
+        self.legends = QCheckBox("Legends")
+        self.legends.setChecked(charts.legends_visible())
+        self.legends.setToolTip("Show the key of each chart in its top-right corner")
+        self.legends.toggled.connect(lambda on: charts.set_legends_visible(on, [self.latency_plot, self.hist_plot]))
+        export.addWidget(self.legends)
         self.save_chart = QPushButton(icon("export"), "Save Charts…")
-        self.save_chart.setToolTip("Save the four charts as PNG or SVG")
+        self.save_chart.setToolTip(f"Save the three charts as PNG or SVG ({charts.EXPORT_SIZE[0]}×"
+                                   f"{charts.EXPORT_SIZE[1]}), each with a CSV of its data")
         self.save_data = QPushButton(icon("export"), "Save Results…")
         self.save_data.setToolTip("Save the results as CSV or JSON (the `workbench bench` file format)")
         self.save_chart.setEnabled(False)
@@ -306,12 +186,14 @@ class BenchmarkView(QWidget):
         self.bar_plot = _plot("p50 (solid), p99 (light)", "ms per call", "")
         self.bar_plot.getPlotItem().getAxis("bottom").setHeight(38)   # two-line labels: runtime, ×batch
         self.bar_plot.getPlotItem().legend.setVisible(False)        # colours match the other two charts' keys
+        self.bar_plot.getPlotItem().legend.keyed_in_title = True
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(TABLE_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
-        self.table.setMinimumHeight(150)
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + 4 * self.table.verticalHeader().defaultSectionSize() + 6)  # header + 4 rows
         # twelve columns fit the width of the view at 1280x800: sized to their text, no horizontal scroll
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # runtime names
@@ -321,11 +203,9 @@ class BenchmarkView(QWidget):
         self.hist_curves: dict[tuple[str, int], Any] = {}
         self.colours: dict[tuple[str, int], str] = {}
 
-        charts_area = QWidget()
-        charts = QHBoxLayout(charts_area)
-        charts.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.latency_plot, self.hist_plot, self.bar_plot):
-            charts.addWidget(widget, 1)
+        # the charts side by side in a splitter (drag to widen one), the table under them in another
+        charts_area = charts.chart_splitter(self.latency_plot, self.hist_plot, self.bar_plot)
+        self.chart_splitter = charts_area
         # empty axes say nothing: until the first run, what will appear there
         self.charts_hint = placeholder("Press Run: each runtime × batch size is timed, and its latency while "
                                        "running, its distribution and a p50 / p99 comparison appear here.")
@@ -333,19 +213,28 @@ class BenchmarkView(QWidget):
         self.chart_stack.addWidget(self.charts_hint)
         self.chart_stack.addWidget(charts_area)
         self.charts_area = charts_area
-        grid = QGridLayout()   # charts on top, the full-width percentile table below
-        grid.addWidget(self.chart_stack, 0, 0)
-        grid.addWidget(self.table, 1, 0)
-        grid.setRowStretch(0, 5)
-        grid.setRowStretch(1, 2)
+        self.chart_stack.setMinimumHeight(charts.MIN_CHART_HEIGHT)
+        # charts on top, the full-width percentile table below; the user moves the line between them
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.chart_stack)
+        self.splitter.addWidget(self.table)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(page)
         layout.addWidget(self.head)
         layout.addLayout(controls)
         layout.addLayout(export)
-        layout.addLayout(grid, 1)
+        layout.addWidget(self.splitter, 1)
         self.page = page
-        self.stack.addWidget(page)
+        # a window too short for the charts scrolls the page instead of squashing them
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(page)
+        self.stack.addWidget(self.scroll)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 8)
         outer.addWidget(self.stack)
@@ -362,13 +251,16 @@ class BenchmarkView(QWidget):
     def set_document(self, doc: ModelDocument | None) -> None:
         self.doc = doc
         for box in self.checks.values():
-            box.setParent(None)
+            # hidden, never reparented to None: a box added to the layout a moment ago has a queued "show";
+            # made a top-level window, it would flash as a small window of its own and take the focus
+            box.hide()
+            self.runtime_box.removeWidget(box)
             box.deleteLater()
         self.checks.clear()
         if doc is None or self._core is None:
             self.stack.setCurrentWidget(self.empty)
             return
-        self.stack.setCurrentWidget(self.page)
+        self.stack.setCurrentWidget(self.scroll)
         self._show_results_of(doc)
         self.title.setText(f"Benchmark {doc.name}")
         self._describe_timing()
@@ -424,22 +316,10 @@ class BenchmarkView(QWidget):
             self.worker.cancel()
 
     def save_charts(self, path: str) -> list[str]:
-        """Save every chart: `path` is NAME.png or NAME.svg; writes NAME-latency.png etc."""
-        import pyqtgraph.exporters as pge
-
-        p = with_ending(Path(path), (".png", ".svg"))
-        written = []
-        for key, widget in (("latency", self.latency_plot), ("histogram", self.hist_plot),
-                            ("comparison", self.bar_plot)):
-            target = p.with_name(f"{p.stem}-{key}{p.suffix}")
-            if p.suffix.lower() == ".svg":
-                _render_svg(widget, str(target))
-            else:
-                exporter = pge.ImageExporter(widget.getPlotItem())
-                exporter.parameters()["width"] = 900
-                exporter.export(str(target))
-            written.append(str(target))
-        return written
+        """Save every chart: `path` is NAME.png or NAME.svg; writes NAME-latency.png and NAME-latency.csv
+        (its data) etc., each image at `charts.EXPORT_SIZE` whatever the size of the window."""
+        return charts.save_charts({"latency": self.latency_plot, "histogram": self.hist_plot,
+                                   "comparison": self.bar_plot}, path)
 
     def save_results(self, path: str) -> str:
         from workbench.core.bench.results import from_local, save_result
@@ -585,10 +465,11 @@ class BenchmarkView(QWidget):
         brushes = [self._colour((r["Runtime"], r["Batch"])) for r in rows]   # the same colour in every chart
         p99 = [r["p99 ms"] if isinstance(r["p99 ms"], float) else r["p50 ms"] for r in rows]
         item.addItem(pg.BarGraphItem(x=x - 0.2, height=[r["p50 ms"] for r in rows], width=0.38,
-                                     brushes=[pg.mkBrush(b) for b in brushes], pens=[pg.mkPen(None)] * len(rows)))
+                                     brushes=[pg.mkBrush(b) for b in brushes], pens=[pg.mkPen(None)] * len(rows),
+                                     name="p50 ms"))
         item.addItem(pg.BarGraphItem(x=x + 0.2, height=p99, width=0.38,
                                      brushes=[pg.mkBrush(b + "66") for b in brushes],
-                                     pens=[pg.mkPen(b) for b in brushes]))
+                                     pens=[pg.mkPen(b) for b in brushes], name="p99 ms"))
         # the runtime's name under the first bar of its group only: names wider than a bar never collide
         ticks = [(float(i), f"{r['Runtime'] if i == 0 or rows[i - 1]['Runtime'] != r['Runtime'] else ''}"
                             f"\n×{r['Batch']}") for i, r in enumerate(rows)]
@@ -653,29 +534,3 @@ class BenchmarkView(QWidget):
                 self.status.setText(f"✗ {exc}")
                 return
             self.status.setText(f"Saved {saved}")
-
-
-def with_ending(path: Path, endings: tuple[str, ...], chosen_filter: str = "") -> Path:
-    """`path` if it ends in one of `endings`; else with the ending of the chosen file-dialog filter
-    ("SVG vector (*.svg)"), or the first ending (a name typed without one would write nothing useful)."""
-    if path.suffix.lower() in endings:
-        return path
-    wanted = next((e for e in endings if f"*{e}" in chosen_filter), endings[0])
-    return path.with_name(path.name + wanted)
-
-
-def _render_svg(widget: QWidget, path: str) -> None:
-    """SVG of a chart widget via QSvgGenerator (pyqtgraph 0.14's SVGExporter fails on bar/legend items)."""
-    from PySide6.QtCore import QRect, QSize
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
-
-    generator = QSvgGenerator()
-    generator.setFileName(path)
-    generator.setSize(QSize(widget.width(), widget.height()))
-    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
-    generator.setTitle("Model Serving Workbench benchmark")
-    painter = QPainter(generator)
-    widget.render(painter)
-    painter.end()
-

@@ -35,6 +35,10 @@ class DropTarget(QFrame):
         layout.setContentsMargins(8, 10, 8, 10)
         pic = QLabel()
         pic.setPixmap(icon("drop").pixmap(28, 28))
+        self.pic = pic
+        from workbench.gui.theme import signals
+
+        signals().sig_changed.connect(self._restyle)   # a pixmap does not follow the palette by itself
         pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text = QLabel("Drop model files or folders here\n(or File ▸ Open, Ctrl+O)")
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -43,6 +47,12 @@ class DropTarget(QFrame):
         layout.addWidget(text)
         self.setToolTip("sklearn/joblib, skops, LightGBM, XGBoost, Keras, SavedModel folders, ONNX, PMML;\n"
                         "several at once. The format is detected from the content.")
+
+    def _restyle(self, _colors: object = None) -> None:
+        import shiboken6
+
+        if shiboken6.isValid(self.pic):
+            self.pic.setPixmap(icon("drop").pixmap(28, 28))
 
     def set_active(self, on: bool) -> None:
         self.setProperty("active", "true" if on else "false")
@@ -140,10 +150,12 @@ class LibraryView(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
     def set_recent(self, paths: list[str]) -> None:
+        from workbench.gui.settings import recent_labels
+
         self.recent.clear()
-        for path in paths:
+        for path, label in zip(paths, recent_labels(paths), strict=True):
             p = Path(path)
-            item = QListWidgetItem(icon("folder" if p.is_dir() else "model"), p.name or path)
+            item = QListWidgetItem(icon("folder" if p.is_dir() else "model"), label)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setToolTip(path + ("" if p.exists() else "\n(missing)"))
             if not p.exists():

@@ -210,7 +210,10 @@ class PredictView(QWidget):
     def _rebuild(self) -> None:
         doc = self.doc
         for box in self.checks.values():
-            box.setParent(None)
+            # hidden, never reparented to None: a box added to the layout a moment ago has a queued "show";
+            # made a top-level window, it would flash as a small window of its own and take the focus
+            box.hide()
+            self.runtime_box.removeWidget(box)
             box.deleteLater()
         self.checks.clear()
         self.table.clear()
