@@ -92,6 +92,29 @@ def install_excepthook() -> None:
 
 # -- running ----------------------------------------------------------------------------------
 
+#: the first window's largest size; it takes 90 % of the screen's free area up to this
+FIRST_WINDOW_MAX = (1440, 900)
+
+
+def place_first_window(window, available=None) -> None:
+    """Size a window opened without a saved geometry to 90 % of the screen's available area (capped at
+    `FIRST_WINDOW_MAX`, never below its minimum size) and centre it there: a fixed 1280x800 put the status
+    bar off a 1366x768 screen."""
+    from PySide6.QtCore import QRect, QSize
+
+    if available is None:
+        screen = window.screen() or QApplication.primaryScreen()
+        available = screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 800)
+    frame = window.frameGeometry().size() - window.geometry().size()   # title bar and borders, once shown
+    width = min(FIRST_WINDOW_MAX[0], int(available.width() * 0.9)) - frame.width()
+    height = min(FIRST_WINDOW_MAX[1], int(available.height() * 0.9)) - frame.height()
+    size = QSize(width, height).expandedTo(window.minimumSize())
+    window.resize(size)
+    rect = QRect(0, 0, size.width() + frame.width(), size.height() + frame.height())
+    rect.moveCenter(available.center())
+    window.move(rect.topLeft())
+
+
 #: a file the app appends start-up events to ("shown", "loaded", "failed"), each with time.monotonic()
 #: (one clock for every process), for benchmarks/bench_startup.py
 STARTUP_TRACE_ENV = "WORKBENCH_STARTUP_TRACE"
@@ -162,13 +185,24 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
     from workbench.gui.main_window import MainWindow
     from workbench.gui.settings import AppSettings
 
-    settings = AppSettings()
     if screenshot:
+        # a picture leaves no trace: its models do not join the user's recent files, its window size is not
+        # remembered (settings in a folder of its own, removed at exit)
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="workbench-screenshot-")
+        atexit.register(shutil.rmtree, folder, True)
+        settings = AppSettings(os.path.join(folder, "workbench.ini"))
         # never stop at a modal question when taking a picture: pickles are inspected only unless --trust
         window = MainWindow(settings, trust_prompt=lambda _p, _f: trust)
         window.resize(1280, 800)
     else:
+        settings = AppSettings()
         window = MainWindow(settings)
+        if settings.geometry() is None:
+            place_first_window(window)
     failures: list[tuple[str, str]] = []
     window.loader.sig_failed.connect(lambda path, reason: failures.append((path, reason)))
     if os.environ.get(STARTUP_TRACE_ENV):
