@@ -346,3 +346,32 @@ def onnx_takes_missing(ops: Sequence[str]) -> bool:
     """True when an ONNX graph with these operators is a tree ensemble that takes NaN features (as the
     tree models converted to it do), with no operator that would spread NaN instead."""
     return bool(ONNX_TREE_OPS & set(ops)) and not _ONNX_NAN_SPREADING & set(ops)
+
+
+#: scikit-learn trees that take NaN features, from the version that added it (for estimators read
+#: from a pickle without loading it; a loaded estimator says it itself, in its tags)
+_SKLEARN_NAN_TREES = {"DecisionTreeClassifier": (1, 3), "DecisionTreeRegressor": (1, 3),
+                      "RandomForestClassifier": (1, 4), "RandomForestRegressor": (1, 4),
+                      "ExtraTreeClassifier": (1, 6), "ExtraTreeRegressor": (1, 6),
+                      "ExtraTreesClassifier": (1, 6), "ExtraTreesRegressor": (1, 6)}
+
+
+def sklearn_takes_missing(est: Any) -> bool:
+    """True when the scikit-learn-API estimator `est` predicts rows with NaN features itself:
+    HistGradientBoosting, LightGBM and XGBoost models, and the trees and forests of scikit-learn 1.3+
+    (per the installed scikit-learn, which is the one that predicts). A loaded estimator answers
+    from its own tags (`input_tags.allow_nan`)."""
+    name = _class_name(est)
+    if name.startswith(("HistGradientBoosting", "LGBM", "XGB")):
+        return True
+    module = type(est).__module__
+    if module.startswith("sklearn.") and hasattr(est, "__sklearn_tags__"):
+        try:
+            return bool(est.__sklearn_tags__().input_tags.allow_nan)
+        except Exception:  # noqa: BLE001 -- an odd or half-restored estimator: judge by its class
+            pass
+    since = _SKLEARN_NAN_TREES.get(name)
+    installed = version_tuple(installed_version("sklearn"))
+    if since is None or installed is None or installed[:2] < since:
+        return False
+    return _attr(est, "monotonic_cst") is None and str(_attr(est, "splitter") or "best") in ("best", "random")
