@@ -149,6 +149,8 @@ def _diff_line(result, parity: dict) -> str:  # type: ignore[no-untyped-def]
     explained = len(result.explained_rows)
     rows = parity.get("rows")
     over = f" over {rows} rows" if rows is not None else ""
+    if parity.get("max_abs_diff") is None:
+        return f"not measured{over}: no probabilities or values were compared (labels only)"
     if not explained:
         return f"{_num(parity.get('max_abs_diff'))}{over} (rel {_num(parity.get('max_rel_diff'))})"
     unexplained = parity.get("max_abs_diff_unexplained", parity.get("max_abs_diff"))
@@ -161,6 +163,17 @@ def render(result) -> str:  # type: ignore[no-untyped-def]
     parity = result.parity or {}
     verdict = "PROVED" if result.passed else "OUTSIDE TOLERANCE"
     lines = [f"{verdict}: {result.source} -> {result.target} ({result.converter}) in {result.seconds:.1f} s"]
+    compared = parity.get("compared_outputs")
+    if compared:
+        only = " only" if parity.get("not_compared") else ""
+        lines.append(f"  compared   {', '.join(compared)}{only} ({'PASS' if result.passed else 'FAIL'} on these)")
+    for name, why in (parity.get("not_compared") or {}).items():
+        lines.append(f"  NOT COMPARED {name}: {why}")
+    differ = parity.get("sample_rows_scored_differently") or []
+    if differ:
+        shown = ", ".join(str(r) for r in differ[:10]) + (" ..." if len(differ) > 10 else "")
+        lines.append(f"  WARNING    {len(differ)} row(s) of your data are scored differently by the converted model "
+                     f"(rows {shown}): a value on a split threshold, float32 in the converted runtime")
     if result.output:
         lines.append(f"  output     {result.output}")
     if result.failed_output:
@@ -174,13 +187,18 @@ def render(result) -> str:  # type: ignore[no-untyped-def]
             if rows:
                 shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
                 lines.append(f"  outside    {len(rows)} row(s) beyond tolerance, not explained: {shown}")
+                n_sample = parity.get("sample_rows")
+                generated = [r for r in rows if isinstance(n_sample, int) and r > n_sample]
+                if generated:
+                    lines.append(f"             rows above {n_sample} are generated edge-case rows (a feature placed "
+                                 "on a split threshold), not rows of your data")
         agreement = parity.get("label_agreement")
         if agreement is not None:  # a regressor has no labels to agree on
             from workbench.core.compare import agreement_text
 
             lines.append(f"  labels     agree on {agreement_text(agreement)} of rows")
     for row in result.explained_rows[:5]:
-        lines.append(f"  row {row['row']}: {row['explanation']}")
+        lines.append(f"  {row.get('row_kind') or 'row ' + str(row['row'])}: {row['explanation']}")
     if len(result.explained_rows) > 5:
         lines.append(f"  ... {len(result.explained_rows) - 5} more explained rows (see the report)")
     if result.report_path:

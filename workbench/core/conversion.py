@@ -709,14 +709,12 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     parity["generated_rows"] = n_threshold
     real_differ = [r["row"] for r in explained_rows if not r["threshold_row"]]
     parity["sample_rows_scored_differently"] = real_differ
+    for worst in parity.get("worst_rows") or []:
+        if isinstance(worst, dict) and isinstance(worst.get("index"), int):
+            worst["row_kind"] = _row_kind(worst["index"], n_sample)
     parity["verdict"] = _verdict_text(passed, compared, not_compared, real_differ, converted_info.format)
     for r in explained_rows:
-        if r["threshold_row"]:
-            r["explanation"] = (f"generated edge-case row (not a row of your data, which has {n_sample}): "
-                                + r["explanation"])
-        else:
-            r["explanation"] = (f"row {r['row']} of your data is scored differently by the converted model: "
-                                + r["explanation"])
+        r["row_kind"] = _row_kind(r["index"], n_sample)
     tolerances = {"atol": tol_a, "rtol": rtol}
     full = {
         "source": str(source), "source_format": info.format,
@@ -725,6 +723,7 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
         "rows_source": rows_source, "threshold_rows": n_threshold, "tolerances": tolerances,
         "float32_runtime": float32, "parity": parity, "passed": passed,
         "explained_rows": explained_rows, "unexplained_rows": [r + 1 for r in unexplained[:50] if r >= 0],
+        "unexplained_row_kinds": {str(r + 1): _row_kind(r, n_sample) for r in unexplained[:50] if r >= 0},
         "converter_notes": notes,
     }
     return Proof(parity, passed, rows_source, tolerances, explained_rows, unexplained, full)
@@ -756,6 +755,14 @@ def _coverage(a: Any, b: Any, parity: dict[str, Any], converted_info: ModelInfo,
             reason = "; ".join(notes) or "the two sides' outputs do not line up"
         not_compared[name] = reason
     return compared, not_compared
+
+
+def _row_kind(index: int, n_sample: int) -> str:
+    """Whose row this is: the user's (1-based, as in their file) or one the proof generated."""
+    if 0 <= index < n_sample:
+        return f"row {index + 1} of your data"
+    return (f"generated edge-case row {index + 1 - n_sample} (a feature placed on a split threshold; not a row of "
+            f"your data, which has {n_sample} rows)")
 
 
 def _verdict_text(passed: bool, compared: list[str], not_compared: dict[str, str], real_differ: list[int],

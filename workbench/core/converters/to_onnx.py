@@ -192,6 +192,62 @@ def _unsupported_components(model: Any) -> list[str]:
     return missing
 
 
+def booster_refusal(model: Any, tool: str) -> str | None:
+    """Why `tool` cannot convert a LightGBM/XGBoost model (or a wrapper/pipeline holding one), or None:
+    LightGBM linear trees (a linear model in each leaf) and XGBoost categorical splits."""
+    for comp in iter_components(model):
+        name = type(comp).__name__
+        module = type(comp).__module__
+        if name in _LGBM or (name == "Booster" and module.startswith("lightgbm")):
+            booster = comp.booster_ if hasattr(comp, "booster_") else comp
+            try:
+                params = dict(getattr(booster, "params", {}) or {})
+                linear = str(params.get("linear_tree", "")).lower() in ("true", "1")
+                if not linear and hasattr(booster, "model_to_string"):
+                    linear = "\nis_linear=1" in booster.model_to_string(num_iteration=1)
+            except Exception:  # noqa: BLE001 - cannot tell: let the converter try
+                linear = False
+            if linear:
+                return f"linear trees are not supported by {tool} (LightGBM linear_tree=True puts a linear model in each leaf)"
+            categorical = [str(c) for c in (getattr(booster, "pandas_categorical", None) and
+                                            getattr(comp, "feature_names_in_", None) is not None and
+                                            [n for n, t in zip(comp.feature_names_in_, _lgbm_dtypes(comp), strict=False)
+                                             if t == "category"] or [])]
+            if categorical and tool == "onnxmltools":
+                return (f"onnxmltools cannot convert LightGBM categorical features ({', '.join(categorical[:5])}, pandas "
+                        "category columns): its LightGBM converter takes one numeric input tensor, not the category "
+                        "text; encode the categories as numbers before LightGBM, or convert to SavedModel")
+        if name in _XGB or (name == "Booster" and module.startswith("xgboost")):
+            booster = comp.get_booster() if hasattr(comp, "get_booster") else comp
+            types = list(getattr(booster, "feature_types", None) or [])
+            categorical = [str(n) for n, t in zip(getattr(booster, "feature_names", None) or
+                                                  [f"f{i}" for i in range(len(types))], types, strict=False)
+                           if t == "c"]
+            if categorical:
+                return (f"{tool} cannot convert XGBoost categorical splits (categorical feature(s) "
+                        f"{', '.join(categorical[:5])}); one-hot encode them before XGBoost")
+    return None
+
+
+def _lgbm_dtypes(comp: Any) -> list[str]:
+    """"category" for each input column LightGBM saw as a pandas category (its `pandas_categorical`)."""
+    booster = comp.booster_ if hasattr(comp, "booster_") else comp
+    cats = getattr(booster, "pandas_categorical", None) or []
+    names = [str(n) for n in getattr(comp, "feature_names_in_", [])]
+    params = getattr(comp, "_categorical_feature", None)
+    if isinstance(params, list | tuple) and all(isinstance(p, str) for p in params):
+        return ["category" if n in params else "number" for n in names]
+    # LightGBM records one category list per pandas category column, in column order; the columns are the
+    # ones whose dtype was category at fit time (not stored), so compare with the booster's own dump
+    try:
+        info = booster.dump_model(num_iteration=1).get("feature_infos", {})
+        # a categorical feature lists its category codes in "values"; a numerical one has none
+        return ["category" if isinstance(info.get(n), dict) and info[n].get("values") else "number"
+                for n in names] if len(cats) else ["number"] * len(names)
+    except Exception:  # noqa: BLE001
+        return ["number"] * len(names)
+
+
 def check_sklearn(info: ModelInfo, model: Any) -> str | None:
     """None when skl2onnx (with the LightGBM/XGBoost converters) can convert every part of `model`."""
     try:
@@ -208,6 +264,9 @@ def check_sklearn(info: ModelInfo, model: Any) -> str | None:
             import onnxmltools  # noqa: F401
         except ImportError:
             return "ONNX: LightGBM/XGBoost need onnxmltools (pip install onnxmltools)"
+        refusal = booster_refusal(model, "onnxmltools")
+        if refusal:
+            return f"ONNX: {refusal}"
     return None
 
 
@@ -410,7 +469,8 @@ def check_booster(info: ModelInfo, model: Any) -> str | None:
         import onnxmltools  # noqa: F401
     except ImportError:
         return "ONNX: onnxmltools is not installed (pip install onnxmltools)"
-    return None
+    refusal = booster_refusal(model, "onnxmltools")
+    return f"ONNX: {refusal}" if refusal else None
 
 
 def convert_booster(request: ConversionRequest) -> Path:
@@ -452,6 +512,11 @@ def check_tensorflow(info: ModelInfo, model: Any) -> str | None:
     for package in ("tensorflow", "tf2onnx"):
         if importlib.util.find_spec(package) is None:
             return f"ONNX: {package} is not installed (pip install 'model-serving-workbench[tf]')"
+    text = [s.name for s in info.inputs if s.dtype in ("string", "object")]
+    if text:
+        return (f"ONNX: string input(s) {', '.join(text)}: tf2onnx turns the model's string lookups into a Cast "
+                "from string that onnxruntime cannot run (it fails when the graph is loaded); convert the "
+                "original model (e.g. the scikit-learn pipeline) instead")
     return None
 
 
@@ -509,7 +574,9 @@ def _savedmodel_dir(path: Path) -> Path:
     path = Path(path)
     if (path / "saved_model.pb").exists():
         return path
-    versions = sorted((int(p.name), p) for p in path.iterdir() if p.is_dir() and p.name.isdigit()
+    from workbench.core.formats.savedmodel import is_version_name
+
+    versions = sorted((int(p.name), p) for p in path.iterdir() if is_version_name(p.name) and p.is_dir()
                       and (p / "saved_model.pb").exists())
     if not versions:
         raise ConversionFailed(f"ONNX: no saved_model.pb in {path} or its version folders")

@@ -96,6 +96,14 @@ def java_error_message(output: str) -> str:
                     if idx + 1 < len(lines):
                         context = lines[idx + 1].strip()
                     break
+    if reason:  # the deepest "Caused by" says what is wrong ("Failed to convert ..." only says where)
+        cause = _deepest_cause(lines)
+        if cause and cause not in reason:
+            reason = f"{reason}: {cause}"
+    if not reason and _silent(lines):
+        reason = ("Java exited with an error and printed nothing on standard output or standard error (sklearn2pmml "
+                  "reports 'Standard error is empty'): the JVM was killed (out of memory, e.g. by the kernel's "
+                  "OOM killer, or a signal) or could not start; try with more memory or a smaller model")
     if not reason:
         severe = [line.split("SEVERE:", 1)[1].strip() for line in lines if "SEVERE:" in line]
         reason = severe[-1] if severe else ""
@@ -103,6 +111,30 @@ def java_error_message(output: str) -> str:
         tail = [line for line in lines if line.strip()]
         reason = tail[-1].strip() if tail else "no output from Java"
     return f"{reason} (in {context})" if context else reason
+
+
+_EXCEPTION_LINE = re.compile(r"^\s*(?:Caused by:\s*)?(?:[\w$]+\.)+[\w$]*(?:Exception|Error)\w*: (.+)$")
+
+
+def _deepest_cause(lines: list[str]) -> str:
+    """The message of the last exception after a "Caused by" in Java's output, or ""."""
+    cause = ""
+    after_caused_by = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("Caused by"):
+            after_caused_by = True
+        match = _EXCEPTION_LINE.match(line)
+        if match and after_caused_by:
+            cause = match.group(1).strip()
+            after_caused_by = False
+    return cause
+
+
+def _silent(lines: list[str]) -> bool:
+    """sklearn2pmml's output when Java printed nothing at all."""
+    text = [line.strip() for line in lines if line.strip()]
+    return bool(text) and all(t in ("Standard output is empty", "Standard error is empty") for t in text)
 
 
 _STDOUT_CAPTURE_LOCK = threading.Lock()
@@ -175,7 +207,15 @@ def check_sklearn(info: ModelInfo, model: Any) -> str | None:
                     "XGBoost class: JPMML-SkLearn cannot convert user code")
     if not hasattr(final_estimator(model), "predict"):
         return f"PMML: {type(final_estimator(model)).__name__} is not a predictor (no predict method)"
-    return None
+    return _booster_refusal(model)
+
+
+def _booster_refusal(model: Any) -> str | None:
+    from workbench.core.converters.to_onnx import booster_refusal
+
+    reason = booster_refusal(model, "JPMML-LightGBM (sklearn2pmml)")
+    # JPMML-XGBoost converts categorical splits: only linear trees are refused here
+    return f"PMML: {reason}" if reason and reason.startswith("linear trees") else None
 
 
 def _columns(info: ModelInfo, model: Any) -> list[str]:
@@ -280,7 +320,7 @@ def check_booster(info: ModelInfo, model: Any) -> str | None:
         return "PMML: Java is not installed; sklearn2pmml needs a Java 11+ runtime"
     if type(model).__name__ != "Booster":
         return f"PMML: expected a {info.format} Booster, got {type(model).__name__}"
-    return None
+    return _booster_refusal(model)
 
 
 def convert_booster(request: ConversionRequest) -> Path:

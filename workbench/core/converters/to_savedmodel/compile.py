@@ -9,6 +9,7 @@ classifiers, `value` for regressors. TensorFlow is imported inside functions onl
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -265,10 +266,16 @@ def save_savedmodel(
 
 def read_metadata(savedmodel_dir: Path | str) -> dict[str, Any] | None:
     """The workbench metadata of a SavedModel written here (None for other SavedModels)."""
-    path = Path(savedmodel_dir) / METADATA_FILE
-    if not path.is_file():
+    from workbench.core import limits
+    from workbench.core.errors import ModelFileError
+    from workbench.core.formats.savedmodel import read_small_file
+
+    root = Path(savedmodel_dir)
+    path = root / METADATA_FILE
+    if not os.path.lexists(path):
         return None
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+    try:  # a regular file inside the folder (no link out of it, no FIFO), at most METADATA_FILE_BYTES
+        data = json.loads(read_small_file(path, root, limits.METADATA_FILE_BYTES))
+    except (OSError, ValueError, RecursionError, ModelFileError, limits.LimitExceeded):
         return None
+    return data if isinstance(data, dict) else None
