@@ -18,7 +18,9 @@ from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStackedWidget,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -37,8 +40,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.core.errors import WorkbenchError
+from workbench.core.session import RowSource
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
+from workbench.gui.row_source import KIND_TITLES, describe, load_rows
 from workbench.gui.settings import Endpoint
 from workbench.gui.views.common import color, core_module, placeholder
 from workbench.gui.workers import Worker, run_in_worker
@@ -187,8 +193,39 @@ class EndpointsView(QWidget):
         self.timeout = QDoubleSpinBox()
         self.timeout.setRange(0.1, 600)
         self.timeout.setValue(10)
-        self.send_rows = QCheckBox("Send the first rows of the selected model")
-        self.send_rows.setToolTip("Build a predict request from the Rows table (up to 5 rows)")
+        # -- this endpoint's own rows (a probe sends the first 5; the load test sends them all) --
+        self.row_kind = QComboBox()
+        for kind, title in KIND_TITLES.items():
+            self.row_kind.addItem(title, kind)
+        self.row_kind.setToolTip("The rows this endpoint is probed and load-tested with (its own, whatever "
+                                 "model is selected in the library)")
+        self.row_model = QComboBox()
+        self.row_model.setToolTip("The loaded model whose Rows table is sent")
+        self.row_file = QLineEdit()
+        self.row_file.setPlaceholderText("rows.csv or rows.json")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_rows)
+        file_page = QWidget()
+        fl = QHBoxLayout(file_page)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.row_file, 1)
+        fl.addWidget(browse)
+        self.row_json = QPlainTextEdit('[{"x": 1.0}, {"x": 2.0}]')
+        self.row_json.setMaximumHeight(60)
+        self.row_json.setToolTip("Rows as JSON records")
+        self.row_value = QStackedWidget()
+        for page in (QWidget(), self.row_model, file_page, self.row_json):
+            self.row_value.addWidget(page)
+        self.row_kind.currentIndexChanged.connect(self._row_kind_changed)
+        self.row_source_label = QLabel()
+        self.row_source_label.setWordWrap(True)
+        self.row_source_label.setStyleSheet(f"color: {color('muted').name()};")
+        self._row_kind_changed()
+        #: the old "send the selected model's rows" switch, kept for scripts: checking it chooses that model
+        self.send_rows = QCheckBox("Send the selected model's rows")
+        self.send_rows.setVisible(False)
+        self.send_rows.toggled.connect(self._send_rows_toggled)
+        self._stale = False
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)   # labels above the fields when narrow
         form.addRow("Name:", self.name)
@@ -199,7 +236,8 @@ class EndpointsView(QWidget):
         form.addRow("Timeout (s):", self.timeout)
         form.addRow("", self.verify)
         form.addRow("CA file:", self.ca_file)
-        form.addRow("", self.send_rows)
+        form.addRow("Rows:", self.row_kind)
+        form.addRow("", self.row_value)
         self.save_button = QPushButton(icon("add"), "Save")
         self.delete_button = QPushButton(icon("remove"), "Delete")
         self.probe_button = QPushButton(icon("refresh", "#ffffff"), "Probe")
@@ -249,7 +287,7 @@ class EndpointsView(QWidget):
         self.tabs.addTab(self.response_text, "Response")
         from workbench.gui.views.load_test import LoadTestPanel
 
-        self.load_test = LoadTestPanel(self.endpoint, self._model_rows)
+        self.load_test = LoadTestPanel(self.endpoint, self._endpoint_rows)
         self.load_test.sig_finished.connect(self.sig_finished.emit)
         # tall enough for their axis labels; the tab scrolls when the window is shorter than that
         for chart in (self.load_test.latency_plot, self.load_test.rps_plot):
@@ -273,6 +311,14 @@ class EndpointsView(QWidget):
         self._set_compact(False)
 
         self.saved.currentItemChanged.connect(self._select)
+        # old verdicts are marked stale as soon as what they were measured on changes
+        for edit in (self.url, self.model, self.grpc, self.ca_file):
+            edit.textEdited.connect(lambda _t: self._mark_stale("the endpoint changed"))
+        self.headers.textChanged.connect(lambda: self._mark_stale("the endpoint's headers changed"))
+        self.row_kind.currentIndexChanged.connect(lambda _i: self._mark_stale("the endpoint's rows changed"))
+        self.row_model.currentIndexChanged.connect(lambda _i: self._mark_stale("the endpoint's rows changed"))
+        self.row_file.textEdited.connect(lambda _t: self._mark_stale("the endpoint's rows changed"))
+        self.row_json.textChanged.connect(lambda: self._mark_stale("the endpoint's rows changed"))
         self.save_button.clicked.connect(self.save_current)
         self.delete_button.clicked.connect(self.delete_current)
         self.probe_button.clicked.connect(self.refresh)
@@ -283,8 +329,16 @@ class EndpointsView(QWidget):
     def attach(self, window: Any) -> None:
         self.window_ref = window
         self.settings = getattr(window, "settings", None)
-        if self._core is not None and self.settings is not None:
+        if self._core is None:
+            return
+        if self.settings is not None:
             self._reload_saved()
+        self._reload_models()
+        if hasattr(window, "sig_document_added"):
+            window.sig_document_added.connect(lambda _doc: self._reload_models())
+        library = getattr(window, "library", None)
+        if library is not None and hasattr(library, "sig_current_changed"):
+            library.sig_current_changed.connect(lambda _doc: self._reload_models())
 
     def show_tab(self, which: str) -> None:
         """Bring a tab to the front: "endpoint" (the form: its tab when compact), "status", "request",
@@ -319,6 +373,25 @@ class EndpointsView(QWidget):
         self.verify.setChecked(ep.verify_tls)
         self.ca_file.setText(ep.ca_file)
         self.timeout.setValue(ep.timeout_s)
+        self.set_row_source(self._stored_row_source(ep.name))
+        self._mark_stale("another endpoint was chosen")
+
+    def row_source(self) -> RowSource:
+        """The rows of the endpoint in the form: none, a loaded model's (its path), a file, inline JSON."""
+        kind = self.row_kind.currentData() or "none"
+        value = {"model": self.row_model.currentData() or "", "file": self.row_file.text().strip(),
+                 "json": self.row_json.toPlainText().strip()}.get(kind, "")
+        return RowSource(kind, value)
+
+    def set_row_source(self, source: RowSource) -> None:
+        self.row_kind.setCurrentIndex(max(0, self.row_kind.findData(source.kind)))
+        if source.kind == "model":
+            self._reload_models(extra=source.value)
+            self.row_model.setCurrentIndex(max(0, self.row_model.findData(source.value)))
+        elif source.kind == "file":
+            self.row_file.setText(source.value)
+        elif source.kind == "json":
+            self.row_json.setPlainText(source.value)
 
     def save_current(self) -> None:
         if self.settings is None or not self.url.text().strip():
@@ -329,6 +402,7 @@ class EndpointsView(QWidget):
             self.verdict.setText(f"✗ {exc}")
             return
         self.settings.save_endpoint(ep)
+        self._store_row_source(ep.name, self.row_source())
         self._reload_saved()
 
     def delete_current(self) -> None:
@@ -349,13 +423,17 @@ class EndpointsView(QWidget):
         if not ep.url:
             self.verdict.setText("Give the endpoint's URL first.")
             return None
-        rows = None
-        if self.send_rows.isChecked() and self.window_ref is not None:
-            doc = self.window_ref.current_document()
-            if doc is not None and doc.rows is not None:
-                rows = doc.rows.head(5).copy()
+        try:
+            rows = load_rows(self.row_source(), self._documents(), limit=5)
+        except WorkbenchError as exc:
+            self._show_verdict(f"✗ {exc.message}" + (f"\nHint: {exc.hint}" if exc.hint else ""), "bad")
+            notify(exc.message, "error", hint=exc.hint or "", context=f"probe {ep.url}")
+            return None
+        self.rows_sent = None if rows is None else rows.attrs.get("row_source", "")
         self.probe_button.setEnabled(False)
-        self.verdict.setText(f"Probing {ep.url}…")
+        self._stale = False
+        self.verdict.setStyleSheet("")
+        self.verdict.setText(f"Probing {ep.url}" + (f" with the first {self.rows_sent}…" if self.rows_sent else "…"))
         self.worker = run_in_worker(probe_job, ep, rows, name=f"probe {ep.url}", on_result=self._probed,
                                     on_error=self._failed,
                                     on_finished=lambda: self.probe_button.setEnabled(True))
@@ -428,9 +506,87 @@ class EndpointsView(QWidget):
 
     # -- private ----------------------------------------------------------------------------
 
-    def _model_rows(self) -> Any:
+    def _documents(self) -> list[Any]:
+        return list(self.window_ref.documents()) if self.window_ref is not None else []
+
+    def _endpoint_rows(self) -> Any:
+        """The load test's rows: the whole of this endpoint's row source (None when it has none)."""
+        return load_rows(self.row_source(), self._documents())
+
+    def _reload_models(self, extra: str = "") -> None:
+        """The loaded models the row source can name (a saved source's model, even if not open)."""
+        current = self.row_model.currentData() or extra
+        self.row_model.blockSignals(True)
+        self.row_model.clear()
+        paths = []
+        for doc in self._documents():
+            self.row_model.addItem(f"{doc.name} ({0 if doc.rows is None else len(doc.rows)} rows)", doc.path)
+            self.row_model.setItemData(self.row_model.count() - 1, doc.path, Qt.ItemDataRole.ToolTipRole)
+            paths.append(doc.path)
+            if not getattr(doc, "_endpoint_rows_hooked", False):
+                doc._endpoint_rows_hooked = True
+                doc.sig_rows_changed.connect(lambda d=doc: self._model_rows_changed(d))
+        for path in (current, extra):
+            if path and path not in paths:
+                self.row_model.addItem(f"{path.rsplit('/', 1)[-1]} (not open)", path)
+                paths.append(path)
+        if current:
+            self.row_model.setCurrentIndex(max(0, self.row_model.findData(current)))
+        self.row_model.blockSignals(False)
+
+    def _model_rows_changed(self, doc: Any) -> None:
+        source = self.row_source()
+        if source.kind == "model" and source.value == doc.path:
+            self._mark_stale(f"the rows of {doc.name} changed")
+
+    def _row_kind_changed(self, *_args: Any) -> None:
+        kind = self.row_kind.currentData() or "none"
+        self.row_value.setCurrentIndex(list(KIND_TITLES).index(kind))
+        self.row_value.setVisible(kind != "none")
+
+    def _send_rows_toggled(self, on: bool) -> None:
         doc = self.window_ref.current_document() if self.window_ref is not None else None
-        return None if doc is None else doc.rows
+        if on and doc is not None:
+            self.set_row_source(RowSource("model", doc.path))
+        elif not on:
+            self.set_row_source(RowSource("none"))
+
+    def _browse_rows(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Rows for this endpoint", self.row_file.text(),
+                                              "Rows (*.csv *.json *.tsv *.txt);;All files (*)")
+        if path:
+            self.row_file.setText(path)
+            self._mark_stale("the endpoint's rows changed")
+
+    def _stored_row_source(self, name: str) -> RowSource:
+        store = getattr(self.settings, "store", None)
+        raw = store.value(f"endpoint_rows/{name}") if store is not None and name else None
+        try:
+            data = json.loads(raw) if isinstance(raw, str) else {}
+            return RowSource(str(data.get("kind", "none")), str(data.get("value", "")))
+        except (ValueError, AttributeError):
+            return RowSource()
+
+    def _store_row_source(self, name: str, source: RowSource) -> None:
+        store = getattr(self.settings, "store", None)
+        if store is not None and name:
+            store.setValue(f"endpoint_rows/{name}", json.dumps(source.to_json()))
+
+    def _show_verdict(self, text: str, tone: str | None) -> None:
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet(f"color: {color(tone).name()};" if tone else "")
+
+    def _mark_stale(self, why: str) -> None:
+        """Keep the last verdict readable but say it is about something else now (a probe clears it)."""
+        if self._core is None:
+            return
+        self.load_test.mark_stale(why)
+        if self._stale or self.report is None and not self.verdict.text().startswith("✗"):
+            return
+        self._stale = True
+        old = self.verdict.text()
+        self.verdict.setText(f"Outdated ({why}; probe again with F5). It said: {old}")
+        self.verdict.setStyleSheet(f"color: {color('muted').name()};")
 
     def _reload_saved(self) -> None:
         self.saved.clear()
@@ -446,8 +602,9 @@ class EndpointsView(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
-        self.verdict.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
-        notify(message, "error", hint=hint, details=details, context="probe")
+        sent = f" (rows: {self.rows_sent})" if getattr(self, "rows_sent", None) else ""
+        self._show_verdict(f"✗ {message}{sent}" + (f"\nHint: {hint}" if hint else ""), "bad")
+        notify(message + sent, "error", hint=hint, details=details, context="probe")
 
     def _probed(self, report: Any) -> None:
         self.report = report
@@ -508,8 +665,12 @@ class EndpointsView(QWidget):
         failures = report.failures()
         if failures:
             d = failures[0]
-            self.verdict.setText(f"✗ {d.kind}: {d.message}" + (f"\nHint: {d.hint}" if d.hint else ""))
+            sent = f"\nRows: the first {self.rows_sent}." if getattr(self, "rows_sent", None) else ""
+            self.verdict.setText(f"✗ {d.kind}: {d.message}" + (f"\nHint: {d.hint}" if d.hint else "") + sent)
             self.verdict.setStyleSheet(f"color: {color('bad').name()};")
+            # every failed probe reaches the Messages panel too (the verdict is gone after the next one)
+            notify(f"probe of {report.url}: {d.message}" + (f" (rows: {self.rows_sent})" if sent else ""),
+                   "error", hint=d.hint or "", context="probe")
         else:
             available = sum(1 for v in data.get("versions") or [] if v.get("state") == "AVAILABLE")
             self.verdict.setText(f"✓ {data.get('protocol')} · model {data.get('model')} · "
@@ -517,6 +678,7 @@ class EndpointsView(QWidget):
             self.verdict.setStyleSheet(f"color: {color('ok').name()};")
         if self.compact and self.tabs.currentWidget() is self.form_panel:
             self.tabs.setCurrentWidget(self.tree)   # the form's tab hides the answer
+        self._stale = False
         self.sig_probed.emit(report)
 
     def _copy_curl(self) -> None:

@@ -36,6 +36,8 @@ from workbench.gui.views.common import color
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
 WARN = "#e8590c"
+#: error fraction above which a load test stops early (every request failed)
+ALL_FAILED = 0.999
 LEVEL_COLUMNS = ["Run", "Level", "OK", "Errors", "Req/s", "p50 ms", "p90 ms", "p99 ms", "Max ms"]
 
 
@@ -45,11 +47,15 @@ def load_job(url: str, model: str, frame: Any, levels: tuple[float, ...], durati
 
     `headers` (the saved endpoint's, e.g. an authorization token) go with every request."""
     from workbench.core.bench.load import LoadPlan, run_load
-    from workbench.core.bench.requests import build_rest_target
+    from workbench.core.bench.requests import build_rest_target, preflight
 
     target = build_rest_target(url, model, frame, batch_size=batch_size, headers=headers, timeout=timeout_s)
+    # the first request once, as `workbench load` does: a dead port or a 404 fails here, before any load
+    task.progress(0.0, "checking the endpoint with one request")
+    preflight(target, timeout=timeout_s)
+    # everything failing (after 20 requests) ends the sweep: nothing more would be learnt
     plan = LoadPlan(mode="closed", levels=levels, duration_s=duration_s, warmup_s=min(0.5, duration_s / 4),
-                    timeout_s=timeout_s)
+                    timeout_s=timeout_s, max_error_rate=ALL_FAILED)
     total = len(levels) * duration_s
 
     def on_point(point: Any) -> None:
@@ -87,10 +93,11 @@ class LoadTestPanel(QWidget):
         self.duration.setValue(5)
         self.batch = QSpinBox()
         self.batch.setRange(1, 10_000)
-        self.use_model_rows = QCheckBox("Selected model's rows")
+        self.use_model_rows = QCheckBox("The endpoint's rows")
+        self.use_model_rows.setToolTip("Send the rows chosen for this endpoint in its form (Rows:)")
         self.use_model_rows.setChecked(True)
         self.rows_json = QLineEdit('[{"x": 1.0}, {"x": 2.0}, {"x": 5.0}]')
-        self.rows_json.setToolTip("Rows as JSON records, used when no model rows are chosen")
+        self.rows_json.setToolTip("Rows as JSON records, used when the endpoint's rows are not")
         self.run_button = QPushButton(icon("run", "#ffffff"), "Start")
         self.run_button.setObjectName("primary")
         self.cancel_button = QPushButton(icon("stop"), "Stop")
@@ -156,10 +163,15 @@ class LoadTestPanel(QWidget):
         import pandas as pd
 
         if self.use_model_rows.isChecked():
-            rows = self.rows_source()
+            rows = self.rows_source()   # raises an error that says where the rows came from
             if rows is not None and len(rows):
                 return rows
-        return pd.DataFrame(json.loads(self.rows_json.text() or "[]"))
+        try:
+            frame = pd.DataFrame(json.loads(self.rows_json.text() or "[]"))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"rows typed in the load test: not JSON records ({exc})") from None
+        frame.attrs["row_source"] = f"{len(frame)} rows typed in the load test"
+        return frame
 
     def start(self) -> Worker | None:
         if self.worker is not None and not self.worker.is_done:
@@ -172,14 +184,16 @@ class LoadTestPanel(QWidget):
             levels = parse_levels(self.levels.text(), integers=True)
             frame = self.frame()
         except (WorkbenchError, ValueError) as exc:
-            self.status.setText(f"✗ {exc}")
+            self._banner(f"✗ {exc}", "bad")
             return None
         if not ep.url or not ep.model:
-            self.status.setText("Give the endpoint's URL and model name first.")
+            self._banner("Give the endpoint's URL and model name first.", None)
             return None
         if not len(frame):
-            self.status.setText("No rows to send: check the model's Rows table or type rows as JSON.")
+            self._banner("No rows to send: choose the endpoint's rows (Rows: in its form) or type rows as JSON.",
+                         None)
             return None
+        self.rows_sent = frame.attrs.get("row_source") or f"{len(frame)} rows"
         if not self.keep.isChecked():
             self._clear_runs()
         elif len(self.runs) >= 2:
@@ -187,7 +201,8 @@ class LoadTestPanel(QWidget):
         self._new_run()
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.status.setText(f"Load testing {ep.url} (model {ep.model})…")
+        self._banner(f"Load testing {ep.url} (model {ep.model}) with {self.rows_sent}: checking the endpoint "
+                     "first…", None)
         self.worker = run_in_worker(load_job, ep.url, ep.model, frame, levels, self.duration.value(),
                                     self.batch.value(), dict(ep.headers), ep.timeout_s, name="load test", on_progress=self._point,
                                     on_result=self._done, on_error=self._failed, on_finished=self._finished,
@@ -323,15 +338,43 @@ class LoadTestPanel(QWidget):
                 self.table.setItem(r, col, item)
         self.table.resizeColumnsToContents()
         errors = sum(lv.error_count for lv in result.levels)
-        self.status.setText(f"{'Stopped' if result.cancelled else 'Done'}: {len(result.levels)} level(s), "
-                            f"{sum(lv.ok for lv in result.levels)} ok, {errors} errors"
-                            + (f" (stopped early: {result.stopped_early})" if result.stopped_early else ""))
+        ok = sum(lv.ok for lv in result.levels)
+        if result.stopped_early and ok == 0:
+            kinds: dict[str, int] = {}
+            for lv in result.levels:
+                for k, v in lv.errors.items():
+                    kinds[k] = kinds.get(k, 0) + v
+            why = ", ".join(f"{k}: {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
+            text = (f"Stopped early: every request failed ({why}) after {errors} requests to {result.target}"
+                    f" with {getattr(self, 'rows_sent', 'the rows')}.")
+            self._banner(f"✗ {text}", "bad")
+            notify(text, "error", hint="probe the endpoint (F5) to see what it answers", context="load test")
+        else:
+            self._banner(f"{'Stopped' if result.cancelled else 'Done'}: {len(result.levels)} level(s), "
+                         f"{ok} ok, {errors} errors"
+                         + (f" (stopped early: {result.stopped_early})" if result.stopped_early else ""),
+                         "warn" if errors else None)
         self.sig_finished.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
-        self.status.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        if getattr(exc, "diagnosis", None) is not None:   # the preflight request failed: no load was sent
+            message = f"The endpoint failed the first request, so no load was sent ({exc.diagnosis.kind}): {message}"
+        self._banner(f"✗ {message}" + (f"\nHint: {hint}" if hint else ""), "bad")
         notify(message, "error", hint=hint, details=details, context="load test")
+
+    def mark_stale(self, why: str) -> None:
+        """The last result was measured on another endpoint or other rows: say so in the banner."""
+        if self.result is None and not self.status.text().startswith("✗"):
+            return
+        if self.worker is not None and not self.worker.is_done:
+            return
+        if not self.status.text().startswith("Outdated"):
+            self._banner(f"Outdated ({why}): {self.status.text()}", "muted")
+
+    def _banner(self, text: str, tone: str | None) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {color(tone).name()};" if tone else "")
 
     def _finished(self) -> None:
         self.run_button.setEnabled(True)
