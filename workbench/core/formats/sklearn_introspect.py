@@ -157,10 +157,26 @@ def booster_document(obj: Any) -> dict[str, Any] | None:
 
 
 def feature_names(obj: Any) -> list[str] | None:
-    for candidate in (obj, first_step(obj), final_estimator(obj)):
+    # sklearn2pmml's PMMLPipeline records the columns it was fitted on (its PMML's active fields)
+    active = attr(obj, "active_fields")
+    if active is not None and not isinstance(active, str | bytes):
+        found = [str(n) for n in plain_values(active, limits.FEATURES, "active_fields")]
+        if found:
+            return found
+    for candidate in (obj, first_step(obj)):
         names = attr(candidate, "feature_names_in_")
         if names is not None:
             return [str(n) for n in plain_values(names, limits.FEATURES, "feature_names_in_")]
+    mapper = first_step(obj)
+    if class_name(mapper) == "DataFrameMapper":  # sklearn-pandas: the columns its features select
+        found = []
+        for columns, _ in _step_routes(mapper):
+            found.extend(c for c in columns if c not in found)
+        if found:
+            return found
+    names = attr(final_estimator(obj), "feature_names_in_")
+    if names is not None:
+        return [str(n) for n in plain_values(names, limits.FEATURES, "feature_names_in_")]
     # LightGBM/XGBoost sklearn wrappers keep their names in the booster
     est = final_estimator(obj)
     names = attr(est, "feature_name_")
@@ -239,23 +255,186 @@ def input_specs(obj: Any) -> tuple[list[TensorSpec], list[str]]:
     categories = _column_categories(obj)
     ranges = _column_ranges(obj)
     imputes = _imputed_columns(obj)
+    routed = _routed_facts(obj)  # domains, encoders, text vectorizers, imputers per input column
+    booster = _lightgbm_categorical_specs(obj)  # pandas categoricals a LightGBM wrapper was fitted on
     facts = column_facts(obj, names)  # scaler statistics, split thresholds, LightGBM ranges
     specs = []
     for name in names:
-        levels = categories.get(name)
-        is_text = levels is not None and any(isinstance(v, str) for v in levels)
+        if name in booster:
+            specs.append(booster[name])
+            continue
+        route = routed.get(name, _Route())
+        levels = route.categories if route.categories is not None else categories.get(name)
+        is_text = route.text or levels is not None and any(isinstance(v, str) for v in levels)
         known = facts.get(name)
+        value_range = route.value_range or ranges.get(name)
         specs.append(TensorSpec(
             name=name,
             dtype="string" if is_text else "float64",
             shape=(None,),
             categories=tuple(levels) if levels is not None else None,
-            value_range=ranges.get(name) or (known.value_range if known and not is_text else None),
-            range_from_splits=name not in ranges and bool(known and not is_text and known.range_from_splits),
-            accepts_missing=name in imputes or _handles_nan(obj),
+            value_range=value_range or (known.value_range if known and not is_text else None),
+            range_from_splits=value_range is None and bool(known and not is_text and known.range_from_splits),
+            accepts_missing=name in imputes or route.imputed or _handles_nan(obj),
             typical=known.typical if known and not is_text else None,
+            description="text" if route.text else "",
         ))
     return specs, warnings
+
+
+_TEXT_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
+_IMPUTERS = ("SimpleImputer", "KNNImputer", "IterativeImputer")
+#: sklearn2pmml's missing-value treatments that replace a missing value (as_is and return_invalid do not)
+_REPLACING = ("as_mean", "as_median", "as_mode", "as_value")
+
+
+class _Route:
+    """What the transformers a column goes through tell about its values."""
+
+    def __init__(self) -> None:
+        self.categories: list[Any] | None = None
+        self.value_range: tuple[float, float] | None = None
+        self.text = False
+        self.imputed = False
+
+
+def _chain(trans: Any, depth: int = 0) -> list[Any]:
+    """The transformers one route applies in order (lists, sklearn-pandas TransformerPipelines and
+    Pipelines flattened); nothing for 'drop', 'passthrough' or None."""
+    limits.NESTING.check(depth + 1, source="the pipeline's nesting")
+    if trans is None or isinstance(trans, str | bytes):
+        return []
+    if isinstance(trans, list | tuple):
+        return [t for item in trans for t in _chain(item, depth + 1)]
+    steps = pipeline_steps(trans)
+    if steps:
+        return [t for _, step in steps for t in _chain(step, depth + 1)]
+    return [trans]
+
+
+def _resolve_columns(columns: Any, known: Any) -> list[str] | None:
+    """Column names a ColumnTransformer/DataFrameMapper entry selects (names, indices or a bool mask)."""
+    names = plain_values(known, limits.FEATURES, "feature_names_in_") if known is not None else None
+    if isinstance(columns, str | bytes):
+        return [columns.decode("utf-8", "replace") if isinstance(columns, bytes) else columns]
+    if isinstance(columns, bool | int | np.integer):
+        columns = [columns]
+    if isinstance(columns, slice):
+        return [str(n) for n in names[columns]] if names is not None else None
+    if not isinstance(columns, list | tuple | np.ndarray):
+        return None
+    values = plain_values(columns, limits.FEATURES, "columns")
+    if values and all(isinstance(v, bool) for v in values):
+        if names is None or len(names) != len(values):
+            return None
+        return [str(n) for n, keep in zip(names, values) if keep]
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if names is None or not all(-len(names) <= v < len(names) for v in values):
+            return None
+        return [str(names[v]) for v in values]
+    return [str(v) for v in values]
+
+
+def _step_routes(step: Any, known: Any = None) -> list[tuple[list[str], list[Any]]]:
+    """(columns, transformers) of each entry of a column router: a ColumnTransformer, or a
+    sklearn-pandas DataFrameMapper (what sklearn2pmml's PMMLPipelines start with)."""
+    routes: list[tuple[list[str], list[Any]]] = []
+    transformers = attr(step, "transformers_")
+    if isinstance(transformers, list):
+        known = known if known is not None else attr(step, "feature_names_in_")
+        for item in transformers:
+            if isinstance(item, tuple) and len(item) >= 3:
+                columns = _resolve_columns(item[2], known)
+                if columns:
+                    routes.append((columns, _chain(item[1])))
+    elif class_name(step) == "DataFrameMapper":
+        features = attr(step, "built_features")
+        if not isinstance(features, list):
+            features = attr(step, "features")
+        for item in features if isinstance(features, list) else []:
+            if isinstance(item, tuple | list) and len(item) >= 2:
+                columns = _resolve_columns(item[0], None)
+                if columns:
+                    routes.append((columns, _chain(item[1])))
+    return routes
+
+
+def _routed_facts(obj: Any) -> dict[str, _Route]:
+    """Column -> what its route's leading transformers say: sklearn2pmml domain decorators
+    (CategoricalDomain's categories, ContinuousDomain's range, missing-value replacement), encoders'
+    categories, a text vectorizer (the column is text), imputers. A HistGradientBoosting's own
+    categorical encoder counts too."""
+    routes: list[tuple[list[str], list[Any]]] = []
+    for _, step in pipeline_steps(obj) or [("", obj)]:
+        routes.extend(_step_routes(step))
+    est = final_estimator(obj)
+    pre = attr(est, "_preprocessor")
+    if pre is not None and attr(est, "is_categorical_") is not None:
+        routes.extend(_step_routes(pre, attr(est, "feature_names_in_")))
+    found: dict[str, _Route] = {}
+    for columns, chain in routes:
+        for i, column in enumerate(columns):
+            route = found.setdefault(column, _Route())
+            for trans in chain:  # the transformers that still see the column's own values
+                name = class_name(trans)
+                if name.endswith("Domain"):
+                    _learn_domain(route, trans, i, len(columns))
+                    continue
+                if name in _IMPUTERS:
+                    route.imputed = True
+                    continue
+                if name in _ENCODERS:
+                    levels = attr(trans, "categories_")
+                    if isinstance(levels, list) and i < len(levels) and route.categories is None:
+                        route.categories = plain_values(levels[i], limits.CLASSES, "categories_")
+                elif name in _TEXT_VECTORIZERS:
+                    route.text = True
+                break
+    return found
+
+
+def _learn_domain(route: _Route, domain: Any, i: int, width: int) -> None:
+    """An sklearn2pmml domain decorator's facts about its i-th column (of `width`)."""
+    values = attr(domain, "data_values_")
+    if values is not None:
+        if width > 1 or isinstance(values, list) and values and isinstance(values[0], list | np.ndarray):
+            values = values[i] if isinstance(values, list | tuple) and i < len(values) else None
+        if values is not None:
+            route.categories = plain_values(values, limits.CLASSES, "data_values_")
+    lo, hi = attr(domain, "data_min_"), attr(domain, "data_max_")
+    if lo is not None and hi is not None:
+        try:
+            lo_i, hi_i = np.ravel(np.asarray(lo, dtype=float)), np.ravel(np.asarray(hi, dtype=float))
+            if i < len(lo_i) and i < len(hi_i) and np.isfinite([lo_i[i], hi_i[i]]).all():
+                route.value_range = (float(lo_i[i]), float(hi_i[i]))
+        except (TypeError, ValueError):
+            pass
+    treatment = attr(domain, "missing_value_treatment")
+    if attr(domain, "missing_value_replacement") is not None or treatment in _REPLACING:
+        route.imputed = True
+
+
+def _lightgbm_categorical_specs(obj: Any) -> dict[str, TensorSpec]:
+    """Inputs of a LightGBM sklearn wrapper fitted on pandas categoricals: the model text it pickles
+    keeps each column's training categories (`pandas_categorical`); those inputs take the values."""
+    booster = attr(final_estimator(obj), "_Booster")
+    handle = attr(booster, "_handle") if booster is not None else None
+    if not isinstance(handle, str) and not isinstance(booster, Stub) and attr(booster, "pandas_categorical"):
+        try:  # a loaded (trusted) Booster: its model text, as the pickle keeps it
+            handle = booster.model_to_string()
+        except Exception:  # noqa: BLE001 -- a booster that cannot say: inputs as numbers, as before
+            return {}
+    if not isinstance(handle, str) or "pandas_categorical:" not in handle:
+        return {}
+    from pathlib import Path
+
+    from workbench.core.formats.lightgbm_text import describe_booster_text
+
+    try:
+        _, inputs, _, _ = describe_booster_text(handle, Path("the pickled LightGBM booster"))
+    except Exception:  # noqa: BLE001 -- a booster text that cannot be read: inputs as numbers, as before
+        return {}
+    return {s.name: s for s in inputs if s.description == "category"}
 
 
 def _imputed_columns(obj: Any) -> set[str]:
@@ -273,8 +452,9 @@ def _imputed_columns(obj: Any) -> set[str]:
 
 
 def _handles_nan(obj: Any) -> bool:
-    name = class_name(final_estimator(obj))
-    return name.startswith(("HistGradientBoosting", "LGBM", "XGB")) and not pipeline_steps(obj)
+    from workbench.core.formats.value_facts import sklearn_takes_missing  # trees/forests of sklearn 1.3+ too
+
+    return sklearn_takes_missing(final_estimator(obj)) and not pipeline_steps(obj)
 
 
 def output_specs(obj: Any) -> list[TensorSpec]:

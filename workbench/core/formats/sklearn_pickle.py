@@ -169,6 +169,26 @@ def _wrapper_version(root: Any, framework: str) -> str | None:
     return ".".join(str(v) for v in version) if isinstance(version, list) else None
 
 
+#: what installs the packages sklearn2pmml's pipelines (PMMLPipeline + DataFrameMapper) unpickle with
+JPMML_EXTRA_HINT = "pip install model-serving-workbench[jpmml]"
+
+
+def sklearn_pandas_shim() -> None:
+    """sklearn-pandas 2.2 imports `sklearn.utils.tosequence`, which scikit-learn 1.7 removed; sklearn2pmml
+    documents putting it back before sklearn_pandas is imported (`sklearn2pmml.sklearn_pandas.patch_sklearn`).
+    The same shim here, without importing sklearn2pmml (whose import would bind a stand-in DataFrameMapper
+    when sklearn_pandas does not import yet)."""
+    import sklearn.utils
+
+    if not hasattr(sklearn.utils, "tosequence"):
+        def tosequence(x: Any) -> Any:
+            if isinstance(x, list | tuple):
+                return x
+            return list(x) if hasattr(x, "__iter__") else [x]
+
+        sklearn.utils.tosequence = tosequence  # type: ignore[attr-defined]
+
+
 @one_load_at_a_time
 def load(path: Path, trust: bool) -> Any:
     """Unpickle the model (runs code from the file): only with trust."""
@@ -176,11 +196,18 @@ def load(path: Path, trust: bool) -> Any:
         raise UntrustedPickle(f"{path.name} is a pickle: loading it runs code from the file; {TRUST_HINT}")
     import joblib
 
+    sklearn_pandas_shim()
     try:
         return joblib.load(path)
     except ModuleNotFoundError as exc:
+        if exc.name == "sklearn_pandas" or str(exc.name).startswith("sklearn2pmml"):
+            raise CorruptModel(str(path), f"{path.name} is a sklearn2pmml pipeline that needs the Python package "
+                               f"'{exc.name}' to load", hint=JPMML_EXTRA_HINT) from None
         raise CorruptModel(str(path), f"{path.name} needs the Python package '{exc.name}' to load",
                            hint=f"pip install {exc.name}") from None
+    except ImportError as exc:  # a package that is there but does not import with this scikit-learn
+        raise CorruptModel(str(path), f"{path.name} needs '{exc.name or exc}' to import, and it does not: {exc}",
+                           hint=JPMML_EXTRA_HINT if "sklearn_pandas" in str(exc.path or exc) else None) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             struct.error, zlib.error, lzma.LZMAError, OSError, RecursionError) as exc:
         raise _damaged(path, f"cannot be unpickled: {type(exc).__name__}: {exc}") from None

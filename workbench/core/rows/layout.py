@@ -88,6 +88,10 @@ def plan_layout(columns: Sequence[str], info: ModelInfo, *,
     if strict is None:
         strict = _STRICT[0]
     if not info.inputs:
+        if info.loaded:  # --trust was given (or nothing needed it): saying "pass --trust" would mislead
+            raise InputRowsError(f"the model {info.path} does not describe its inputs, so rows cannot be mapped",
+                                 hint="fit the model on a DataFrame with named columns, or give rows whose "
+                                      "columns are x0..xN-1 in the model's column order")
         raise InputRowsError(f"the model {info.path} does not describe its inputs, so rows cannot be mapped",
                              hint="for a pickle, pass --trust so the model can be loaded and inspected")
     columns = [str(c) for c in columns]

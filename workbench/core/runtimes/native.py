@@ -34,6 +34,9 @@ from workbench.core.runtimes.base import (
 from workbench.core.runtimes.outputs import interpret_outputs, named_outputs
 from workbench.core.types import ModelInfo
 
+#: inspection warnings that every prediction repeats: the installed library is not the one that wrote the file
+SKEW_WARNINGS = ("version skew:", "a DART booster written by a newer", "the installed XGBoost does not know")
+
 _NEEDS = {
     "sklearn": ("sklearn", "scikit-learn", "pip install scikit-learn"),
     "skops": ("skops", "skops", "pip install skops"),
@@ -155,14 +158,31 @@ class NativeSession(PreparingSession):
 
     def prepare(self, frame: pd.DataFrame) -> PreparedCall:
         """The framework's own input built once (matrix, DataFrame, DMatrix); `run()` is its predict."""
-        return getattr(self, f"_prepare_{self.kind}")(frame)
+        call = getattr(self, f"_prepare_{self.kind}")(frame)
+        skew = [w for w in self.info.warnings if w.startswith(SKEW_WARNINGS)]
+        if not skew:
+            return call
+        finish = call.finish
+
+        def finish_with_skew(raw: Any) -> PredictionBatch:
+            batch = finish(raw)
+            batch.warnings.extend(w for w in skew if w not in batch.warnings)
+            return batch
+
+        return PreparedCall(call.rows, call.run, finish_with_skew)
 
     # -- scikit-learn API (also LGBMClassifier, XGBClassifier, pipelines) --------------------
     def _sklearn_input(self, frame: pd.DataFrame) -> Any:
         """A DataFrame named like `feature_names_in_` when the model has it, else a matrix in input order."""
         names = getattr(self.model, "feature_names_in_", None)
+        if names is None and _selects_columns_by_name(self.model):
+            names = [s.name for s in self.info.inputs]  # sklearn2pmml's PMMLPipeline, sklearn-pandas mapper
         if names is None or any(is_tensor_input(s) for s in self.info.inputs):
             return feature_matrix(frame, self.info, dtype=object if _has_text(self.info) else np.float64)
+        if any(s.description == "category" for s in self.info.inputs):
+            # a LightGBM wrapper fitted on pandas categoricals takes them with the training categories only
+            categorical = categorical_frame(frame, self.info)
+            return categorical.loc[:, [str(n) for n in names]]
         arrays = self._plans.arrays(frame)
         return pd.DataFrame({str(n): arrays[str(n)] for n in names}, index=frame.index)
 
@@ -253,6 +273,14 @@ class NativeSession(PreparingSession):
     def _keras_batch(self, out: Any) -> PredictionBatch:
         outputs = named_outputs(out, list(getattr(self.model, "output_names", None) or []))
         return interpret_outputs("native", outputs, self.info)
+
+
+def _selects_columns_by_name(model: Any) -> bool:
+    """True for a model that picks its input columns by name from a DataFrame but has no
+    `feature_names_in_`: sklearn2pmml's PMMLPipeline (`active_fields`), a leading DataFrameMapper."""
+    from workbench.core.formats.sklearn_introspect import attr, class_name, first_step
+
+    return attr(model, "active_fields") is not None or class_name(first_step(model)) == "DataFrameMapper"
 
 
 def _has_text(info: ModelInfo) -> bool:
