@@ -190,6 +190,9 @@ def _inspect(path: Path, config: dict[str, Any], meta: dict[str, Any]) -> ModelI
         "container": "keras-zip" if zipfile.is_zipfile(path) else "hdf5",
         "lambda_layers": lambdas,
     }
+    from workbench.core.formats.value_facts import newer_file_warning  # saved by a newer Keras?
+
+    warnings.extend(w for w in [newer_file_warning("Keras", "keras", meta.get("keras_version"))] if w)
     inputs = _inputs(config)
     metadata["feature_count"] = feature_count(inputs)
     metadata.update(file_facts(path))

@@ -127,6 +127,9 @@ def inspect(path: Path, trust: bool, model: Any = None) -> ModelInfo:
     (inputs, input_warnings, framework, task, outputs, classes, estimator, model_class, steps, n_features,
      trained_with, version) = described
     warnings.extend(input_warnings)
+    from workbench.core.formats.value_facts import newer_file_warning  # pickled by a newer scikit-learn?
+
+    warnings.extend(w for w in [newer_file_warning("scikit-learn", "sklearn", trained_with)] if w)
     metadata: dict[str, Any] = {
         "estimator": estimator,
         "model_class": model_class,

@@ -307,15 +307,21 @@ def version_tuple(text: Any) -> tuple[int, ...] | None:
 
 def installed_version(module: str) -> str | None:
     """The installed version of a library by its import name (read without importing it)."""
+    return _installed(module)[1]
+
+
+def _installed(module: str) -> tuple[str, str | None]:
+    """(distribution name, version) of the installed library `module` ((name, None) when absent)."""
     from importlib import metadata
 
-    for dist in {"xgboost": ("xgboost", "xgboost-cpu"), "sklearn": ("scikit-learn",),
-                 "keras": ("keras",), "tensorflow": ("tensorflow", "tensorflow-cpu")}.get(module, (module,)):
+    names = {"xgboost": ("xgboost", "xgboost-cpu"), "sklearn": ("scikit-learn",),
+             "tensorflow": ("tensorflow", "tensorflow-cpu")}.get(module, (module,))
+    for dist in names:
         try:
-            return metadata.version(dist)
+            return dist, metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
-    return None
+    return names[0], None
 
 
 def newer_file_warning(library: str, module: str, file_version: Any, *, subject: str | None = None,
@@ -327,7 +333,7 @@ def newer_file_warning(library: str, module: str, file_version: Any, *, subject:
     if written is None or installed is None or written[:depth] <= installed[:depth]:
         return None
     shown = ".".join(map(str, written)) if isinstance(file_version, list | tuple) else str(file_version)
-    package = {"sklearn": "scikit-learn"}.get(module, module)
+    package = _installed(module)[0]
     return (f"version skew: {subject or f'the file was written by {library} {shown}'}, newer than the installed "
             f"{library} {installed_version(module)}: its predictions may differ from the library that wrote "
             f"the file (pip install -U {package} to match)")
