@@ -86,8 +86,14 @@ def pmml_batch(runtime: str, columns: dict[str, list[Any]], rows: int, *, classi
             batch.labels = labels_like(columns[label_column], classes)
         elif batch.probabilities is not None:
             batch.labels = argmax_labels(batch.probabilities, classes)
+        else:
+            batch.warnings.append(f"{runtime} gives no predicted label and no probabilities for this PMML (its "
+                                  f"outputs: {', '.join(columns) or 'none'}): the labels are unknown")
         return batch
-    candidates = [c for c in (label_column, *value_columns) if c is not None and c in columns]
+    # the same output plays "value" whichever engine runs the file: an anomaly model's decision function
+    # (scikit-learn's decision_function), not JPMML's target field (IsolationForest's raw path length)
+    decision = [name for name, _, _ in output_fields if name == "decisionFunction" and name in columns]
+    candidates = [c for c in (*decision, label_column, *value_columns) if c is not None and c in columns]
     value_col = candidates[0] if candidates else next(iter(columns), None)
     if value_col is not None:
         batch.values = floats(columns[value_col])
