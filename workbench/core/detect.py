@@ -109,6 +109,11 @@ def describe_non_model(probe: Probe) -> str:
         return f"{name} is an image, not a model"
     if head.startswith(b"%PDF"):
         return f"{name} is a PDF document, not a model"
+    legacy = xgboost_legacy_binary(head)
+    if legacy is not None:
+        return (f"{name} is an XGBoost legacy binary model ({legacy}; the format XGBoost wrote before 1.0, and "
+                "for .model/.bin names before 2.0): not supported, the workbench reads XGBoost JSON/UBJSON; "
+                "convert it with an XGBoost that still reads it: xgboost.Booster(model_file=...).save_model('model.json')")
     text = _as_text(head)
     if text is not None:
         stripped = text.lstrip()
@@ -127,6 +132,30 @@ def describe_non_model(probe: Probe) -> str:
         return f"{name} is a text file, not a model format the workbench knows"
     return (f"{name} is an unknown binary file (starts with {head[:8].hex(' ')}): not a model format the "
             "workbench knows")
+
+
+#: LearnerModelParam of XGBoost's legacy binary format: base_score, num_feature, num_class, 6 ints, 27 reserved
+_XGB_LEGACY_PARAM_BYTES = 136
+_XGB_BOOSTERS = (b"gbtree", b"gblinear", b"dart")
+
+
+def xgboost_legacy_binary(head: bytes) -> str | None:
+    """'objective, booster' when `head` starts an XGBoost legacy binary model (optional 'binf' magic,
+    the 136-byte LearnerModelParam, then the objective and booster names as uint64-length strings)."""
+    for start in (4, 0) if head.startswith(b"binf") else (0,):
+        pos = start + _XGB_LEGACY_PARAM_BYTES
+        names = []
+        for _ in range(2):
+            if len(head) < pos + 8:
+                return None
+            size = int.from_bytes(head[pos:pos + 8], "little")
+            if not 0 < size <= 64 or len(head) < pos + 8 + size:
+                break
+            names.append(head[pos + 8:pos + 8 + size])
+            pos += 8 + size
+        if len(names) == 2 and b":" in names[0] and names[0].isascii() and names[1] in _XGB_BOOSTERS:
+            return f"{names[0].decode()}, {names[1].decode()}"
+    return None
 
 
 def _as_text(head: bytes) -> str | None:

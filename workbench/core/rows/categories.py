@@ -139,7 +139,7 @@ def _treatment(info: ModelInfo, spec: TensorSpec, rejected: bool) -> str:
     if info.format == "xgboost" and rejected:
         return ("XGBoost refuses categories not in the training set: give one of the known categories, "
                 "or leave the cell empty (missing)")
-    if info.format == "lightgbm":
+    if info.format == "lightgbm" or "LGBM" in str((info.metadata or {}).get("estimator") or ""):
         return "LightGBM treats it as a missing value (as it does for a pandas category it was not trained on)"
     return ""
 
