@@ -348,3 +348,54 @@ def _side(view: _View, batch: PredictionBatch, i: int) -> dict[str, Any]:
         row = view.values[i]
         value = float(row[0]) if row.size == 1 else [float(x) for x in row]
     return {"label": label, "probabilities": probs, "value": value}
+
+
+# ------------------------------------------------------------------------------------- two models
+
+@dataclass
+class ModelComparison:
+    """Two models (or one model in two runtimes) run on the same rows and compared: `compare_models`."""
+
+    report: ParityReport
+    #: "a" / "b" -> model, format, runtime, elapsed_ms (the `workbench compare --json` sides)
+    sides: dict[str, dict[str, Any]]
+    warnings: list[str]
+    #: the rows as model A took them (the worst rows' features come from here)
+    prepared: pd.DataFrame
+
+
+def _predict_side(label: str, path: str, frame: pd.DataFrame, runtime: str | None, trust: bool,
+                  opened: tuple[Any, Any] | None = None) -> tuple[Any, Any, Any]:
+    """(info, prepared rows, batch) of one side; `opened` is its (info, session) when loaded already."""
+    from workbench.core.errors import InputRowsError
+    from workbench.core.rows import prepare_rows
+    from workbench.core.runtimes import predict_prepared, predict_rows
+
+    try:
+        if opened is not None:
+            info, session = opened
+            prepared = prepare_rows(frame, info)
+            return info, prepared, predict_prepared(session, prepared)
+        return predict_rows(path, frame, runtime=runtime, trust=trust)
+    except InputRowsError as exc:
+        raise InputRowsError(f"model {label} ({path}): {exc.message}", exc.problems, hint=exc.hint) from None
+
+
+def compare_models(a: str, b: str, frame: pd.DataFrame, *, runtime_a: str | None = None,
+                   runtime_b: str | None = None, trust: bool = False, trust_b: bool | None = None,
+                   atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, worst: int = WORST_ROWS,
+                   opened_a: tuple[Any, Any] | None = None) -> ModelComparison:
+    """The `workbench compare A B` flow: predict `frame` with A and with B (each in its runtime, the
+    format's natural one by default), then `compare_batches(A, B)` with A as reference. The desktop
+    app's Compare view calls this; `trust_b` defaults to `trust`."""
+    check_tolerances(atol, rtol)
+    info_a, prepared_a, batch_a = _predict_side("A", a, frame, runtime_a, trust, opened_a)
+    info_b, _, batch_b = _predict_side("B", b, frame, runtime_b, trust if trust_b is None else trust_b)
+    report = compare_batches(batch_a, batch_b, atol=atol, rtol=rtol, frame=prepared_a, worst=max(worst, 0))
+    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *(f"A: {w}" for w in batch_a.warnings),
+                                   *(f"B: {w}" for w in batch_b.warnings)]))
+    sides = {
+        "a": {"model": a, "format": info_a.format, "runtime": batch_a.runtime, "elapsed_ms": batch_a.elapsed_ms},
+        "b": {"model": b, "format": info_b.format, "runtime": batch_b.runtime, "elapsed_ms": batch_b.elapsed_ms},
+    }
+    return ModelComparison(report, sides, warnings, prepared_a)
