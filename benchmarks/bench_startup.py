@@ -26,6 +26,10 @@ The launches of one round run in a rotated order, N rounds (default 7); the tabl
 ratio of each median to the bare window's median of the same run. Goals: no model <= 0.6 s or within
 1.7x of the bare window; with the ONNX file <= 0.8 s; the window is shown before any model has loaded
 (checked in every run). Usage: `python benchmarks/bench_startup.py [--runs 7]`.
+
+`--tree TREE` (repeatable) also runs the `workbench gui` launches from another source tree (e.g. an older
+commit: `git archive COMMIT | tar -x -C /tmp/before`) in the same rounds, for before/after figures: its
+exit times, and its shown times if it writes the trace (older trees do not).
 """
 
 from __future__ import annotations
@@ -83,17 +87,19 @@ def launches(out: Path) -> dict[str, list[str]]:
     }
 
 
-def run_once(cmd: list[str], out: Path) -> dict[str, float]:
+def run_once(cmd: list[str], out: Path, tree: Path = REPO) -> dict[str, float]:
     trace = out / "trace.txt"
     trace.unlink(missing_ok=True)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "WORKBENCH_STARTUP_TRACE": str(trace),
-           "XDG_CONFIG_HOME": str(out / "config"), "PYTHONPATH": str(REPO)}
+           "XDG_CONFIG_HOME": str(out / "config"), "PYTHONPATH": str(tree)}
     t0 = time.monotonic()
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=300)
     t_exit = time.monotonic() - t0
     if done.returncode != 0:
         raise SystemExit(f"{cmd[-3:]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     events: dict[str, list[float]] = {}
+    if not trace.exists():  # an older tree writes no trace
+        return {"exit": t_exit}
     for line in trace.read_text().splitlines():
         event, stamp = line.split(" ", 2)[:2]
         events.setdefault(event, []).append(float(stamp) - t0)
@@ -106,17 +112,27 @@ def run_once(cmd: list[str], out: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="rounds (each launch once per round; default 7)")
+    parser.add_argument("--tree", type=Path, action="append", default=[], metavar="TREE",
+                        help="another source tree whose `workbench gui` launches run in the same rounds")
     args = parser.parse_args()
     header("Start-up: time to a shown main window, whole processes, Qt offscreen")
     out = Path(tempfile.mkdtemp(prefix="wb-startup-"))
     cases = launches(out)
     names = list(cases)
-    for name in names:  # warm the page cache and __pycache__ once; not counted
-        run_once(cases[name], out)
+    trees = [t.resolve() for t in args.tree]
+    jobs = [(name, REPO) for name in names]
+    jobs += [(name, tree) for tree in trees for name in names if name in ("no model", "CTR pickle", "iris ONNX")]
+    for name, tree in jobs:  # warm the page cache and __pycache__ once; not counted
+        run_once(cases[name], out, tree)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    others: dict[tuple[Path, str], list[dict[str, float]]] = {}
     for r in range(args.runs):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            samples[name].append(run_once(cases[name], out))
+        for name, tree in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+            result = run_once(cases[name], out, tree)
+            if tree == REPO:
+                samples[name].append(result)
+            else:
+                others.setdefault((tree, name), []).append(result)
     try:
         print(f"load average at end: {os.getloadavg()[0]:.2f}")
     except OSError:
@@ -136,10 +152,10 @@ def main() -> None:
         loaded = med(name, "loaded")
         assert shown is not None
         spread = [s["shown"] for s in samples[name]]
-        before = [s["shown"] < s["loaded"] for s in samples[name] if "loaded" in s]
+        ordered = [s["shown"] < s["loaded"] for s in samples[name] if "loaded" in s]
         print(f"| {name} | {shown:.3f} s ({min(spread):.2f}-{max(spread):.2f}) | {shown / bare:.2f}x | "
               f"{'-' if loaded is None else f'{loaded:.3f} s'} | {med(name, 'exit'):.3f} s | "
-              f"{'-' if not before else f'{sum(before)}/{len(before)}'} |")
+              f"{'-' if not ordered else f'{sum(ordered)}/{len(ordered)}'} |")
     none, onnx = med("no model", "shown"), med("iris ONNX", "shown")
     assert none is not None and onnx is not None
     ok_none = none <= 0.6 or none / bare <= 1.7
@@ -149,6 +165,17 @@ def main() -> None:
           f"({none:.3f} s, {none / bare:.2f}x)")
     print(f"goal iris ONNX <= 0.8 s: {'met' if ok_onnx else 'NOT met'} ({onnx:.3f} s)")
     print(f"goal window shown before any model loaded: {'met' if order else 'NOT met'}")
+    if others:
+        print("\nthe same launches from other trees, same rounds, medians\n")
+        print("| tree | launch | shown | ratio to bare | process exit | exit vs this tree |")
+        print("|---|---|---|---|---|---|")
+        for (tree, name), results in others.items():
+            shown_list = [x["shown"] for x in results if "shown" in x]
+            shown = f"{statistics.median(shown_list):.3f} s" if shown_list else "-"
+            ratio = f"{statistics.median(shown_list) / bare:.2f}x" if shown_list else "-"
+            then, now = statistics.median(x["exit"] for x in results), med(name, "exit")
+            assert now is not None
+            print(f"| {tree} | {name} | {shown} | {ratio} | {then:.3f} s | {then / now:.2f}x |")
 
 
 if __name__ == "__main__":
