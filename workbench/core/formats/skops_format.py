@@ -12,6 +12,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from workbench.core import limits
 from workbench.core.errors import CorruptModel, UntrustedPickle, WorkbenchError
 from workbench.core.formats import sklearn_introspect as ski
@@ -139,13 +141,30 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     warnings: list[str] = []
     schema = _schema_root(path)
     if untrusted and not trust:
-        warnings.append("not loaded: it contains types skops does not trust by default: " + ", ".join(untrusted))
+        warnings.append("not loaded: it contains types skops does not trust by default: " + ", ".join(untrusted)
+                        + "; inspected from its schema only (pass --trust to load it if you trust the file)")
         cls = f"{schema.get('__module__', '')}.{schema.get('__class__', '')}"
         metadata: dict[str, Any] = {"estimator": cls, "untrusted_types": untrusted,
                                     "skops_protocol": schema.get("protocol")}
+        try:
+            root = schema_tree(path, schema)
+            inputs, input_warnings = ski.input_specs(root)
+            task, outputs, classes = ski.task_of(root), ski.output_specs(root), ski.classes_of(root)
+            framework = ski.framework_of(root)
+            metadata.update({"estimator": ski.qualified_name(ski.final_estimator(root)),
+                             "model_class": cls, "steps": ski.describe_steps(root), "feature_count": len(inputs),
+                             "sklearn_version": ski.sklearn_version(root)})
+        except WorkbenchError:
+            raise
+        except RecursionError:
+            raise damaged(path, "skops", "schema.json is nested too deeply") from None
+        except Exception as exc:  # noqa: BLE001 -- a schema skops did not write: the file is damaged
+            raise damaged(path, "skops", f"its schema cannot be described ({type(exc).__name__}: {exc})") from None
         metadata.update(file_facts(path))
-        return ModelInfo(path=str(path), format="skops", framework="scikit-learn", task="other",
-                         metadata=metadata, warnings=warnings, loaded=False)
+        return ModelInfo(path=str(path), format="skops", framework=framework,
+                         framework_version=_sklearn_version_in_schema(schema), task=task, inputs=inputs,
+                         outputs=outputs, classes=classes, metadata=metadata,
+                         warnings=warnings + input_warnings, loaded=False)
     model = load(path, trust)
     inputs, input_warnings = ski.input_specs(model)
     metadata = {"estimator": ski.qualified_name(ski.final_estimator(model)), "steps": ski.describe_steps(model),
@@ -157,6 +176,80 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
                      task=ski.task_of(model), inputs=inputs, outputs=ski.output_specs(model),
                      classes=ski.classes_of(model), metadata=metadata, warnings=warnings + input_warnings,
                      loaded=True)
+
+
+#: most nodes of a schema read without loading (a fitted pipeline has a few thousand)
+MAX_SCHEMA_NODES = 2_000_000
+
+
+def schema_tree(path: Path, schema: dict[str, Any]) -> Any:
+    """The object tree schema.json describes, rebuilt inertly, as the pickle scanner does for pickles:
+    objects become `Stub`s (class and module names, their attributes as state), JSON values their
+    values, arrays numpy arrays (.npy members read with allow_pickle=False, within the bounds
+    `check_archive` has checked). Nothing the schema names is imported or called."""
+    from numpy.lib import format as npy
+
+    from workbench.core.formats.pickle_scan import _make_stub_class
+
+    memo: dict[Any, Any] = {}
+    count = [0]
+    classes: dict[tuple[str, str], type] = {}
+
+    with zipfile.ZipFile(path) as zf:
+        members = set(zf.namelist())
+
+        def array_member(name: Any) -> Any:
+            if not isinstance(name, str) or name not in members or not name.endswith(".npy"):
+                raise ValueError(f"an array member {str(name)[:60]!r} that is not in the file")
+            with zf.open(name) as fh:
+                return npy.read_array(fh, allow_pickle=False)
+
+        def build(node: Any, depth: int) -> Any:
+            limits.NESTING.check(depth, source=f"{path.name}: schema.json")
+            count[0] += 1
+            if count[0] > MAX_SCHEMA_NODES:
+                raise ValueError(f"schema.json has more than {MAX_SCHEMA_NODES} nodes")
+            if not isinstance(node, dict):
+                return node
+            loader = node.get("__loader__")
+            key = node.get("__id__")
+            if loader == "CachedNode":
+                return memo.get(key)
+            content = node.get("content")
+            if loader == "JsonNode":
+                value = json.loads(content) if isinstance(content, str) else content
+            elif loader == "DictNode":
+                value = {str(k): build(v, depth + 1) for k, v in (content or {}).items()} \
+                    if isinstance(content, dict) else {}
+            elif loader == "ListNode":
+                value = [build(v, depth + 1) for v in content] if isinstance(content, list) else []
+            elif loader == "TupleNode":
+                value = tuple(build(v, depth + 1) for v in content) if isinstance(content, list) else ()
+            elif loader == "NdArrayNode":
+                if node.get("type") == "numpy":
+                    value = array_member(node.get("file"))
+                else:
+                    items = [build(v, depth + 1) for v in content] if isinstance(content, list) else []
+                    limits.ARRAY_ELEMENTS.check(len(items), source=f"{path.name}: schema.json")
+                    value = np.empty(len(items), dtype=object)
+                    value[:] = items
+            elif loader == "SliceNode" and isinstance(content, dict):
+                parts = [build(content.get(k), depth + 1) for k in ("start", "stop", "step")]
+                value = slice(*[p if isinstance(p, int) or p is None else None for p in parts])
+            elif loader == "TypeNode":
+                value = f"{node.get('__module__', '')}.{node.get('__class__', '')}"
+            else:  # ObjectNode and every other object (functions, losses, generators): an inert stub
+                module, name = str(node.get("__module__", "")), str(node.get("__class__", ""))
+                cls = classes.setdefault((module, name), _make_stub_class(module, name))
+                value = cls()
+                if loader == "ObjectNode" and isinstance(content, dict):
+                    state = build(content, depth + 1)
+                    value.__setstate__(state if isinstance(state, dict) else None)
+            if key is not None:
+                memo[key] = value
+            return value
+
+        return build(schema, 1)
 
 
 def _sklearn_version_in_schema(schema: dict[str, Any]) -> str | None:
