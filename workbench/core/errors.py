@@ -10,6 +10,9 @@ class WorkbenchError(Exception):
 
     #: short machine-readable kind, used in JSON outputs and by the GUI
     kind: str = "error"
+    #: True when the same operation with force (the CLI's --force, the GUI's "Overwrite if it exists")
+    #: would go ahead: lets a GUI say it in its own words without reading the message
+    needs_force: bool = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -200,6 +200,10 @@ class MainWindow(QMainWindow):
             from PySide6.QtCore import QTimer
 
             QTimer.singleShot(0, self._default_dock_sizes)
+        self._rows_on_open: dict[str, object] = {}
+        from workbench.gui import sessions
+
+        sessions.offer_restore(self)   # a banner, not a dialog: the window is usable at once
         if not manager().records:  # room for the views, even if it was open last time: the first
             self.messages_dock.hide()  # warning or error opens it (see `_notified`)
 
@@ -249,9 +253,38 @@ class MainWindow(QMainWindow):
 
         dialog = ExportDialog(doc, self.settings, self)
         dialog.sig_open_model.connect(lambda p: self.open_paths([p]))
+        dialog.sig_open_model_with_rows.connect(self.open_with_rows)
         dialog.sig_converted.connect(lambda r: self.status_label.setText(STATUS_OF["sig_converted"](r)))
         self._export_dialog = dialog
         dialog.show()
+
+    def open_with_rows(self, path: str, rows: object) -> int:
+        """Open a model with the rows given (a converted model: the rows its parity was proved on)."""
+        self._rows_on_open[str(Path(path).resolve())] = rows
+        return self.open_paths([path])
+
+    def save_session_dialog(self) -> None:
+        from workbench.core.errors import WorkbenchError
+        from workbench.gui import sessions
+
+        path, _ = QFileDialog.getSaveFileName(self, "Save Session", str(Path(self.settings.last_folder("session")
+                                                                             or ".") / "workbench-session.json"),
+                                              "Workbench session (*.json)")
+        if path:
+            try:
+                self.status_label.setText(sessions.save(self, path))
+            except (WorkbenchError, OSError) as exc:
+                from workbench.gui.notifications import notify
+
+                notify(f"session not saved: {exc}", "error", context="save session")
+
+    def open_session_dialog(self) -> None:
+        from workbench.gui import sessions
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open Session", self.settings.last_folder("session"),
+                                              "Workbench session (*.json);;All files (*)")
+        if path:
+            sessions.restore(self, path)
 
     def close_model(self) -> None:
         doc = self.current_document()
@@ -377,6 +410,16 @@ class MainWindow(QMainWindow):
         rows = f", {len(doc.rows)} rows from {doc.rows.attrs.get('source', 'a file').rsplit('/', 1)[-1]}" \
             if doc.rows is not None else ""
         self.status_label.setText(f"Opened {doc.name} ({info.format}, {info.task}{rows})")
+        given = self._rows_on_open.pop(str(Path(info.path).resolve()), None)
+        if given is None:   # a TF Serving bundle opens as its version folder
+            given = self._rows_on_open.pop(str(Path(info.path).resolve().parent), None)
+        if given is not None:
+            doc.set_rows(given)
+            self.status_label.setText(f"Opened {doc.name} ({info.format}, {info.task}, {len(given)} rows it "
+                                      "was proved on)")
+        from workbench.gui import sessions
+
+        sessions.apply_to_document(self, doc)
         self.sig_document_added.emit(doc)
 
     @staticmethod

@@ -80,8 +80,8 @@ def targets_job(path: str, trust: bool) -> dict[str, Any]:
     load_error = ""
     try:
         info, model = load_model(path, trust=trust)
-    except UntrustedPickle as exc:
-        info, load_error = inspect_model(path, trust=False), str(exc)
+    except UntrustedPickle:
+        info, load_error = inspect_model(path, trust=False), UNTRUSTED_WORDS
     except WorkbenchError as exc:
         info, load_error = inspect_model(path, trust=trust), str(exc)
     statuses = conversion_targets(info, model)
@@ -147,6 +147,8 @@ class ExportDialog(QDialog):
 
     sig_open_model = Signal(str)
     """The user wants the converted model in the library."""
+    sig_open_model_with_rows = Signal(str, object)
+    """The same, with the rows its parity was proved on (a DataFrame; None: rows generated from the schema)."""
     sig_converted = Signal(object)
     """A ConversionResult arrived."""
 
@@ -365,9 +367,11 @@ class ExportDialog(QDialog):
             options_atol = self.atol.value()
         else:
             options_atol = None
-        self.result = None
-        self.error = None
-        self.result_box.setVisible(False)
+        # an existing output is refused here, in the dialog's words, before anything runs (the same
+        # refusal the core makes: it is the worker's error, so it ends like any failed conversion)
+        refusal = self._output_refusal(target, out)
+        self.proved_rows = rows
+        self._reset_outcome()
         self.convert_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setValue(0)
@@ -376,7 +380,12 @@ class ExportDialog(QDialog):
         version = self.bundle_version.value() if target == "tfserving" else None
 
         def job(task: Any) -> Any:
-            from workbench.core.conversion import convert_and_prove
+            from workbench.core.conversion import CannotConvert, convert_and_prove
+
+            if refusal:
+                exc = CannotConvert(refusal)
+                exc.needs_force, exc.path, exc.gui_message = True, out, refusal  # declared in WorkbenchError
+                raise exc
 
             return convert_and_prove(self.doc.path, target, out, rows=rows, trust=self.doc.trusted,
                                      force=self.force.isChecked(), options=options, atol=options_atol,
@@ -439,6 +448,7 @@ class ExportDialog(QDialog):
                 self.target_layout.addWidget(reason)
         if result["load_error"] and any(s.possible for s in result["statuses"]):
             note = QLabel(f"⚠ {result['load_error']}")
+            note.setObjectName("loadNote")
             note.setWordWrap(True)
             self.target_layout.addWidget(note)
         self.target_group.buttonToggled.connect(lambda *_: self._target_changed())
@@ -466,8 +476,46 @@ class ExportDialog(QDialog):
         self.loading.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
         notify(message, "error", hint=hint, details=details, context="export")
 
+    def _reset_outcome(self) -> None:
+        """Forget the last conversion's verdict, progress and message (another target, a new run)."""
+        self.result = None
+        self.error = None
+        self.result_box.setVisible(False)
+        self.verdict.clear()
+        self.worst.setRowCount(0)
+        self.open_button.setEnabled(False)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.progress_label.clear()
+        self.progress_label.setStyleSheet("")
+        self.progress_label.setToolTip("")
+
+    def _show_error(self, message: str, hint: str) -> None:
+        self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
+        self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
+        self.progress_label.setToolTip(self.progress_label.text())
+        self._refit(grow_only=True)
+
+    def _output_refusal(self, target: str, out: str) -> str:
+        """The dialog's own words for an output that exists (the core's speak of --force and --version)."""
+        if self.force.isChecked():
+            return ""
+        path = Path(out)
+        if target == "tfserving":
+            version = self.bundle_version.value()
+            if (path / str(version)).exists():
+                return (f"Version {version} already exists in {path}: check 'Overwrite if it exists' to replace "
+                        f"it, or set Version to {next_free_version(path)} (the next free one). Nothing was written.")
+            return ""
+        if path.exists() or path.is_symlink():
+            return (f"{path} already exists: check 'Overwrite if it exists' to replace it, or choose another "
+                    "output. Nothing was written.")
+        return ""
+
     def _target_changed(self) -> None:
         target = self.selected_target()
+        if self.worker is None or self.worker.is_done:
+            self._reset_outcome()   # the last target's verdict and progress are not this one's
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         self.option_widgets.clear()
@@ -504,6 +552,8 @@ class ExportDialog(QDialog):
         if is_bundle and not self.bundle_name.text():
             self.bundle_name.setText(Path(self.doc.path).stem.replace(".", "_"))
         self.out_edit.setText(self._default_output(target))
+        if is_bundle:   # a new version beside the existing ones, not a refusal
+            self.bundle_version.setValue(next_free_version(Path(self.out_edit.text())))
         self._refit(grow_only=True)
 
     def _default_output(self, target: str) -> str:
@@ -525,7 +575,11 @@ class ExportDialog(QDialog):
     def _finished(self) -> None:
         self.cancel_button.setEnabled(False)
         self.convert_button.setEnabled(self.selected_target() is not None)
+        if self.result is None:   # cancelled or failed: no bar stuck part-way
+            self.progress.setValue(0)
+            self.progress.setVisible(False)
         if self.worker is not None and self.worker.is_cancelled and self.result is None:
+            self.progress_label.setStyleSheet("")
             self.progress_label.setText("Cancelled: nothing was written.")
 
     def _convert_failed(self, exc: BaseException) -> None:
@@ -533,14 +587,8 @@ class ExportDialog(QDialog):
         if getattr(exc, "kind", "") == "cancelled":   # the user's own choice: not an error to report
             self.progress_label.setText("Cancelled: nothing was written.")
             return
-        message, hint, details = describe_exception(exc)
-        # the CLI's words for the dialog's checkbox
-        message = message.replace("pass --force to overwrite it", "check 'Overwrite if it exists' to replace it")
-        message = message.replace("not even with --force", "not even with 'Overwrite if it exists'")
-        self.progress_label.setText(f"✗ {message}" + (f" ({hint})" if hint else ""))
-        self.progress_label.setStyleSheet(f"color: {color('bad').name()};")
-        self.progress_label.setToolTip(self.progress_label.text())
-        self._refit(grow_only=True)
+        message, hint, details = gui_words(exc)
+        self._show_error(message, hint)
         notify(message, "error", hint=hint, details=details, context="export")
 
     def _converted(self, result: Any) -> None:
@@ -615,7 +663,45 @@ class ExportDialog(QDialog):
 
     def _open_converted(self) -> None:
         if self.result is not None and self.result.output:
-            self.sig_open_model.emit(self.result.output)
+            rows = getattr(self, "proved_rows", None)
+            if rows is not None:
+                self.sig_open_model_with_rows.emit(self.result.output, rows.copy())
+            else:
+                self.sig_open_model.emit(self.result.output)
+
+
+#: the GUI's words for "loading this model runs code" (the core's say --trust)
+UNTRUSTED_WORDS = ("This model is not loaded yet: loading it runs code from the file, so converting it needs "
+                   "your trust. Use Overview ▸ Trust and load… if you trust where it came from.")
+
+
+def next_free_version(base: Path) -> int:
+    """The version after the highest numeric folder in a TF Serving base folder (1 if there is none)."""
+    try:
+        taken = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
+    except OSError:
+        taken = []
+    return max(taken, default=0) + 1
+
+
+def gui_words(exc: BaseException) -> tuple[str, str, str]:
+    """(message, hint, details) of a conversion error in the dialog's words: its fields first
+    (`needs_force`), then its kind; the CLI's flags never reach the dialog."""
+    message, hint, details = describe_exception(exc)
+    kind = getattr(exc, "kind", "")
+    if kind == "untrusted":
+        return UNTRUSTED_WORDS, "", details
+    if getattr(exc, "needs_force", False):
+        if getattr(exc, "gui_message", None):
+            return exc.gui_message, "", ""  # type: ignore[attr-defined]
+        return (f"{getattr(exc, 'path', None) or 'The output'} already exists: check 'Overwrite if it exists' "
+                "to replace it, or choose another output. Nothing was written."), "", details
+    for flag, words in (("pass --force to overwrite it", "check 'Overwrite if it exists' to replace it"),
+                        ("--force", "'Overwrite if it exists'"), ("leave --version out", "set another Version"),
+                        ("--version", "Version"), ("--trust", "Overview ▸ Trust and load…")):
+        # last resort for core errors without fields yet: the flag, named as the dialog's control
+        message, hint = message.replace(flag, words), hint.replace(flag, words)
+    return message, hint, details
 
 
 def _settle_layouts(root: QWidget) -> None:
