@@ -51,7 +51,7 @@ def plot(title: str, left: str, bottom: str) -> Any:
     _connect_theme()
     widget = pg.PlotWidget()
     widget.setMinimumHeight(MIN_CHART_HEIGHT)
-    widget.setMinimumWidth(240)
+    widget.setMinimumWidth(160)
     item = widget.getPlotItem()
     item.showGrid(x=True, y=True, alpha=0.2)
     for axis in ("left", "bottom"):
