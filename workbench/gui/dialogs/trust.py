@@ -89,6 +89,7 @@ class TrustManyDialog(QDialog):
         self.list.setObjectName("trustList")
         self.list.setWordWrap(True)
         self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setSpacing(4)   # one file apart from the next
         for path, fmt, reasons in self.items:
             what, runs = _WHAT.get(fmt, _PICKLE)
             ops = (f"\nIts graph touches files or the network: {', '.join(reasons)}." if reasons else "")
