@@ -55,7 +55,21 @@ class Kind:
 
 
 def _dataset(name: str) -> tuple[Any, Any]:
+    import numpy as np
+    import pandas as pd
     from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+
+    if name in ("iris_unsupervised", "iris_nan"):
+        X, y = _dataset("iris")
+        return X, (None if name == "iris_unsupervised" else y)
+    if name == "cancer_on_thresholds":
+        return _dataset("cancer")
+    if name == "categorical":
+        rng = np.random.default_rng(SEED)
+        n = 400
+        X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "c": pd.Categorical(rng.choice(["x", "y", "z"], n))})
+        return X, ((X["a"] + (X["c"] == "y")) > 0.3).astype(int)
 
     loader = {"iris": load_iris, "cancer": load_breast_cancer, "diabetes": load_diabetes}[name]
     X, y = loader(return_X_y=True, as_frame=True)
@@ -101,6 +115,47 @@ def model_kinds() -> list[Kind]:
 
         return XGBRegressor(n_estimators=30, max_depth=3, random_state=SEED)
 
+    def svc() -> Any:
+        from sklearn.svm import SVC
+
+        return SVC(probability=True, random_state=SEED)
+
+    def knn() -> Any:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        return KNeighborsClassifier(n_neighbors=5)
+
+    def iforest() -> Any:
+        from sklearn.ensemble import IsolationForest
+
+        return IsolationForest(n_estimators=30, random_state=SEED)
+
+    def kmeans() -> Any:
+        from sklearn.cluster import KMeans
+
+        return make_pipeline(StandardScaler(), KMeans(n_clusters=3, n_init=3, random_state=SEED))
+
+    def ocsvm() -> Any:
+        from sklearn.svm import OneClassSVM
+
+        return make_pipeline(StandardScaler(), OneClassSVM())
+
+    def lgbm_cat() -> Any:
+        from lightgbm import LGBMClassifier
+
+        return LGBMClassifier(n_estimators=20, num_leaves=8, random_state=SEED, verbose=-1)
+
+    def xgb_cat() -> Any:
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True, tree_method="hist",
+                             random_state=SEED)
+
+    def lgbm_linear() -> Any:
+        from lightgbm import LGBMRegressor
+
+        return LGBMRegressor(n_estimators=20, num_leaves=8, linear_tree=True, random_state=SEED, verbose=-1)
+
     return [
         Kind("logreg", "LogisticRegression", "iris", lambda: LogisticRegression(max_iter=1000)),
         Kind("ctr_pipeline", "CTR pipeline (ColumnTransformer OneHot+Scaler+LR, string columns)", "sample",
@@ -130,6 +185,18 @@ def model_kinds() -> list[Kind]:
              sample_rows="lgbm_classifier_native.rows.csv", native=True),
         Kind("xgb_booster", "XGBoost Booster (native .json sample)", "sample", sample="xgb_classifier.json",
              sample_rows="xgb_classifier_native.rows.csv", native=True),
+        Kind("svc_proba", "SVC(probability=True)", "iris", svc),
+        Kind("knn", "KNeighborsClassifier", "iris", knn),
+        Kind("hist_gb_real_thresholds", "HistGradientBoostingClassifier, held-out rows + real rows on split "
+             "thresholds", "cancer_on_thresholds", lambda: HistGradientBoostingClassifier(max_iter=30, random_state=SEED)),
+        Kind("isolation_forest", "IsolationForest", "iris_unsupervised", iforest),
+        Kind("kmeans", "KMeans (StandardScaler + KMeans pipeline)", "iris_unsupervised", kmeans),
+        Kind("one_class_svm", "OneClassSVM (StandardScaler + OneClassSVM pipeline)", "iris_unsupervised", ocsvm),
+        Kind("lgbm_categorical", "LGBMClassifier with a pandas categorical column", "categorical", lgbm_cat),
+        Kind("xgb_categorical", "XGBClassifier with enable_categorical", "categorical", xgb_cat),
+        Kind("lgbm_linear", "LGBMRegressor(linear_tree=True)", "diabetes", lgbm_linear),
+        Kind("trees_nan_rows", "RandomForestClassifier, rows with missing values (NaN)", "iris_nan",
+             lambda: RandomForestClassifier(n_estimators=20, max_depth=5, random_state=SEED)),
         Kind("keras_mlp", "Keras MLP (sample)", "sample", sample="keras_mlp.keras",
              sample_rows="keras_mlp.rows.csv", native=True, needs_tf=True),
         Kind("keras_savedmodel", "Keras MLP as a SavedModel folder (sample)", "sample",
@@ -154,14 +221,37 @@ def build_kind(kind: Kind, folder: Path) -> tuple[Path, Path]:
         shutil.copy2(SAMPLES / (kind.sample_rows or ""), rows_path)
         return model_path, rows_path
     X, y = _dataset(kind.dataset)
-    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=N_ROWS, random_state=SEED)
+    if y is None:
+        X_train, X_test = train_test_split(X, test_size=N_ROWS, random_state=SEED)
+        y_train = None
+    else:
+        X_train, X_test, y_train, _ = train_test_split(X, y, test_size=N_ROWS, random_state=SEED)
     assert kind.make is not None
     model = kind.make()
-    model.fit(X_train, y_train)
+    model.fit(X_train, y_train) if y is not None else model.fit(X_train)
     model_path = folder / f"{kind.key}.joblib"
     joblib.dump(model, model_path)
     rows_path = folder / f"{kind.key}.rows.csv"
-    X_test.to_csv(rows_path, index=False)
+    if kind.dataset == "cancer_on_thresholds":  # real rows whose value is the float32 rounding of a threshold
+        import numpy as np
+        import pandas as pd
+
+        from workbench.core.converters.thresholds import split_thresholds
+
+        thresholds, _ = split_thresholds(model)
+        extra = []
+        for f, values in sorted(thresholds.items()):
+            for t in values[:3]:
+                if float(np.float32(t)) != t:
+                    row = X_test.median().copy()
+                    row.iloc[f] = float(np.float32(t))
+                    extra.append(row)
+        X_test = pd.concat([X_test, pd.DataFrame(extra)], ignore_index=True)
+    if kind.dataset == "iris_nan":  # every other row misses one value
+        X_test = X_test.reset_index(drop=True).astype("float64")
+        for i in range(0, len(X_test), 2):
+            X_test.iat[i, (i // 2) % X_test.shape[1]] = float("nan")
+    X_test.to_csv(rows_path, index=False, float_format="%.17g")
     return model_path, rows_path
 
 
@@ -177,14 +267,36 @@ class Cell:
     rows: int = 0
     reason: str = ""
     seconds: float = 0.0
+    compared: list[str] | None = None
+    not_compared: dict[str, str] | None = None
+    real_rows_differ: list[int] | None = None
+    notes: str = ""
 
     def text(self) -> str:
-        diff = f" {self.max_abs_diff:.1e}" if self.max_abs_diff is not None else ""
+        return self._core() + self._scope()
+
+    def _scope(self) -> str:
+        """Which outputs the verdict covers, what it could not compare, the user's rows scored differently."""
+        if self.status not in ("pass", "pass*", "FAIL"):
+            return ""
+        parts = []
+        if self.compared:
+            parts.append("on " + ", ".join(self.compared))
+        for name, why in (self.not_compared or {}).items():
+            parts.append(f"**{name} not compared**: {why}")
+        if self.real_rows_differ:
+            parts.append(f"**{len(self.real_rows_differ)} real row(s) scored differently** (float32 split threshold)")
+        if self.notes:
+            parts.append(self.notes)
+        return f" ({'; '.join(parts)})" if parts else ""
+
+    def _core(self) -> str:
+        diff = f" {self.max_abs_diff:.1e}" if self.max_abs_diff is not None else " (no numeric output)"
         if self.status == "pass":
             return f"pass{diff}"
         if self.status == "pass*":
             rest = f" {self.unexplained_diff:.1e}" if self.unexplained_diff is not None else ""
-            return f"pass*{rest} ({self.explained} rows on a threshold explained, up to{diff})"
+            return f"pass*{rest} ({self.explained} rows on a threshold explained, up to{diff.strip() and diff})"
         if self.status == "FAIL":
             agree = f", labels {self.label_agreement:.3f}" if self.label_agreement is not None else ""
             return f"**FAIL**{diff}{agree}"
@@ -213,8 +325,13 @@ def run_cell(kind: Kind, model_path: Path, rows_path: Path, target: str, out_dir
     parity = result.parity or {}
     explained = len(result.explained_rows)
     status = ("pass*" if explained else "pass") if result.passed else "FAIL"
+    notes = ""
+    if result.notes.get("double_trees"):
+        notes = "float64 trees (ai.onnx.ml opset 5 TreeEnsemble): float32 would score real rows differently"
     return Cell(kind.key, target, status, parity.get("max_abs_diff"), parity.get("label_agreement"), explained,
-                parity.get("max_abs_diff_unexplained"), int(parity.get("rows") or 0), seconds=result.seconds)
+                parity.get("max_abs_diff_unexplained"), int(parity.get("rows") or 0), seconds=result.seconds,
+                compared=parity.get("compared_outputs"), not_compared=parity.get("not_compared"),
+                real_rows_differ=parity.get("sample_rows_scored_differently"), notes=notes)
 
 
 def _versions() -> dict[str, str]:
@@ -242,6 +359,10 @@ def render(kinds: list[Kind], targets: list[str], cells: dict[tuple[str, str], C
         "tree ensembles, XGBoost/LightGBM). `pass* a (k ... explained, up to b)`: k rows differ only because a",
         "feature value sits on a split threshold where float32 rounding sends it the other way (the parity",
         "report explains each one); `a` is the largest difference over all other rows, `b` over all rows.",
+        "In brackets: the outputs the verdict covers (`on label, probabilities`; anomaly models: `predict`",
+        "and `decision_function`; clustering: cluster id and distances), every output of the original that",
+        "could not be compared and why, and rows of the user's data (not generated rows) that the converted",
+        "model scores differently. A verdict covers only what it compared.",
         "",
         "| model kind | " + " | ".join(targets) + " |",
         "|---|" + "---|" * len(targets),
