@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDoubleSpinBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -31,7 +30,9 @@ from PySide6.QtWidgets import (
 
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
-from workbench.gui.views.benchmark import PALETTE, _plot, fit_log_ticks, histogram_curve, histogram_plot
+from workbench.gui import charts
+from workbench.gui.charts import PALETTE, fit_log_ticks, histogram_curve, histogram_plot
+from workbench.gui.charts import plot as _plot
 from workbench.gui.views.common import color
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
@@ -130,30 +131,52 @@ class LoadTestPanel(QWidget):
         self.table.setHorizontalHeaderLabels(LEVEL_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setMaximumHeight(160)   # four rows: two levels of runs A and B
+        # room for the header and four rows (two levels of runs A and B) before it scrolls
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + 4 * self.table.verticalHeader().defaultSectionSize() + 6)
         # these two charts are short: the key goes into the title instead of a legend over the curves
         accent, fg = color("accent").name(), color("plot_fg").name()
         bad = color("bad").name()
         for plot, title in ((self.latency_plot, f"Latency per second {_key(accent, 'p50')} {_key(WARN, 'p99')}"),
                             (self.rps_plot, f"Throughput {_key(accent, 'ok/s')} {_key(bad, 'errors/s')}")):
             item = plot.getPlotItem()
-            item.setTitle(title, color=fg, size="9pt")
+            charts.set_title(plot, title, "9pt")   # kept, coloured keys and all, through a theme switch
             item.setToolTip("Solid: this run (B); dashed: the previous run (A)")
             item.legend.setVisible(False)
-        grid = QGridLayout()   # time series stacked on a shared time axis, the histogram beside them
-        grid.addWidget(self.latency_plot, 0, 0)
-        grid.addWidget(self.rps_plot, 1, 0)
-        grid.addWidget(self.hist_plot, 0, 1, 2, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
+            item.legend.keyed_in_title = True
+            plot.setMinimumHeight(130)
+        # time series stacked on a shared time axis, the histogram beside them, the table below: all in
+        # splitters, so the user gives the room to what matters now
+        series = charts.chart_splitter(self.latency_plot, self.rps_plot, orientation=Qt.Orientation.Vertical)
+        self.chart_splitter = charts.chart_splitter(series, self.hist_plot)
+        self.splitter = charts.chart_splitter(self.chart_splitter, self.table, orientation=Qt.Orientation.Vertical)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
+        save = QHBoxLayout()
+        self.legends = QCheckBox("Legends")
+        self.legends.setChecked(charts.legends_visible())
+        self.legends.setToolTip("Show the key of the distribution chart in its top-right corner")
+        self.legends.toggled.connect(lambda on: charts.set_legends_visible(on, [self.hist_plot]))
+        self.save_chart = QPushButton(icon("export"), "Save Charts…")
+        self.save_chart.setToolTip(f"Save the three charts as PNG or SVG ({charts.EXPORT_SIZE[0]}×"
+                                   f"{charts.EXPORT_SIZE[1]}), each with a CSV of its data")
+        self.save_data = QPushButton(icon("export"), "Save Results…")
+        self.save_data.setToolTip("Save the per-level results as CSV or JSON (the `workbench load` file format)")
+        self.save_chart.setEnabled(False)
+        self.save_data.setEnabled(False)
+        save.addStretch(1)
+        for w in (self.legends, self.save_chart, self.save_data):
+            save.addWidget(w)
+        self.save_chart.clicked.connect(self._save_charts_dialog)
+        self.save_data.clicked.connect(self._save_data_dialog)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(top)
         layout.addLayout(rows)
         layout.addWidget(self.status)
-        layout.addLayout(grid, 1)
-        layout.addWidget(self.table)
+        layout.addLayout(save)
+        layout.addWidget(self.splitter, 1)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.stop)
 
@@ -212,6 +235,54 @@ class LoadTestPanel(QWidget):
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+
+    def save_charts(self, path: str) -> list[str]:
+        """NAME-latency.png, NAME-throughput.png, NAME-distribution.png (or .svg) at `charts.EXPORT_SIZE`,
+        each with a CSV of its data."""
+        return charts.save_charts({"latency": self.latency_plot, "throughput": self.rps_plot,
+                                   "distribution": self.hist_plot}, path)
+
+    def save_results(self, path: str) -> str:
+        """The last run's result in the `workbench load` file format (JSON or CSV by the ending)."""
+        from pathlib import Path
+
+        from workbench.core.bench.results import from_load, save_result
+
+        return str(save_result(from_load(self.result), charts.with_ending(Path(path), (".json", ".csv"))))
+
+    def _save_charts_dialog(self) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        settings = getattr(self.window(), "settings", None)   # the main window's
+        start = settings.last_folder("charts") if settings else ""
+        path, chosen = QFileDialog.getSaveFileName(self, "Save charts", str(Path(start or ".") / "load-test.png"),
+                                                   "PNG image (*.png);;SVG vector (*.svg)")
+        if path:
+            written = self.save_charts(str(charts.with_ending(Path(path), (".png", ".svg"), chosen)))
+            self.status.setText("Saved " + ", ".join(Path(w).name for w in written))
+            if settings:
+                settings.set_last_folder("charts", str(Path(path).parent))
+
+    def _save_data_dialog(self) -> None:
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        from workbench.core.errors import WorkbenchError
+
+        settings = getattr(self.window(), "settings", None)   # the main window's
+        start = settings.last_folder("charts") if settings else ""
+        path, chosen = QFileDialog.getSaveFileName(self, "Save results", str(Path(start or ".") / "load-test.json"),
+                                                   "JSON (*.json);;CSV (*.csv)")
+        if path:
+            try:
+                saved = self.save_results(str(charts.with_ending(Path(path), (".json", ".csv"), chosen)))
+            except (WorkbenchError, OSError) as exc:
+                self.status.setText(f"✗ {exc}")
+                return
+            self.status.setText(f"Saved {saved}")
 
     def points(self, run: int = -1) -> dict[str, list[float]]:
         r = self.runs[run]
@@ -354,6 +425,8 @@ class LoadTestPanel(QWidget):
                          f"{ok} ok, {errors} errors"
                          + (f" (stopped early: {result.stopped_early})" if result.stopped_early else ""),
                          "warn" if errors else None)
+        self.save_chart.setEnabled(True)
+        self.save_data.setEnabled(True)
         self.sig_finished.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
