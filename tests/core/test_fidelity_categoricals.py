@@ -332,3 +332,25 @@ def test_xgboost_legacy_binary_format_is_named(tmp_path, capsys, magic):
     assert code == 2
     assert "old.model is an XGBoost legacy binary model (binary:logistic, gbtree;" in err
     assert "save_model('model.json')" in err
+
+
+def test_conversion_of_a_newer_xgboost_file_says_its_proof_ran_the_installed_library(tmp_path, capsys):
+    import xgboost
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(150, 3))
+    booster = xgboost.train({"max_depth": 3}, xgboost.DMatrix(X, X[:, 0] - X[:, 2]), 8)
+    booster.save_model(str(tmp_path / "gbtree.json"))
+    doc = json.loads((tmp_path / "gbtree.json").read_text())
+    doc["version"] = [doc["version"][0] + 1, 0, 0]
+    (tmp_path / "newer.json").write_text(json.dumps(doc))
+    pd.DataFrame(X[:20], columns=["f0", "f1", "f2"]).to_csv(tmp_path / "rows.csv", index=False)
+    code, out, err = run_cli(capsys, "convert", tmp_path / "newer.json", "--to", "onnx", "--out",
+                             tmp_path / "newer.onnx", "--rows", tmp_path / "rows.csv", "--json")
+    assert code == 0, err
+    assert json.loads(out)["notes"]["version_skew"].startswith(
+        f"version skew: the file was written by XGBoost {doc['version'][0]}.0.0, newer than the installed")
+    code, _, err = run_cli(capsys, "convert", tmp_path / "newer.json", "--to", "onnx", "--out",
+                           tmp_path / "newer.onnx", "--rows", tmp_path / "rows.csv", "--force")
+    assert code == 0
+    assert "warning: version skew:" in err and "(the parity proof ran the installed one)" in err

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.to_json())
     else:
         print(render(result))
+        if result.notes.get("version_skew"):
+            print(f"warning: {result.notes['version_skew']} (the parity proof ran the installed one)", file=sys.stderr)
     return result.exit_code
 
 

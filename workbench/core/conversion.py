@@ -601,6 +601,9 @@ def _convert_to_path(source: Path, info: ModelInfo, model: Any, target: str, out
         request = ConversionRequest(source=source, info=info, model=model, output=tmp, rows=sample, name=name,
                                     version=version, options=converter.merged_options(options),
                                     progress=lambda f, m: report(0.05 + 0.45 * f, m), cancelled=cancelled)
+        skew = [w for w in info.warnings if w.startswith("version skew:")]
+        if skew:  # the proof runs the source in the installed library, not the one that wrote it
+            request.notes["version_skew"] = " ".join(skew)
         report(0.05, f"converting with {converter.key}")
         produced = Path(converter.convert(request))
         if produced != tmp and produced.exists():
