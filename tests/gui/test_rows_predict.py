@@ -48,13 +48,15 @@ def test_paste_and_generate(qtbot, window, iris_onnx) -> None:
     from workbench.core.rows import generate_rows
 
     view = _rows_view(qtbot, window)
-    assert view.paste("sepal_length\tsepal_width\tpetal_length\tpetal_width\n5.1\t3.5\t1.4\t0.2\n6.7\t3.0\t5.2\t2.3\n")
+    assert view.paste("sepal_length\tsepal_width\tpetal_length\tpetal_width\n5.1\t3.5\t1.4\t0.2\n6.7\t3.0\t5.2\t2.3\n",
+                      mode="replace")
     assert view.model.cells == [["5.1", "3.5", "1.4", "0.2"], ["6.7", "3.0", "5.2", "2.3"]]
-    # without a header line the values are appended to the current columns
-    assert view.paste("4.9,3.0,1.4,0.2")
+    # without a header line the values go in the current columns
+    assert view.paste("4.9,3.0,1.4,0.2", mode="append")
     assert view.model.cells[-1] == ["4.9", "3.0", "1.4", "0.2"] and len(view.model.cells) == 3
-    assert view.generate(7)
-    expected = generate_rows(iris_onnx.info, 7, seed=0)
+    observed = view.model.frame()
+    assert view.generate(7, mode="replace")
+    expected = generate_rows(iris_onnx.info, 7, seed=0, observed=observed)  # like the rows in the table
     assert len(view.model.cells) == 7
     assert view.model.cells[0][0] == str(expected.iloc[0, 0])
     qtbot.waitUntil(lambda: view.last_check is not None and view.last_check["ok"], timeout=30_000)
@@ -223,8 +225,8 @@ def test_paste_semicolon_rows_without_a_header(qtbot, window, iris_onnx) -> None
     view = window.show_page("rows")
     qtbot.waitUntil(lambda: view.model.rowCount() > 0, timeout=30_000)
     before = view.model.rowCount()
-    assert view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2")
+    assert view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2", mode="append")
     assert view.model.rowCount() == before + 2
     assert view.model.cells[-1] == ["6.1", "2.8", "4.7", "1.2"]
-    assert not view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2;9")
+    assert not view.paste("5.0;3.4;1.5;0.2\n6.1;2.8;4.7;1.2;9", mode="append")
     assert "the pasted rows" in view.status.text() and "workbench-paste" not in view.status.text()

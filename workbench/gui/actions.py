@@ -35,7 +35,7 @@ class ActionSpec:
     short: str = ""
 
 
-MENUS = ("&File", "&Model", "&Endpoint", "&View", "&Help")
+MENUS = ("&File", "&Edit", "&Model", "&Endpoint", "&View", "&Help")
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("open", "&Open Model…", "open_model_dialog", "&File", QKeySequence.StandardKey.Open, "open",
@@ -45,6 +45,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("export", "&Export / Convert…", "export_model", "&File", "Ctrl+E", "export",
                "Convert the selected model to another format and check parity", toolbar=True,
                needs_model=True, short="Export"),
+    ActionSpec("save_rows", "&Save Rows…", "save_rows", "&File", QKeySequence.StandardKey.Save, None,
+               "Save the selected model's rows table as a CSV or JSON file", needs_model=True),
     ActionSpec("open_session", "Open &Session…", "open_session_dialog", "&File", None, "open",
                "Reopen a saved session: models with their rows and trust, endpoints, last results",
                separator_before=True),
@@ -52,8 +54,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Save the models (with rows and trust), endpoints (header values left out) and last results"),
     ActionSpec("close_model", "&Close Model", "close_model", "&File", QKeySequence.StandardKey.Close, "close",
                "Remove the selected model from the library", needs_model=True, separator_before=True),
-    ActionSpec("quit", "&Quit", "close", "&File", QKeySequence.StandardKey.Quit, "quit", "Quit the workbench",
-               separator_before=True),
+    ActionSpec("quit", "&Quit", "quit_workbench", "&File", QKeySequence.StandardKey.Quit, "quit",
+               "Quit the workbench (asks first if rows have unsaved changes)", separator_before=True),
+    ActionSpec("undo", "&Undo", "undo_rows", "&Edit", QKeySequence.StandardKey.Undo, None,
+               "Undo the last change to the rows table"),
+    ActionSpec("redo", "&Redo", "redo_rows", "&Edit", "Ctrl+Shift+Z", None,
+               "Redo the change to the rows table that was undone"),
     ActionSpec("run", "&Run Prediction", "run_prediction", "&Model", "Ctrl+R", "run",
                "Predict the rows table with the chosen runtimes", toolbar=True, needs_model=True,
                short="Run"),

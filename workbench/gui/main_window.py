@@ -87,11 +87,25 @@ def _endpoints_view() -> QWidget:
     return EndpointsView()
 
 
+def _graph_view() -> QWidget:
+    from workbench.gui.views.graph import GraphView
+
+    return GraphView()
+
+
+def _compare_view() -> QWidget:
+    from workbench.gui.views.compare import CompareView
+
+    return CompareView()
+
+
 #: id, title, icon, factory, per model
 PAGES = (
     ("rows", "Rows", "table", _rows_view, True),
     ("predict", "Predict", "run", _predict_view, True),
+    ("compare", "Compare", "copy", _compare_view, False),
     ("benchmark", "Benchmark", "chart", _bench_view, True),
+    ("graph", "Graph", "model", _graph_view, True),
     ("endpoints", "Endpoints", "endpoint", _endpoints_view, False),
 )
 
@@ -182,6 +196,8 @@ class MainWindow(QMainWindow):
         self.actions = actions_mod.build_actions(self)
         self._add_dock_toggles()
         actions_mod.refresh_enabled(self.actions, False)
+        self.actions["undo"].setEnabled(False)  # the Rows page drives them once it is built
+        self.actions["redo"].setEnabled(False)
         self.status_label = QLabel("Ready")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -288,9 +304,24 @@ class MainWindow(QMainWindow):
 
     def close_model(self) -> None:
         doc = self.current_document()
-        if doc is not None:
+        if doc is not None and self._rows_saved_or_dropped([doc], "closing the model"):
             self.library.remove_document(doc)
             doc.deleteLater()
+
+    def save_rows(self) -> None:
+        if self.current_document() is not None:
+            self.show_page("rows").save_dialog()  # type: ignore[attr-defined]
+
+    def undo_rows(self) -> None:
+        """Undo a rows edit where it can be seen: on the Rows page."""
+        self.show_page("rows").undo_group.undo()  # type: ignore[attr-defined]
+
+    def redo_rows(self) -> None:
+        self.show_page("rows").undo_group.redo()  # type: ignore[attr-defined]
+
+    def quit_workbench(self) -> None:
+        if self._rows_saved_or_dropped(self.documents(), "quitting"):
+            self.close()
 
     def run_prediction(self) -> None:
         view = self.show_page("predict")
@@ -342,10 +373,20 @@ class MainWindow(QMainWindow):
     # -- window state ---------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # the window's own close button asks about unsaved rows (Quit asked already); a close() from
+        # code (a signal handler, a test) does not wait on a question
+        if event.spontaneous() and not self._rows_saved_or_dropped(self.documents(), "quitting"):
+            event.ignore()
+            return
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_window_state(self.saveState())
         self.settings.sync()
         super().closeEvent(event)
+
+    def _rows_saved_or_dropped(self, docs: list[ModelDocument], doing: str) -> bool:
+        """False when rows with unsaved edits should stop `doing` (the user chose Cancel)."""
+        page = self.pages["rows"]
+        return not page.built or page.view().confirm_discard(docs, doing)  # type: ignore[attr-defined]
 
     def _restore_geometry(self) -> bool:
         geometry = self.settings.geometry()

@@ -1,29 +1,32 @@
 """The rows table: filled from a CSV/JSON file, pasted, typed or generated from the schema.
 
 Cells are kept as the text the user sees; `workbench.core.rows.prepare_rows` checks them against
-the model's inputs (on a worker) and every bad cell is marked with its reason.
+the model's inputs (on a worker) and every bad cell (and every category the model does not know)
+is marked with its reason. Every edit can be undone (one undo history per model), the rows can be
+saved as CSV or JSON, and the window asks before unsaved rows are lost.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QStackedWidget,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -31,137 +34,21 @@ from PySide6.QtWidgets import (
 from workbench.gui.document import ModelDocument
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
+from workbench.gui.rows_model import (  # noqa: F401  (RowsModel and cell_text are imported from here too)
+    Index,
+    RowsModel,
+    Table,
+    cell_text,
+    frame_table,
+    is_number,
+    joined,
+    save_rows,
+    selection_tsv,
+)
 from workbench.gui.views.common import color, core_module, header, placeholder
 from workbench.gui.workers import Worker, run_in_worker
 
-Index = QModelIndex | QPersistentModelIndex
-
-
-def cell_text(value: Any) -> str:
-    """How a value shows in the table (missing values as an empty cell)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _is_number(text: Any) -> bool:
-    try:
-        float(str(text))
-    except ValueError:
-        return False
-    return str(text).strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity", "")
-
-
-class RowsModel(QAbstractTableModel):
-    """Text cells, editable, with per-cell problems."""
-
-    sig_edited = Signal()
-    """The user changed cells (not emitted by `set_table`)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.columns: list[str] = []
-        self.cells: list[list[str]] = []
-        #: (row index from 0, column name) -> reason
-        self.problems: dict[tuple[int, str], str] = {}
-        self.column_problems: dict[str, str] = {}
-
-    # -- public API -------------------------------------------------------------------------
-
-    def set_table(self, columns: list[str], cells: list[list[str]]) -> None:
-        self.beginResetModel()
-        self.columns = list(columns)
-        self.cells = [list(r) + [""] * (len(columns) - len(r)) for r in cells]
-        self.problems = {}
-        self.column_problems = {}
-        self.endResetModel()
-
-    def set_problems(self, cells: dict[tuple[int, str], str], columns: dict[str, str]) -> None:
-        self.problems = dict(cells)
-        self.column_problems = dict(columns)
-        if self.cells:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.cells) - 1, len(self.columns) - 1))
-        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, max(len(self.columns) - 1, 0))
-
-    def frame(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame([list(r) for r in self.cells], columns=list(self.columns), dtype=object)
-
-    def add_row(self) -> None:
-        n = len(self.cells)
-        self.beginInsertRows(QModelIndex(), n, n)
-        self.cells.append([""] * len(self.columns))
-        self.endInsertRows()
-        self.sig_edited.emit()
-
-    def remove_rows(self, rows: list[int]) -> None:
-        if not rows:
-            return
-        self.beginResetModel()
-        keep = set(range(len(self.cells))) - set(rows)
-        self.cells = [r for i, r in enumerate(self.cells) if i in keep]
-        self.problems = {}
-        self.endResetModel()
-        self.sig_edited.emit()
-
-    # -- Qt model API -------------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.cells)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.columns)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r, c = index.row(), index.column()
-        key = (r, self.columns[c])
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return self.cells[r][c]
-        if role == Qt.ItemDataRole.BackgroundRole and (key in self.problems or self.columns[c] in
-                                                        self.column_problems):
-            return color("bad_bg")
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.problems.get(key) or self.column_problems.get(self.columns[c])
-        if role == Qt.ItemDataRole.TextAlignmentRole and _is_number(self.cells[r][c]):
-            # numbers line up on the right, as in Predict; text stays on the left
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.EditRole or not index.isValid():
-            return False
-        self.cells[index.row()][index.column()] = str(value)
-        self.problems.pop((index.row(), self.columns[index.column()]), None)
-        self.dataChanged.emit(index, index)
-        self.sig_edited.emit()
-        return True
-
-    def flags(self, index: Index) -> Qt.ItemFlag:
-        return super().flags(index) | Qt.ItemFlag.ItemIsEditable
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal:
-            if section >= len(self.columns):
-                return None
-            name = self.columns[section]
-            if role == Qt.ItemDataRole.DisplayRole:
-                return name
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return self.column_problems.get(name)
-            if role == Qt.ItemDataRole.ForegroundRole and name in self.column_problems:
-                return color("bad")
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return str(section + 1)
-        return None
-
+_is_number = is_number
 
 def _check(frame: Any, info: Any) -> dict[str, Any]:
     """Worker job: prepare_rows, turned into per-cell and per-column problems."""
@@ -174,9 +61,12 @@ def _check(frame: Any, info: Any) -> dict[str, Any]:
         cells = {(c.row - 1, c.column): str(c) for c in getattr(exc, "cells", [])}
         cell_texts = set(cells.values())
         others = [p for p in exc.problems if p not in cell_texts]
-        return {"ok": False, "message": exc.message, "cells": cells, "other": others, "prepared": None}
+        return {"ok": False, "message": exc.message, "cells": cells, "other": others, "prepared": None,
+                "notes": {}}
+    from workbench.core.rows.categories import unknown_category_cells
+
     return {"ok": True, "message": f"{len(prepared)} rows fit the model's inputs", "cells": {}, "other": [],
-            "prepared": prepared}
+            "prepared": prepared, "notes": unknown_category_cells(prepared, info)}
 
 
 def sibling_rows_file(model_path: str) -> Path | None:
@@ -188,6 +78,39 @@ def sibling_rows_file(model_path: str) -> Path | None:
         if name and (p.parent / name).is_file():
             return p.parent / name
     return None
+
+
+class RowsTable(QTableView):
+    """The table, with the keys of a spreadsheet: Ctrl+C copies the selection (Ctrl+Shift+C with the
+    column names), Delete removes the selected rows, Ctrl+V pastes rows, Ctrl+Z / Ctrl+Shift+Z undo
+    and redo (when no window-wide shortcut took them first)."""
+
+    def __init__(self, view: RowsView) -> None:
+        super().__init__()
+        self._view = view
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        view = self._view
+        if self.state() == QAbstractItemView.State.EditingState:
+            super().keyPressEvent(event)
+            return
+        ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+        if event.key() == Qt.Key.Key_C and event.modifiers() == ctrl_shift:
+            view.copy_selection(header=True)
+        elif event.matches(QKeySequence.StandardKey.Copy):
+            view.copy_selection()
+        elif event.matches(QKeySequence.StandardKey.Paste):
+            view.paste()
+        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and not event.modifiers():
+            view.remove_selected()
+        elif event.key() == Qt.Key.Key_Z and event.modifiers() == ctrl_shift:
+            view.undo_group.redo()
+        elif event.matches(QKeySequence.StandardKey.Undo):
+            view.undo_group.undo()
+        elif event.matches(QKeySequence.StandardKey.Redo):
+            view.undo_group.redo()
+        else:
+            super().keyPressEvent(event)
 
 
 class RowsView(QWidget):
@@ -205,6 +128,10 @@ class RowsView(QWidget):
         self._generation = 0
         self._self_update = False
         self.last_check: dict[str, Any] | None = None
+        #: one undo history per model; the group's active stack is the shown model's
+        self.undo_group = QUndoGroup(self)
+        self._stacks: dict[int, QUndoStack] = {}
+        self._docs: dict[int, ModelDocument] = {}
 
         self.stack = QStackedWidget()
         self.empty = placeholder("No model selected." if self._core else self._why)
@@ -213,34 +140,43 @@ class RowsView(QWidget):
         page = QWidget()
         self.head, self.title, self.subtitle = header("Rows", "")
         self.model = RowsModel()
-        self.table = QTableView()
+        self.table = RowsTable(self)
         self.table.setModel(self.model)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setDefaultSectionSize(120)
         self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
 
-        self.load_button = QPushButton(icon("open"), "Load CSV/JSON…")
+        self.load_button = QPushButton(icon("open"), "Load…")
         self.load_button.setToolTip("Fill the table from a CSV (header line first) or JSON records file")
+        self.save_button = QPushButton("Save…")
+        self.save_button.setToolTip("Save the rows as a CSV or JSON file (Ctrl+S)")
         self.paste_button = QPushButton(icon("paste"), "Paste")
-        self.paste_button.setToolTip("Paste rows copied from a spreadsheet or a CSV (Ctrl+Shift+V)")
+        self.paste_button.setToolTip("Paste rows copied from a spreadsheet or a CSV (Ctrl+V in the table, "
+                                     "Ctrl+Shift+V)")
         self.generate_count = QSpinBox()
         self.generate_count.setRange(1, 100_000)
         self.generate_count.setValue(20)
         self.generate_count.setToolTip("How many rows to generate")
         self.generate_button = QPushButton(icon("generate"), "Generate")
-        self.generate_button.setToolTip("Make up plausible rows from the model's input schema "
-                                        "(categories and known ranges)")
+        self.generate_button.setToolTip("Make up plausible rows from what the model knows of its inputs "
+                                        "(categories, value ranges) and from the rows in the table")
         self.add_button = QPushButton(icon("add"), "Add Row")
         self.remove_button = QPushButton(icon("remove"), "Remove")
-        self.remove_button.setToolTip("Remove the selected rows")
+        self.remove_button.setToolTip("Remove the selected rows (Delete)")
+        self.undo_button = QToolButton()
+        self.undo_button.setDefaultAction(self.undo_group.createUndoAction(self, "Undo"))
+        self.redo_button = QToolButton()
+        self.redo_button.setDefaultAction(self.undo_group.createRedoAction(self, "Redo"))
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         bar = QHBoxLayout()
-        for w in (self.load_button, self.paste_button):
+        for w in (self.load_button, self.save_button, self.paste_button):
             bar.addWidget(w)
         bar.addSpacing(12)
         bar.addWidget(self.generate_count)
@@ -249,6 +185,8 @@ class RowsView(QWidget):
         bar.addWidget(self.add_button)
         bar.addWidget(self.remove_button)
         bar.addStretch(1)
+        bar.addWidget(self.undo_button)
+        bar.addWidget(self.redo_button)
 
         layout = QVBoxLayout(page)
         layout.addWidget(self.head)
@@ -266,26 +204,44 @@ class RowsView(QWidget):
         self._debounce.setInterval(250)
         self._debounce.timeout.connect(self.check)
         self.model.sig_edited.connect(self._edited)
-        self.load_button.clicked.connect(self.load_dialog)
-        self.paste_button.clicked.connect(self.paste)
+        self.model.modelReset.connect(self._fit_columns)
+        # clicked(bool) would land in a slot's first optional parameter: every slot here is called with none
+        self.load_button.clicked.connect(lambda: self.load_dialog())
+        self.save_button.clicked.connect(lambda: self.save_dialog())
+        self.paste_button.clicked.connect(lambda: self.paste())
         self.generate_button.clicked.connect(lambda: self.generate(self.generate_count.value()))
-        self.add_button.clicked.connect(self.model.add_row)
-        self.remove_button.clicked.connect(
-            lambda: self.model.remove_rows(sorted({i.row() for i in self.table.selectedIndexes()})))
-        QShortcut(QKeySequence("Ctrl+Shift+V"), self, activated=self.paste)
+        self.add_button.clicked.connect(lambda: self.add_row())
+        self.remove_button.clicked.connect(lambda: self.remove_selected())
+        QShortcut(QKeySequence("Ctrl+Shift+V"), self, activated=lambda: self.paste())
 
     # -- public API -------------------------------------------------------------------------
 
     def attach(self, window: Any) -> None:
+        """Use the window's settings, and drive its Edit menu's Undo / Redo (if it has them)."""
         self.settings = getattr(window, "settings", None)
+        actions = getattr(window, "actions", None) or {}
+        undo, redo = actions.get("undo"), actions.get("redo")
+        if undo is not None:
+            self.undo_group.canUndoChanged.connect(undo.setEnabled)
+            self.undo_group.undoTextChanged.connect(lambda text: undo.setText(f"&Undo {text}".rstrip()))
+            undo.setEnabled(self.undo_group.canUndo())
+        if redo is not None:
+            self.undo_group.canRedoChanged.connect(redo.setEnabled)
+            self.undo_group.redoTextChanged.connect(lambda text: redo.setText(f"&Redo {text}".rstrip()))
+            redo.setEnabled(self.undo_group.canRedo())
 
     def set_document(self, doc: ModelDocument | None) -> None:
         if self.doc is not None:
             self.doc.sig_rows_changed.disconnect(self._rows_changed)
         self.doc = doc
         if doc is None or self._core is None:
+            self.model.stack = None
+            self.undo_group.setActiveStack(None)
             self.stack.setCurrentWidget(self.empty)
             return
+        stack = self.undo_stack(doc)
+        self.model.stack = stack
+        self.undo_group.setActiveStack(stack)
         doc.sig_rows_changed.connect(self._rows_changed)
         self.stack.setCurrentWidget(self.page)
         self.title.setText(f"Rows for {doc.name}")
@@ -295,9 +251,43 @@ class RowsView(QWidget):
         if doc.rows is None:
             found = sibling_rows_file(doc.path)
             if found is not None:
-                self.load_file(str(found))
+                self.load_file(str(found), undoable=False)
                 return
         self._rows_changed()
+
+    def undo_stack(self, doc: ModelDocument) -> QUndoStack:
+        """The undo history of `doc`'s rows (made on first use, gone with the document)."""
+        key = id(doc)
+        if key not in self._stacks:
+            stack = QUndoStack(self)
+            self._stacks[key] = stack
+            self._docs[key] = doc
+            self.undo_group.addStack(stack)
+            doc.destroyed.connect(lambda _obj=None, k=key: self._forget(k))
+        return self._stacks[key]
+
+    def has_unsaved_rows(self, doc: ModelDocument) -> bool:
+        stack = self._stacks.get(id(doc))
+        return stack is not None and not stack.isClean()
+
+    def confirm_discard(self, docs: list[ModelDocument], doing: str = "quitting") -> bool:
+        """Ask, for each of `docs` with unsaved row edits, whether to save them; False when the user
+        chose Cancel (or cancelled a save), True when `doing` may go on."""
+        for doc in docs:
+            if not self.has_unsaved_rows(doc):
+                continue
+            box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved Rows",
+                              f"The rows of {doc.name} have changes that are not saved.", parent=self.window())
+            box.setInformativeText(f"Save them before {doing}?")
+            box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                                   | QMessageBox.StandardButton.Cancel)
+            box.setDefaultButton(QMessageBox.StandardButton.Save)
+            answer = box.exec()
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            if answer == QMessageBox.StandardButton.Save and not self.save_dialog(doc):
+                return False
+        return True
 
     def load_dialog(self) -> None:
         start = (self.settings.last_folder("rows") if self.settings else "") or (
@@ -308,24 +298,81 @@ class RowsView(QWidget):
                 self.settings.set_last_folder("rows", str(Path(path).parent))
             self.load_file(path)
 
-    def load_file(self, path: str) -> bool:
-        """Read a CSV/JSON rows file with the core reader (errors go to the status and messages)."""
+    def load_file(self, path: str, undoable: bool = True) -> bool:
+        """Read a CSV/JSON rows file with the core reader (errors go to the status and messages).
+
+        The rows replace the table as one undoable step, and count as saved (they are the file's)."""
         from workbench.core.errors import InputRowsError
 
+        if self.doc is None:
+            return False
         try:
             frame = self._core.read_rows(path)
         except InputRowsError as exc:
             self._show_error(exc, "load rows")
             return False
-        self._set_frame(frame, f"Loaded {len(frame)} rows from {Path(path).name}")
+        message = f"Loaded {len(frame)} rows from {Path(path).name}"
+        if undoable:
+            self._replace(frame_table(frame), f"Load {Path(path).name}", message)
+        else:
+            self._self_update = True
+            try:
+                self.doc.set_rows(frame)
+            finally:
+                self._self_update = False
+            self.model.set_table(*frame_table(frame))
+            self._set_status(message, "ok")
+            self.check()
+        stack = self.model.stack
+        if stack is not None:
+            stack.setClean()
         return True
 
-    def paste(self, text: str | None = None) -> bool:
-        """Rows from the clipboard (tab-, comma- or semicolon-separated; header line optional)."""
+    def save_dialog(self, doc: ModelDocument | None = None) -> bool:
+        """Ask where to save `doc`'s rows (the shown model's by default), as CSV or JSON; True once saved."""
+        doc = doc or self.doc
+        if doc is None or doc.rows is None:
+            self._set_status("There are no rows to save.", "warn")
+            return False
+        folder = (self.settings.last_folder("rows") if self.settings else "") or str(Path(doc.path).parent)
+        stem = Path(doc.path).stem if not Path(doc.path).is_dir() else Path(doc.path).name
+        dialog = QFileDialog(self.window(), f"Save Rows of {doc.name}", str(Path(folder) / f"{stem}.rows.csv"),
+                             "CSV (*.csv);;JSON records (*.json)")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("csv")
+        dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix("json" if "json" in f else "csv"))
+        if not dialog.exec() or not dialog.selectedFiles():
+            return False
+        path = dialog.selectedFiles()[0]
+        if self.settings:
+            self.settings.set_last_folder("rows", str(Path(path).parent))
+        return self.save_file(path, doc)
+
+    def save_file(self, path: str, doc: ModelDocument | None = None) -> bool:
+        """Write `doc`'s rows to `path` (JSON records for .json, else CSV), atomically; they count as saved."""
+        doc = doc or self.doc
+        if doc is None:
+            return False
+        columns, cells = self.model.table() if doc is self.doc else frame_table(doc.rows)
+        text_columns = {s.name for s in doc.info.inputs if s.dtype in ("string", "object")}
+        try:
+            kind = save_rows(path, columns, cells, text_columns)
+        except OSError as exc:
+            self._show_error(exc, "save rows")
+            return False
+        self.undo_stack(doc).setClean()
+        if doc is self.doc:
+            self._set_status(f"Saved {len(cells)} rows to {Path(path).name} ({kind})", "ok")
+        return True
+
+    def paste(self, text: str | None = None, mode: str | None = None) -> bool:
+        """Rows from the clipboard (tab-, comma- or semicolon-separated; header line optional).
+
+        `mode` "append" or "replace" says what to do with rows already in the table; None asks."""
         if self.doc is None:
             return False
         text = QGuiApplication.clipboard().text() if text is None else text
-        if not text.strip():
+        if not isinstance(text, str) or not text.strip():
             self._set_status("The clipboard holds no text to paste.", "warn")
             return False
         lines = text.strip("\n").splitlines()
@@ -352,27 +399,68 @@ class RowsView(QWidget):
             return False
         finally:
             os.unlink(tmp)
-        frame.attrs.pop("source", None)
-        if not has_header and self.model.cells:
-            import pandas as pd
-
-            frame = pd.concat([self.model.frame(), frame], ignore_index=True)
-        self._set_frame(frame, f"Pasted {len(frame)} rows")
+        mode = mode or self._ask_append_or_replace(len(frame), "pasted")
+        if mode is None:
+            return False
+        table, there = frame_table(frame), len(self.model.cells)
+        if mode == "append":
+            table = joined(self.model.table(), table)
+        self._replace(table, f"Paste {len(frame)} Row{'s' if len(frame) != 1 else ''}",
+                      f"Pasted {len(frame)} rows" + (f" after the {there} rows there" if mode == "append" else ""))
         return True
 
-    def generate(self, n: int) -> bool:
+    def generate(self, n: int, mode: str | None = None) -> bool:
+        """Make up `n` rows (like the rows in the table, where there are some); `mode` as in `paste`."""
         from workbench.core.errors import InputRowsError
 
         if self.doc is None:
             return False
+        mode = mode or self._ask_append_or_replace(n, "generated")
+        if mode is None:
+            return False
+        observed = self.model.frame() if self.model.cells else None
         try:
-            frame = self._core.generate_rows(self.doc.info, n, seed=self._generation)
+            frame = self._core.generate_rows(self.doc.info, n, seed=self._generation, observed=observed)
         except InputRowsError as exc:
             self._show_error(exc, "generate rows")
             return False
         self._generation += 1
-        self._set_frame(frame, f"Generated {n} rows from the input schema")
+        table = frame_table(frame)
+        if mode == "append":
+            table = joined(self.model.table(), table)
+        how = "from the model's inputs and the rows in the table" if observed is not None \
+            else "from the model's inputs"
+        self._replace(table, f"Generate {n} Row{'s' if n != 1 else ''}", f"Generated {n} rows {how}")
+        for warning in frame.attrs.get("warnings", []):
+            self._set_status(f"Generated {n} rows. Note: {warning}", "warn")
         return True
+
+    def add_row(self) -> None:
+        if self.doc is not None:
+            self.model.add_row()
+            self.table.scrollToBottom()
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectedIndexes()})
+
+    def remove_selected(self) -> int:
+        """Remove the rows that have a selected cell (one undoable step); returns how many."""
+        rows = self.selected_rows()
+        if not rows:
+            self._set_status("Select cells in the rows to remove first.", "warn")
+            return 0
+        count = self.model.remove_rows(rows)
+        self._set_status(f"Removed {count} row{'s' if count != 1 else ''} (Ctrl+Z brings "
+                         f"{'them' if count != 1 else 'it'} back)", "ok")
+        return count
+
+    def copy_selection(self, header: bool = False) -> str:
+        """Copy the selected cells as tab-separated text (the rectangle around them), for a spreadsheet."""
+        selected = [(i.row(), i.column()) for i in self.table.selectedIndexes()]
+        text = selection_tsv(self.model.cells, self.model.columns, selected, header=header)
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
 
     def check(self) -> None:
         """Check the rows against the model on a worker; bad cells get marked."""
@@ -386,32 +474,50 @@ class RowsView(QWidget):
 
     # -- private ----------------------------------------------------------------------------
 
-    def _set_frame(self, frame: Any, message: str) -> None:
-        assert self.doc is not None
-        self._self_update = True
-        try:
-            self.doc.set_rows(frame)
-        finally:
-            self._self_update = False
-        self._show_frame(frame)
+    def _ask_append_or_replace(self, count: int, what: str) -> str | None:
+        """"append" or "replace" when the table has rows (asked), "replace" when it has none; None: cancel."""
+        if not self.model.cells:
+            return "replace"
+        n = len(self.model.cells)
+        box = QMessageBox(QMessageBox.Icon.Question, "Append or Replace?",
+                          f"The table has {n} row{'s' if n != 1 else ''}. Add the {count} {what} "
+                          f"row{'s' if count != 1 else ''} after them, or replace them?", parent=self.window())
+        box.setInformativeText("Either way, Undo (Ctrl+Z) takes it back.")
+        append = box.addButton("Append", QMessageBox.ButtonRole.AcceptRole)
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(append)
+        box.exec()
+        clicked = box.clickedButton()
+        return "append" if clicked is append else "replace" if clicked is replace else None
+
+    def _replace(self, table: Table, command: str, message: str) -> None:
+        """Put `table` in as one undoable step, and check it at once."""
+        self.model.replace(*table, command)
         self._set_status(message, "ok")
+        self._debounce.stop()
         self.check()
 
-    def _show_frame(self, frame: Any) -> None:
-        columns = [str(c) for c in frame.columns]
-        by_column = []
-        for c in frame.columns:
-            series = frame[c]
-            if str(series.dtype) in ("float32", "float16"):  # shortest text that round-trips at that precision
-                values = [cell_text(None if np.isnan(v) else str(v)) for v in series.to_numpy()]
-            else:
-                values = [cell_text(v) for v in series.tolist()]
-            by_column.append(values)
-        cells = [list(row) for row in zip(*by_column, strict=True)] if by_column else []
-        self.model.set_table(columns, cells)
+    def _fit_columns(self) -> None:
         self.table.resizeColumnsToContents()
-        for c in range(len(columns)):
+        for c in range(len(self.model.columns)):
             self.table.setColumnWidth(c, max(90, min(self.table.columnWidth(c) + 16, 260)))
+
+    def _forget(self, key: int) -> None:
+        import shiboken6
+
+        if not shiboken6.isValid(self.undo_group):  # the view went first (the window is closing)
+            return
+        stack = self._stacks.pop(key, None)
+        self._docs.pop(key, None)
+        if stack is not None:
+            if self.model.stack is stack:
+                self.model.stack = None
+            self.undo_group.removeStack(stack)
+            stack.deleteLater()
+
+    def _show_frame(self, frame: Any) -> None:
+        self.model.set_table(*frame_table(frame))
 
     def _rows_changed(self) -> None:
         if self._self_update or self.doc is None:
@@ -442,14 +548,30 @@ class RowsView(QWidget):
             for name in self.model.columns:
                 if repr(name) in problem or f"'{name}'" in problem:
                     columns[name] = problem
-        self.model.set_problems(result["cells"], columns)
-        if result["ok"]:
+        notes = result.get("notes") or {}
+        self.model.set_problems(result["cells"], columns, notes)
+        if result["ok"] and notes:
+            k = len(notes)
+            self._set_status(f"⚠ {result['message']}, but {k} cell{'s' if k != 1 else ''} "
+                             f"{'hold categories' if k != 1 else 'holds a category'} the model does not know "
+                             "(marked; hover for the known ones)", "warn")
+        elif result["ok"]:
             self._set_status(f"✓ {result['message']}", "ok")
         else:
             extra = [p for p in result["other"] if p not in columns.values()]
             tail = ("\n" + "\n".join(extra[:4])) if extra else ""
             self._set_status(f"✗ {result['message']}{tail}", "bad")
         self.sig_checked.emit(bool(result["ok"]))
+
+    def _context_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        menu.addAction("Copy", lambda: self.copy_selection())
+        menu.addAction("Copy with Column Names", lambda: self.copy_selection(header=True))
+        menu.addAction("Paste Rows", lambda: self.paste())
+        menu.addSeparator()
+        menu.addAction("Add Row", lambda: self.add_row())
+        menu.addAction("Remove Rows", lambda: self.remove_selected())
+        menu.exec(self.table.viewport().mapToGlobal(pos))
 
     def _set_status(self, text: str, kind: str) -> None:
         self.status.setText(text)
@@ -459,7 +581,6 @@ class RowsView(QWidget):
         message, hint, details = describe_exception(exc)
         self._set_status(f"✗ {message}" + (f" ({hint})" if hint else ""), "bad")
         notify(message, "error", hint=hint, details=details, context=context)
-
 
 def _separator(line: str) -> str:
     """The separator of a pasted line: tab, then semicolon, then comma."""
