@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.gui.test_export import _open
 
 
@@ -91,3 +93,28 @@ def test_converted_model_opens_with_the_rows_it_was_proved_on(qtbot, window, sam
     assert converted.rows is not None and converted.rows.equals(edited)
     assert "rows it was proved on" in window.status_label.text()
     dialog.close()
+
+
+def test_core_refusals_carry_their_fields_and_the_dialog_words_them(tmp_path) -> None:
+    """conversion.check_output declares needs_force/path/version: the dialog words the remedy from them,
+    never from the CLI's text."""
+    from workbench.core.conversion import CannotConvert, check_output
+    from workbench.gui.dialogs.export import gui_words
+
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"old")
+    with pytest.raises(CannotConvert) as caught:
+        check_output("onnx", out, force=False)
+    assert (caught.value.needs_force, caught.value.path, caught.value.version) == (True, out, None)
+    message = gui_words(caught.value)[0]
+    assert message == (f"{out} already exists: check 'Overwrite if it exists' to replace it, or choose another "
+                       "output. Nothing was written.")
+
+    version = tmp_path / "base" / "half" / "3"
+    version.mkdir(parents=True)
+    with pytest.raises(CannotConvert) as caught:
+        check_output("tfserving", tmp_path / "base", force=False, name="half", version=3)
+    assert (caught.value.needs_force, caught.value.path, caught.value.version) == (True, version, 3)
+    message = gui_words(caught.value)[0]
+    assert message.startswith("Version 3 already exists") and "set another Version" in message
+    assert "--" not in message

@@ -73,9 +73,19 @@ ProgressFn = Callable[[float, str], None]
 
 
 class CannotConvert(WorkbenchError):
-    """The conversion cannot be done (unsupported model, existing output without force...)."""
+    """The conversion cannot be done (unsupported model, existing output without force...).
+
+    Declared fields let each front end word its own remedy: `needs_force` (the output `path` exists and
+    force would replace it), `version` (the TF Serving version folder that is taken)."""
 
     kind = "cannot-convert"
+
+    def __init__(self, message: str, *, hint: str | None = None, needs_force: bool = False,
+                 path: Path | None = None, version: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.needs_force = needs_force
+        self.path = path
+        self.version = version
 
 
 #: TF Serving model names: they become a folder and the URL /v1/models/NAME
@@ -324,7 +334,8 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
             example = out / f"model{TARGET_ENDINGS[target][0]}"
             raise CannotConvert(f"--out {out} is a folder: give a file path such as {example} (nothing was written)")
         if _exists(out) and not force:
-            raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
+            raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)",
+                                needs_force=True, path=out)
         _check_report_and_folder(out)
     elif target == "savedmodel":
         if _exists(out) and not out.is_dir():
@@ -335,7 +346,8 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
                 raise CannotConvert(f"--out {out} is a folder that is not a SavedModel ({_listing(out)}): give a "
                                     "new folder path; --force replaces only a SavedModel folder (nothing was written)")
             if not force:
-                raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)")
+                raise CannotConvert(f"{out} exists: pass --force to overwrite it (nothing was written)",
+                                needs_force=True, path=out)
         _check_report_and_folder(out)
     elif target == "tfserving":
         if _exists(out) and not out.is_dir():
@@ -351,7 +363,8 @@ def check_output(target: str, out: Path, force: bool, name: str | None = None,
                 if _exists(existing):
                     if not force:
                         raise CannotConvert(f"{existing} exists: pass --force to replace version {version}, or leave "
-                                            "--version out to add the next free version (nothing was written)")
+                                            "--version out to add the next free version (nothing was written)",
+                                            needs_force=True, path=existing, version=version)
                     if not is_savedmodel_folder(existing):
                         raise CannotConvert(f"{existing} is not a SavedModel folder ({_listing(existing)}): "
                                             "--force replaces only a SavedModel version folder; choose another "
@@ -413,7 +426,7 @@ def _move_into_place(tmp: Path, output: Path, force: bool) -> None:
 
     Re-checks the rules of `check_output` (the output may have changed during the conversion)."""
     if _exists(output) and not force and not (tmp.is_dir() and output.is_dir() and not any(output.iterdir())):
-        raise CannotConvert(f"{output} exists: pass --force to overwrite it")
+        raise CannotConvert(f"{output} exists: pass --force to overwrite it", needs_force=True, path=output)
     if not _replaceable(output, tmp.is_dir()):
         kind = "folder" if output.is_dir() else "file"
         raise CannotConvert(f"{output} is a {kind} that the output may not replace: give another --out")

@@ -694,6 +694,10 @@ def gui_words(exc: BaseException) -> tuple[str, str, str]:
     if getattr(exc, "needs_force", False):
         if getattr(exc, "gui_message", None):
             return exc.gui_message, "", ""  # type: ignore[attr-defined]
+        version, path = getattr(exc, "version", None), getattr(exc, "path", None)
+        if version is not None:
+            return (f"Version {version} already exists ({path}): check 'Overwrite if it exists' to replace it, "
+                    "or set another Version. Nothing was written."), "", details
         return (f"{getattr(exc, 'path', None) or 'The output'} already exists: check 'Overwrite if it exists' "
                 "to replace it, or choose another output. Nothing was written."), "", details
     for flag, words in (("pass --force to overwrite it", "check 'Overwrite if it exists' to replace it"),
