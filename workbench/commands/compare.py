@@ -46,26 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_strict(parser)
 
 
-def _predict(label: str, path: str, frame: Any, runtime: str | None, trust: bool,
-             opened: tuple[Any, Any] | None = None) -> tuple[Any, Any, Any]:
-    """(info, prepared rows, batch) of one side; `opened` is its (info, session) when loaded already."""
-    from workbench.core.errors import InputRowsError
-    from workbench.core.rows import prepare_rows
-    from workbench.core.runtimes import predict_prepared, predict_rows
-
-    try:
-        if opened is not None:
-            info, session = opened
-            prepared = prepare_rows(frame, info)
-            return info, prepared, predict_prepared(session, prepared)
-        return predict_rows(path, frame, runtime=runtime, trust=trust)
-    except InputRowsError as exc:
-        raise InputRowsError(f"model {label} ({path}): {exc.message}", exc.problems, hint=exc.hint) from None
-
-
 def run(args: argparse.Namespace) -> int:
     from workbench.commands.predict import apply_strict, load_rows
-    from workbench.core.compare import check_tolerances, compare_batches
+    from workbench.core.compare import check_tolerances, compare_models
     from workbench.core.runtimes import open_model
 
     apply_strict(args)
@@ -74,25 +57,15 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "generate", None) is not None:  # rows from A's schema: load A once, before them
         opened = open_model(args.a, runtime=args.runtime_a, trust=args.trust)
     frame = load_rows(args, args.a, args.trust, info=opened[0] if opened else None)
-    info_a, prepared_a, batch_a = _predict("A", args.a, frame, args.runtime_a, args.trust, opened)
-    info_b, _, batch_b = _predict("B", args.b, frame, args.runtime_b, args.trust)
-    report = compare_batches(batch_a, batch_b, atol=args.atol, rtol=args.rtol, frame=prepared_a,
-                             worst=max(args.worst, 0))
-    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *(f"A: {w}" for w in batch_a.warnings),
-                                   *(f"B: {w}" for w in batch_b.warnings)]))
-    sides = {
-        "a": {"model": args.a, "format": info_a.format, "runtime": batch_a.runtime,
-              "elapsed_ms": batch_a.elapsed_ms},
-        "b": {"model": args.b, "format": info_b.format, "runtime": batch_b.runtime,
-              "elapsed_ms": batch_b.elapsed_ms},
-    }
+    result = compare_models(args.a, args.b, frame, runtime_a=args.runtime_a, runtime_b=args.runtime_b,
+                            trust=args.trust, atol=args.atol, rtol=args.rtol, worst=args.worst, opened_a=opened)
     if args.json:
-        print_json({**sides, **report.to_json(), "warnings": warnings})
+        print_json({**result.sides, **result.report.to_json(), "warnings": result.warnings})
     else:
-        print(render_report(sides, report))
-        for warning in warnings:
+        print(render_report(result.sides, result.report))
+        for warning in result.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-    return 0 if report.passed else 1
+    return 0 if result.report.passed else 1
 
 
 def _fmt(value: Any) -> str:
