@@ -116,8 +116,8 @@ def inspect(path: Path, trust: bool) -> ModelInfo:
     except (IndexError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise damaged(path, "XGBoost", f"a tree's split arrays do not fit together ({type(exc).__name__}: "
                       f"{_first_line(exc)})") from None
-    model = _section(_section(learner, "gradient_booster", path, "learner/"), "model", path,
-                     "learner/gradient_booster/")
+    _section(_section(learner, "gradient_booster", path, "learner/"), "model", path,  # an object, or damaged
+             "learner/gradient_booster/")
     cats = recorded_categories(_gbtree_model(learner), len(names), path)
     inputs = []
     warnings = []
