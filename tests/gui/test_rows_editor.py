@@ -353,3 +353,16 @@ def test_an_unknown_category_is_marked_with_the_known_ones(qtbot, ctr) -> None:
     assert view.model.data(index, Qt.ItemDataRole.BackgroundRole) is not None
     assert view.model.data(view.model.index(2, col), Qt.ItemDataRole.BackgroundRole) is None
     assert "1 cell holds a category the model does not know" in view.status.text()
+
+
+def test_an_unknown_category_stays_marked_beside_a_bad_number(qtbot, ctr) -> None:
+    view = ctr
+    gender, hour = view.model.columns.index("gender"), view.model.columns.index("hour")
+    view.model.setData(view.model.index(2, gender), "zz")
+    view.last_check = None
+    view.model.setData(view.model.index(4, hour), "abc")
+    qtbot.waitUntil(lambda: view.last_check is not None, timeout=30_000)
+    assert view.last_check["ok"] is False and "'abc' is not a number" in view.status.text()
+    tip = view.model.data(view.model.index(2, gender), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("'zz' is not a known category (known: 'f', 'm', 'u')")
+    assert view.model.data(view.model.index(2, gender), Qt.ItemDataRole.BackgroundRole) is not None

@@ -62,11 +62,32 @@ def _check(frame: Any, info: Any) -> dict[str, Any]:
         cell_texts = set(cells.values())
         others = [p for p in exc.problems if p not in cell_texts]
         return {"ok": False, "message": exc.message, "cells": cells, "other": others, "prepared": None,
-                "notes": {}}
+                "notes": _text_category_notes(frame, info, cells)}
     from workbench.core.rows.categories import unknown_category_cells
 
     return {"ok": True, "message": f"{len(prepared)} rows fit the model's inputs", "cells": {}, "other": [],
             "prepared": prepared, "notes": unknown_category_cells(prepared, info)}
+
+
+def _text_category_notes(frame: Any, info: Any, bad: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
+    """Unknown categories of text inputs while other cells are bad (no prepared frame to judge them
+    in): the cells as they are, judged by core's `unknown_categories`."""
+    import numpy as np
+
+    from workbench.core.rows import unknown_categories
+
+    columns = {}
+    layout = {}
+    for spec in info.inputs:
+        if spec.categories and all(isinstance(c, str) for c in spec.categories) and spec.name in frame.columns:
+            values = np.asarray([None if str(v).strip() == "" else str(v) for v in frame[spec.name]], dtype=object)
+            columns[spec.name], layout[spec.name] = values, [spec.name]
+    notes = {}
+    for u in unknown_categories(columns, layout, info):
+        for row in u.rows:
+            if (row - 1, u.column) not in bad:
+                notes[(row - 1, u.column)] = u.reason()
+    return notes
 
 
 def sibling_rows_file(model_path: str) -> Path | None:
