@@ -443,3 +443,11 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, qapp) -> None:
     finally:
         gc.set_threshold(*thresholds)
     assert collector.timer.isActive()
+
+
+def test_gui_view_choices_are_the_windows_pages() -> None:
+    """`workbench gui --view` offers exactly the overview and the main window's pages."""
+    from workbench.commands.gui import VIEWS
+    from workbench.gui.main_window import PAGES
+
+    assert VIEWS == ("overview", *(page[0] for page in PAGES))

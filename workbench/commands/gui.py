@@ -13,7 +13,8 @@ from workbench.commands.common import fail
 NAME = "gui"
 HELP = "Start the desktop app (optionally opening FILES; --screenshot saves a PNG of the window and exits)."
 
-VIEWS = ("overview", "rows", "predict", "benchmark", "endpoints")
+#: `--view` choices: the overview and every page of the main window (tests keep the two lists equal)
+VIEWS = ("overview", "rows", "predict", "compare", "benchmark", "graph", "endpoints")
 
 NO_DISPLAY = ("no display found ({why}): run under a desktop session or xvfb-run, or use the command-line "
               "tools (`workbench --help` lists them)")

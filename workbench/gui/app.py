@@ -223,7 +223,6 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
     status = {"code": 1}
 
     def grab() -> None:
-        window.show_page(view)
         app.processEvents()
         pixmap = window.grab()
         ok = pixmap.save(screenshot)
@@ -240,12 +239,21 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
     def check() -> None:
         if opened["done"] and not window.loader.busy:
             poll.stop()
+            window.show_page(view)  # the page may start work of its own (a graph to read, rows to check)
+            settle.start()
+
+    def settled() -> None:
+        if not any(not worker.is_done for worker in workers.live_workers()):
+            settle.stop()
             QTimer.singleShot(50, grab)
 
     poll = QTimer()
     poll.setInterval(50)
     poll.timeout.connect(check)
     poll.start()
+    settle = QTimer()
+    settle.setInterval(50)
+    settle.timeout.connect(settled)
 
     def give_up() -> None:
         print(f"error: files still loading after {timeout_s:.0f} s; no screenshot", file=sys.stderr)
