@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut, QUndoGroup, QUndoStack
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QShortcut, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -182,16 +182,15 @@ class RowsView(QWidget):
         self.generate_count.setRange(1, 100_000)
         self.generate_count.setValue(20)
         self.generate_count.setToolTip("How many rows to generate")
+        self.generate_count.setMaximumWidth(76)  # six digits fit; the row of buttons must fit a 1024 px window
         self.generate_button = QPushButton(icon("generate"), "Generate")
         self.generate_button.setToolTip("Make up plausible rows from what the model knows of its inputs "
                                         "(categories, value ranges) and from the rows in the table")
         self.add_button = QPushButton(icon("add"), "Add Row")
         self.remove_button = QPushButton(icon("remove"), "Remove")
         self.remove_button.setToolTip("Remove the selected rows (Delete)")
-        self.undo_button = QToolButton()
-        self.undo_button.setDefaultAction(self.undo_group.createUndoAction(self, "Undo"))
-        self.redo_button = QToolButton()
-        self.redo_button.setDefaultAction(self.undo_group.createRedoAction(self, "Redo"))
+        self.undo_button = _short_action_button("Undo", self.undo_group.createUndoAction(self, "Undo"))
+        self.redo_button = _short_action_button("Redo", self.undo_group.createRedoAction(self, "Redo"))
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -199,10 +198,8 @@ class RowsView(QWidget):
         bar = QHBoxLayout()
         for w in (self.load_button, self.save_button, self.paste_button):
             bar.addWidget(w)
-        bar.addSpacing(12)
         bar.addWidget(self.generate_count)
         bar.addWidget(self.generate_button)
-        bar.addSpacing(12)
         bar.addWidget(self.add_button)
         bar.addWidget(self.remove_button)
         bar.addStretch(1)
@@ -610,3 +607,19 @@ def _separator(line: str) -> str:
 
 def _split(line: str) -> list[str]:
     return line.split(_separator(line))
+
+
+def _short_action_button(label: str, action: QAction) -> QToolButton:
+    """A tool button that triggers `action` but keeps its short `label`: the undo stack's texts ("Undo Edit
+    age in row 1") go to the tooltip, so the button row keeps its width as the history changes."""
+    button = QToolButton()
+    button.setText(label)
+
+    def follow() -> None:
+        button.setEnabled(action.isEnabled())
+        button.setToolTip(action.text())
+
+    action.changed.connect(follow)
+    button.clicked.connect(lambda: action.trigger())
+    follow()
+    return button
