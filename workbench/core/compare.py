@@ -399,3 +399,42 @@ def compare_models(a: str, b: str, frame: pd.DataFrame, *, runtime_a: str | None
         "b": {"model": b, "format": info_b.format, "runtime": batch_b.runtime, "elapsed_ms": batch_b.elapsed_ms},
     }
     return ModelComparison(report, sides, warnings, prepared_a)
+
+
+# ------------------------------------------------------------------------------- model vs endpoint
+
+def compare_model_with_endpoint(model_path: str, endpoint_url: str, frame: pd.DataFrame, *,
+                                model_name: str | None = None, version: int | str | None = None,
+                                signature: str | None = None, grpc: str | None = None,
+                                headers: dict[str, str] | None = None, timeout: float | None = None,
+                                verify: bool | str = True, runtime: str | None = None, trust: bool = False,
+                                atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, worst: int = WORST_ROWS,
+                                opened: tuple[Any, Any] | None = None) -> ModelComparison:
+    """The `workbench compare MODEL URL` flow: predict `frame` with the local model (reference A), send the
+    same rows to the endpoint (`endpoint_predictions`: the probe's request builder and clients), pair its
+    outputs with A's roles, then `compare_batches(A, endpoint)`. A role or output that could not be paired
+    is in the report's roles as not compared (`compared: false`, `passed: null`, the reason in `note`) and
+    in the notes; with nothing paired the verdict is FAIL ("nothing to compare"). Endpoint failures raise
+    `EndpointError` (its `exit_code`: 1 the endpoint answered with an error, 2 unreachable / bad input)."""
+    from workbench.core.serving.endpoint_predictions import endpoint_predictions
+    from workbench.core.serving.http import DEFAULT_TIMEOUT
+
+    check_tolerances(atol, rtol)
+    info_a, prepared_a, batch_a = _predict_side("A", model_path, frame, runtime, trust, opened)
+    answer = endpoint_predictions(endpoint_url, frame, model=model_name, version=version, signature=signature,
+                                  grpc=grpc, headers=headers, timeout=timeout or DEFAULT_TIMEOUT, verify=verify,
+                                  reference=batch_a)
+    report = compare_batches(batch_a, answer.batch, atol=atol, rtol=rtol, frame=prepared_a, worst=max(worst, 0))
+    for item in answer.unpaired:
+        if "role" in item and item["role"] not in report.roles:
+            report.roles[item["role"]] = RoleParity(item["role"], compared=False, passed=None,  # type: ignore[arg-type]
+                                                    note=item["reason"])
+    report.notes[:0] = [n for n in answer.notes if n.startswith("not compared") or " read as " in n
+                        or "arg-max" in n]
+    warnings = list(dict.fromkeys([*frame.attrs.get("warnings", []), *(f"A: {w}" for w in batch_a.warnings)]))
+    sides = {
+        "a": {"model": model_path, "format": info_a.format, "runtime": batch_a.runtime,
+              "elapsed_ms": batch_a.elapsed_ms},
+        "b": answer.side(),
+    }
+    return ModelComparison(report, sides, warnings, prepared_a)
