@@ -4,6 +4,10 @@ The work is `workbench.core.compare.compare_models`, the flow of `workbench comp
 the reference, the rows are A's Rows table (or the model's sibling rows file). The page shows the verdict
 line, the per-role table (max abs / rel diff, label agreement, rows outside) and the worst rows with both
 sides' predictions and the features.
+
+B may also be a saved endpoint (the Endpoints page's list: its URL, model, headers, gRPC target, TLS and
+timeout): the rows go to it as `workbench probe` sends them and its answer is compared with A through
+`workbench.core.compare.compare_model_with_endpoint`, the flow of `workbench compare MODEL URL`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,24 @@ def compare_job(a: str, b: str, frame: Any, runtime_a: str | None, runtime_b: st
 
     return compare_models(a, b, frame, runtime_a=runtime_a, runtime_b=runtime_b, trust=trust_a, trust_b=trust_b,
                           atol=atol, rtol=rtol, worst=10)
+
+
+def compare_endpoint_job(a: str, endpoint: Any, frame: Any, runtime_a: str | None, trust_a: bool, atol: float,
+                         rtol: float, task: Any = None) -> Any:
+    """Worker job: model `a` against a saved endpoint (workbench.gui.settings.Endpoint)."""
+    from workbench.core.compare import compare_model_with_endpoint
+
+    verify: bool | str = endpoint.ca_file or endpoint.verify_tls
+    return compare_model_with_endpoint(a, endpoint.url, frame, model_name=endpoint.model or None,
+                                       grpc=endpoint.grpc_target or None, headers=dict(endpoint.headers),
+                                       timeout=endpoint.timeout_s, verify=verify, runtime=runtime_a, trust=trust_a,
+                                       atol=atol, rtol=rtol, worst=10)
+
+
+def is_endpoint(item: Any) -> bool:
+    from workbench.gui.settings import Endpoint
+
+    return isinstance(item, Endpoint)
 
 
 def _fmt(value: Any) -> str:
@@ -155,15 +177,29 @@ class CompareView(QWidget):
     def documents(self) -> list[Any]:
         return self.window_ref.documents() if self.window_ref is not None else []
 
+    def endpoints(self) -> list[Any]:
+        """The saved endpoints (the Endpoints page's list), offered as B."""
+        settings = getattr(self.window_ref, "settings", None)
+        return settings.endpoints() if settings is not None else []
+
     def refresh_models(self) -> None:
         docs = self.documents()
+        endpoints = self.endpoints()
         for box, default in ((self.model_a, 0), (self.model_b, 1)):
             keep = box.currentData()
             box.blockSignals(True)
             box.clear()
             for doc in docs:
                 box.addItem(f"{doc.name}  ({doc.info.format})", doc)
-            i = next((k for k, d in enumerate(docs) if d is keep), min(default, len(docs) - 1))
+            items: list[Any] = list(docs)
+            if box is self.model_b:
+                for ep in endpoints:
+                    box.addItem(icon("endpoint"), f"endpoint: {ep.name}  ({ep.url}, model {ep.model or '?'})", ep)
+                    box.setItemData(box.count() - 1, ep.url, Qt.ItemDataRole.ToolTipRole)
+                items += endpoints
+            i = next((k for k, d in enumerate(items) if d is keep or (is_endpoint(keep) and is_endpoint(d)
+                                                                     and d.name == keep.name)),
+                     min(default, len(docs) - 1))
             box.setCurrentIndex(i)
             box.blockSignals(False)
         self._fill_runtimes(self.model_a, self.runtime_a)
@@ -171,8 +207,13 @@ class CompareView(QWidget):
         self.run_button.setEnabled(bool(docs))
 
     def set_pair(self, a: Any, b: Any, runtime_a: str | None = None, runtime_b: str | None = None) -> None:
+        """Pick A (a loaded model) and B (a loaded model, or a saved endpoint, or its name)."""
+        if isinstance(b, str):
+            b = next(e for e in self.endpoints() if e.name == b)
         for box, doc in ((self.model_a, a), (self.model_b, b)):
-            box.setCurrentIndex(next(i for i in range(box.count()) if box.itemData(i) is doc))
+            box.setCurrentIndex(next(i for i in range(box.count()) if box.itemData(i) is doc
+                                     or (is_endpoint(doc) and is_endpoint(box.itemData(i))
+                                         and box.itemData(i).name == doc.name)))
         for box, name in ((self.runtime_a, runtime_a), (self.runtime_b, runtime_b)):
             if name is not None:
                 box.setCurrentIndex(box.findData(name))
@@ -187,6 +228,12 @@ class CompareView(QWidget):
             return None
         self.run_button.setEnabled(False)
         self._verdict(f"Comparing {a.name} and {b.name} on {len(frame)} rows…", "muted")
+        if is_endpoint(b):
+            self.worker = run_in_worker(compare_endpoint_job, a.path, b, frame.copy(), self.runtime_a.currentData(),
+                                        a.trusted, self.atol.value(), self.rtol.value(), name="compare",
+                                        on_result=self._done, on_error=self._failed,
+                                        on_finished=lambda: self.run_button.setEnabled(True))
+            return self.worker
         self.worker = run_in_worker(compare_job, a.path, b.path, frame.copy(), self.runtime_a.currentData(),
                                     self.runtime_b.currentData(), a.trusted, b.trusted, self.atol.value(),
                                     self.rtol.value(), name="compare", on_result=self._done,
@@ -195,9 +242,19 @@ class CompareView(QWidget):
 
     # -- private ----------------------------------------------------------------------------
 
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        """Endpoints saved on the Endpoints page since the last visit appear as B."""
+        if self.window_ref is not None:
+            self.refresh_models()
+        super().showEvent(event)
+
     def _fill_runtimes(self, model: QComboBox, runtime: QComboBox) -> None:
         runtime.clear()
         doc = model.currentData()
+        runtime.setEnabled(not is_endpoint(doc))
+        if is_endpoint(doc):
+            runtime.addItem("the endpoint's", None)
+            return
         if doc is None:
             return
         from workbench.core.runtimes import default_runtime, runtimes_for
@@ -226,18 +283,21 @@ class CompareView(QWidget):
         self.result = result
         report = result.report
         a, b = result.sides["a"], result.sides["b"]
+        b_text = (f"B endpoint {b['endpoint']} (model {b.get('served_model')}, {b.get('protocol')} over "
+                  f"{b.get('transport')})" if b.get("endpoint") else f"B {b['format']} in {b['runtime']}")
         self._verdict(f"{'✓' if report.passed else '✗'} {report.summary()}   ·   A {a['format']} in {a['runtime']}, "
-                      f"B {b['format']} in {b['runtime']}", "ok" if report.passed else "bad")
+                      f"{b_text}", "ok" if report.passed else "bad")
         self.notes.setText("\n".join([*report.notes, *(f"warning: {w}" for w in result.warnings)]))
         self.roles.setRowCount(len(report.roles))
         for r, (name, role) in enumerate(report.roles.items()):
             cells = [name, _fmt(role.max_abs_diff), _fmt(role.max_rel_diff),
                      agreement_text(role.agreement) if role.agreement is not None else "–",
-                     str(len(role.rows_outside)), "ok" if role.passed else "FAIL"]
+                     str(len(role.rows_outside)),
+                     "not compared" if not role.compared else ("ok" if role.passed else "FAIL")]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 5:
-                    item.setForeground(color("ok" if role.passed else "bad"))
+                    item.setForeground(color("muted" if not role.compared else ("ok" if role.passed else "bad")))
                 if role.note:
                     item.setToolTip(role.note)
                 self.roles.setItem(r, c, item)
