@@ -359,6 +359,7 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
         import onnxmltools
 
         tool += f" + onnxmltools {onnxmltools.__version__}"
+    _route_missing_values(onx, model, request)
     float32 = True
     if not text:
         onx, float32 = _maybe_double_trees(onx, request, [c for c, _ in columns])
@@ -366,6 +367,25 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
     request.notes.update({"float32": float32, "tool": tool, "opset": int(opset)})
     request.report(0.8, "checking the ONNX graph")
     return _save(onx, request.output)
+
+
+def _route_missing_values(onx: Any, model: Any, request: ConversionRequest) -> None:
+    """scikit-learn trees send NaN to `missing_go_to_left`; skl2onnx writes no routing (NaN -> false
+    branch): set it per node (onnx_missing.py). Notes say what was done or why not."""
+    from workbench.core.converters.onnx_missing import NotRouted, route_missing_values
+
+    try:
+        done = route_missing_values(onx, model)
+    except NotRouted as exc:
+        request.notes["missing_values_routed"] = False
+        request.notes["missing_values_reason"] = (f"NaN routing of the scikit-learn trees not written: {exc}; "
+                                                  "rows with missing values may be scored differently")
+        return
+    if done:
+        request.notes["missing_values_routed"] = True
+        request.notes["missing_values_reason"] = (
+            f"NaN routing of {done['trees']} scikit-learn tree(s) written (nodes_missing_value_tracks_true from "
+            f"missing_go_to_left: {done['nodes_routed_left']} split(s) send NaN left)")
 
 
 def _float32_rows_differ(onx: Any, model: Any, rows: Any, columns: list[str]) -> list[int]:
