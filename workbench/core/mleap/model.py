@@ -40,6 +40,8 @@ class MleapNode:
     outputs: tuple[Port, ...]
     attributes: dict[str, Any] = field(default_factory=dict)
     children: tuple[MleapNode, ...] = ()
+    #: where the node's files are inside the bundle (e.g. "root/lr_1.node", "root/rf.node/tree0"); optional
+    folder: str = ""
 
     def input(self, port: str) -> str | None:
         return next((p.name for p in self.inputs if p.port == port), None)
