@@ -26,6 +26,7 @@ def _register() -> None:
     from workbench.core.formats import (
         keras_format,
         lightgbm_text,
+        mleap_format,
         onnx_format,
         pmml,
         savedmodel,
@@ -35,6 +36,6 @@ def _register() -> None:
     )
 
     for module in (savedmodel, onnx_format, pmml, keras_format, skops_format, lightgbm_text, xgboost_model,
-                   sklearn_pickle):
+                   sklearn_pickle, mleap_format):
         FORMATS.register(module.FORMAT.name, module.FORMAT)
     _done = True

@@ -73,7 +73,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def normalise_path(path: Path) -> Path:
-    """A dropped `saved_model.pb` means its folder."""
+    """A dropped `saved_model.pb` means its folder; `jar:file:/x/model.zip` (how Spark / MLeap name a
+    bundle) means /x/model.zip."""
+    if str(path).startswith("jar:file:"):
+        from workbench.core.mleap.bundle import bundle_path
+
+        path = bundle_path(str(path))
     if path.name in ("saved_model.pb", "saved_model.pbtxt") and path.is_file():
         return path.parent
     return path
