@@ -167,15 +167,17 @@ def main() -> None:
     print(f"goal window shown before any model loaded: {'met' if order else 'NOT met'}")
     if others:
         print("\nthe same launches from other trees, same rounds, medians\n")
-        print("| tree | launch | shown | ratio to bare | process exit | exit vs this tree |")
-        print("|---|---|---|---|---|---|")
+        print("| tree | launch | shown | ratio to bare | model loaded | process exit | its exit / this tree's |")
+        print("|---|---|---|---|---|---|---|")
         for (tree, name), results in others.items():
             shown_list = [x["shown"] for x in results if "shown" in x]
             shown = f"{statistics.median(shown_list):.3f} s" if shown_list else "-"
             ratio = f"{statistics.median(shown_list) / bare:.2f}x" if shown_list else "-"
+            loaded_list = [x["loaded"] for x in results if "loaded" in x]
+            loaded = f"{statistics.median(loaded_list):.3f} s" if loaded_list else "-"
             then, now = statistics.median(x["exit"] for x in results), med(name, "exit")
             assert now is not None
-            print(f"| {tree} | {name} | {shown} | {ratio} | {then:.3f} s | {then / now:.2f}x |")
+            print(f"| {tree} | {name} | {shown} | {ratio} | {loaded} | {then:.3f} s | {then / now:.2f}x |")
 
 
 if __name__ == "__main__":
