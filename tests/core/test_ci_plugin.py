@@ -59,3 +59,10 @@ def test_java_marker_skips_without_java_and_fails_in_ci(tmp_path: Path) -> None:
     # the marker's skip happens while setting the test up, so pytest counts that failure as an error
     assert strict.returncode == 1 and "1 failed, 1 passed, 1 error" in strict.stdout
     assert "needs java: no Java runtime on PATH" in strict.stdout
+
+
+def test_test_modules_have_unique_names() -> None:
+    """tests/core and tests/gui are not packages, so pytest imports their modules by file name: two
+    modules of the same name would clash when the whole suite runs."""
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
