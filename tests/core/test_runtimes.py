@@ -203,11 +203,11 @@ def test_importing_the_runtimes_imports_no_backend() -> None:
 
 
 def test_registry_names_formats_and_defaults() -> None:
-    assert RUNTIMES.keys() == ["native", "onnxruntime", "pmml4s", "jpmml", "tensorflow"]
+    assert RUNTIMES.keys() == ["native", "onnxruntime", "pmml4s", "jpmml", "tensorflow", "mleap"]
     assert {fmt: default_runtime(fmt) for fmt in ("sklearn", "skops", "lightgbm", "xgboost", "keras", "onnx",
-                                                  "pmml", "savedmodel")} == {
+                                                  "pmml", "savedmodel", "mleap")} == {
         "sklearn": "native", "skops": "native", "lightgbm": "native", "xgboost": "native", "keras": "native",
-        "onnx": "onnxruntime", "pmml": "jpmml", "savedmodel": "tensorflow"}
+        "onnx": "onnxruntime", "pmml": "jpmml", "savedmodel": "tensorflow", "mleap": "mleap"}
     assert [r.name for r in runtimes_for("pmml")] == ["jpmml", "pmml4s"]
     assert [r.name for r in runtimes_for("keras")] == ["native", "tensorflow"]
     with pytest.raises(WorkbenchError, match="no runtime runs tflite models"):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from workbench.core.errors import UntrustedPickle, WorkbenchError
 from workbench.core.predictions import PredictionBatch
-from workbench.core.runtimes import jpmml, native, onnxruntime, pmml4s, tensorflow
+from workbench.core.runtimes import jpmml, mleap, native, onnxruntime, pmml4s, tensorflow
 from workbench.core.runtimes.base import (
     DEFAULTS,
     RUNTIMES,
@@ -39,7 +39,7 @@ def register_builtin_runtimes() -> None:
 
     Called when this package is imported, so `RUNTIMES` is never seen empty.
     """
-    for module in (native, onnxruntime, pmml4s, jpmml, tensorflow):
+    for module in (native, onnxruntime, pmml4s, jpmml, tensorflow, mleap):
         if module.RUNTIME.name not in RUNTIMES:
             RUNTIMES.register(module.RUNTIME.name, module.RUNTIME)
 

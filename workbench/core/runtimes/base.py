@@ -174,6 +174,7 @@ RUNTIMES: Registry[str, Runtime] = Registry("runtime")
 DEFAULTS: dict[str, str] = {
     "sklearn": "native", "skops": "native", "lightgbm": "native", "xgboost": "native", "keras": "native",
     "onnx": "onnxruntime", "pmml": "jpmml", "savedmodel": "tensorflow",
+    "mleap": "mleap",
 }
 
 
