@@ -531,9 +531,37 @@ def build_keras(out: Path) -> list[Sample]:
     return samples
 
 
+def _build_mleap_module() -> Any:
+    """sample_models/build_mleap.py, imported by path (sample_models is not a package)."""
+    import importlib.util
+    import sys
+
+    name = "sample_models_build_mleap"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / "build_mleap.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_mleap(out: Path) -> list[Sample]:
+    """mleap_iris_pipeline.zip: an MLeap bundle (vector_assembler -> standard_scaler -> logistic_regression
+    on iris) serialized by the mleap package's scikit-learn support (build_mleap.iris_pipeline)."""
+    case = _build_mleap_module().iris_pipeline(out)
+    sample = Sample("mleap_iris_pipeline", case.path.name, "mleap", "mleap", task="classification",
+                    inputs=IRIS_COLUMNS, trust=False, estimator="logistic_regression", classes=case.classes,
+                    description="MLeap Bundle.ML (JSON) of a StandardScaler + LogisticRegression pipeline on iris, "
+                                "written by mleap.sklearn")
+    _write_rows(case.rows, out / sample.rows)
+    return [sample]
+
+
 #: every builder in manifest order
 BUILDERS: list[Callable[[Path], list[Sample]]] = [
-    build_iris, build_ctr, build_diabetes, build_gb, build_lgbm, build_xgb, build_keras,
+    build_iris, build_ctr, build_diabetes, build_gb, build_lgbm, build_xgb, build_keras, build_mleap,
 ]
 
 

@@ -19,7 +19,7 @@ import pytest
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 MANIFEST = SAMPLES_DIR / "samples.json"
 ENTRIES: list[dict] = json.loads(MANIFEST.read_text())["samples"] if MANIFEST.exists() else []
-FORMATS = {"sklearn", "skops", "lightgbm", "xgboost", "keras", "savedmodel", "onnx", "pmml"}
+FORMATS = {"sklearn", "skops", "lightgbm", "xgboost", "keras", "savedmodel", "onnx", "pmml", "mleap"}
 REQUIRED_KEYS = {"name", "file", "format", "framework", "task", "inputs", "rows", "trust", "estimator",
                  "classes"}
 SIZE_BUDGET = 5 * 1024 * 1024

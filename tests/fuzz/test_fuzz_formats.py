@@ -50,6 +50,7 @@ SAMPLES = [
     ("xgboost-ubj", "@ubj", ".ubj", False, None),
     ("keras", "keras_mlp.keras", ".keras", True, None),
     ("savedmodel", "keras_mlp_savedmodel", "", False, "saved_model.pb"),
+    ("mleap", "mleap_iris_pipeline.zip", ".zip", True, None),
 ]
 
 
