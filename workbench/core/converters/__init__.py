@@ -23,7 +23,7 @@ from workbench.core.converters.base import (
 )
 
 #: converter modules under workbench.core.converters, imported on first use (missing ones skipped)
-BUILTIN_MODULES: tuple[str, ...] = ("to_onnx", "to_pmml", "to_savedmodel")
+BUILTIN_MODULES: tuple[str, ...] = ("to_onnx", "to_pmml", "to_savedmodel", "from_mleap")
 
 _loaded = False
 

@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # pandas is cheap enough, but keep module import free of it
 TARGETS: tuple[str, ...] = ("onnx", "pmml", "savedmodel", "tfserving")
 
 #: the source kinds (see module docstring)
-SOURCE_KINDS: tuple[str, ...] = ("sklearn", "lightgbm", "xgboost", "keras", "savedmodel", "onnx", "pmml")
+SOURCE_KINDS: tuple[str, ...] = ("sklearn", "lightgbm", "xgboost", "keras", "savedmodel", "onnx", "pmml", "mleap")
 
 #: output format produced by each target (what the converted model is loaded as to prove it)
 TARGET_FORMATS: dict[str, str] = {"onnx": "onnx", "pmml": "pmml", "savedmodel": "savedmodel",
