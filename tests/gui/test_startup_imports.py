@@ -106,9 +106,6 @@ def test_the_window_is_shown_before_any_model_has_loaded(tmp_path: Path) -> None
     assert stamps == sorted(stamps)
 
 
-@pytest.mark.xfail(strict=True, reason="workbench/commands/compare.py imports workbench.core.compare (numpy, pandas) "
-                                       "in add_arguments for its default tolerances, and the CLI builds every "
-                                       "command's parser before `gui` runs; the fix belongs to that file's owner")
 def test_the_gui_command_through_the_cli_does_not_import_pandas(tmp_path: Path) -> None:
     code = ("import json, sys\nfrom workbench.cli import main\n"
             f"code = main(['gui', '--screenshot', {str(tmp_path / 'shot.png')!r}])\n"

@@ -25,7 +25,7 @@ ENDPOINT_SCHEMES = ("http://", "https://")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from workbench.core.compare import DEFAULT_ATOL, DEFAULT_RTOL
+    from workbench.core.tolerances import DEFAULT_ATOL, DEFAULT_RTOL
 
     parser.add_argument("a", help="reference model file or folder")
     parser.add_argument("b", help="model to check against A (may be the same file, with another runtime), or a "

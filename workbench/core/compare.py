@@ -21,8 +21,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.predictions import PredictionBatch, align_probabilities, canonical_label, canonical_labels
 from workbench.core.types import jsonable
 
-DEFAULT_ATOL = 1e-5
-DEFAULT_RTOL = 1e-4
+from workbench.core.tolerances import DEFAULT_ATOL, DEFAULT_RTOL  # noqa: F401  (re-exported)
 WORST_ROWS = 5
 
 

@@ -61,13 +61,11 @@ from workbench.core.converters.thresholds import (
 )
 from workbench.core.errors import ConversionFailed, WorkbenchError
 from workbench.core.files import atomic_write_text
+from workbench.core.tolerances import DEFAULT_ATOL, DEFAULT_RTOL, FLOAT32_ATOL
 from workbench.core.types import ModelInfo, finite, jsonable
 
 #: rows generated when no sample rows are given
 GENERATED_ROWS = 64
-DEFAULT_ATOL = 1e-5
-FLOAT32_ATOL = 1e-4
-DEFAULT_RTOL = 1e-4
 
 ProgressFn = Callable[[float, str], None]
 
@@ -702,7 +700,13 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     if not engine_passed and not outside:  # failed for a reason rows do not show (shape, classes)
         outside = [int(r.get("index", -1)) for r in parity.get("worst_rows", []) if isinstance(r, dict)]
         outside = [r for r in outside if r >= 0] or [-1]
-    explained = explain_threshold_flips(model, info, frame, sorted(set(candidates) | {r for r in outside if r >= 0})) \
+    # a row with a missing value, or one the converted model gave no prediction for, differs because of
+    # how missing values are handled: never explained away as a float32 threshold flip
+    missing_rows = _rows_with_missing(frame, info)
+    null_rows = _rows_without_prediction(b)
+    not_flips = missing_rows | null_rows
+    explained = explain_threshold_flips(model, info, frame, sorted((set(candidates) | {r for r in outside if r >= 0})
+                                                                   - not_flips)) \
         if model is not None and (candidates or outside) else {}
     unexplained = [r for r in outside if r not in explained]
     passed = engine_passed or not unexplained
@@ -728,7 +732,15 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     for worst in parity.get("worst_rows") or []:
         if isinstance(worst, dict) and isinstance(worst.get("index"), int):
             worst["row_kind"] = _row_kind(worst["index"], n_sample)
+    missing_differ = [r + 1 for r in sorted(set(outside) & missing_rows) if r < n_sample]
+    null_differ = [r + 1 for r in sorted(set(outside) & null_rows)]
+    parity["missing_value_rows"] = len([r for r in missing_rows if r < n_sample])
+    parity["missing_value_rows_scored_differently"] = missing_differ
+    parity["rows_without_prediction"] = null_differ
+    parity["missing_value_reason"] = _missing_reason(missing_differ, null_differ, converted_info.format, notes)
     parity["verdict"] = _verdict_text(passed, compared, not_compared, real_differ, converted_info.format)
+    if parity["missing_value_reason"]:
+        parity["verdict"] += "; " + parity["missing_value_reason"]
     for r in explained_rows:
         r["row_kind"] = _row_kind(r["index"], n_sample)
     tolerances = {"atol": tol_a, "rtol": rtol}
@@ -771,6 +783,56 @@ def _coverage(a: Any, b: Any, parity: dict[str, Any], converted_info: ModelInfo,
             reason = "; ".join(notes) or "the two sides' outputs do not line up"
         not_compared[name] = reason
     return compared, not_compared
+
+
+def _rows_with_missing(frame: pd.DataFrame, info: ModelInfo) -> set[int]:
+    """0-based indexes of the rows with a missing value in one of the model's input columns."""
+    columns = [s.name for s in info.inputs if s.name in frame.columns] or list(frame.columns)
+    try:
+        return {int(i) for i in np.flatnonzero(frame.loc[:, columns].isna().to_numpy().any(axis=1))}
+    except Exception:  # noqa: BLE001 - no missing-value accounting, never a crash
+        return set()
+
+
+def _rows_without_prediction(batch: Any) -> set[int]:
+    """0-based indexes of the rows the converted model gave no prediction for (None/NaN everywhere)."""
+    out: set[int] = set()
+    for arr in (batch.probabilities, batch.values):
+        if arr is None:
+            continue
+        try:
+            values = np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        values = values.reshape(len(values), -1)
+        out |= {int(i) for i in np.flatnonzero(np.isnan(values).all(axis=1))}
+    labels = getattr(batch, "labels", None)
+    if labels is not None and not out:
+        out |= {i for i, v in enumerate(list(labels)) if v is None or (isinstance(v, float) and np.isnan(v))}
+    return out
+
+
+def _missing_reason(missing_differ: list[int], null_differ: list[int], fmt: str, notes: dict[str, Any]) -> str:
+    """Why rows with missing values (or rows given no prediction) differ, in one clause; "" when none do."""
+    if not missing_differ and not null_differ:
+        return ""
+
+    def shown(rows: list[int]) -> str:
+        return ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+
+    parts = []
+    if missing_differ:
+        text = (f"{len(missing_differ)} row(s) of your data with missing values (NaN) scored differently (rows "
+                f"{shown(missing_differ)})")
+        why = notes.get("missing_values_reason") if notes.get("missing_values_routed") is False else None
+        if fmt == "pmml" and null_differ:
+            why = why or ("the PMML gives no prediction when a split feature is missing (its trees do not encode "
+                          "scikit-learn's missing-value routing, tree_.missing_go_to_left)")
+        parts.append(text + (f": {why}" if why else ": the converted model handles missing values differently"))
+    other_null = [r for r in null_differ if r not in missing_differ]
+    if other_null:
+        parts.append(f"{len(other_null)} row(s) given no prediction by the converted model (rows {shown(other_null)})")
+    return "; ".join(parts)
 
 
 def _row_kind(index: int, n_sample: int) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from workbench.core.converters.base import ConversionRequest, Converter, register_converter
 from workbench.core.errors import BackendUnavailable, ConversionFailed
+from workbench.core.tolerances import FLOAT32_ATOL
 from workbench.core.types import ModelInfo
 
 #: onnxmltools' LightGBM/XGBoost converters accept target_opset up to 15 only
@@ -414,10 +415,6 @@ def _float32_rows_differ(onx: Any, model: Any, rows: Any, columns: list[str]) ->
         return []
     diff = np.nan_to_num(np.abs(ref - got), nan=np.inf).max(axis=1)
     return [int(i) for i in np.flatnonzero((diff > FLOAT32_ATOL) | flips)]
-
-
-#: the tolerance of float32 graphs in the proof (workbench.core.conversion.FLOAT32_ATOL)
-FLOAT32_ATOL = 1e-4
 
 
 def _maybe_double_trees(onx: Any, request: ConversionRequest, columns: list[str]) -> tuple[Any, bool]:

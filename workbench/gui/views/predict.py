@@ -27,14 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.gui.document import ModelDocument
+from workbench.core.tolerances import DEFAULT_ATOL as ATOL
+from workbench.core.tolerances import DEFAULT_RTOL as RTOL
 from workbench.gui.loader import needs_trust as _needs_trust
 from workbench.gui.notifications import describe_exception, notify
 from workbench.gui.resources import icon
 from workbench.gui.views.common import color, core_module, header, placeholder, running_for
 from workbench.gui.workers import Progress, Worker, run_in_worker
 
-ATOL = 1e-5
-RTOL = 1e-4
 RAW = Qt.ItemDataRole.UserRole
 
 
