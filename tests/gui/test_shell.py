@@ -399,7 +399,9 @@ def test_gui_command_screenshot_waits_for_files(tmp_path: Path) -> None:
     from PySide6.QtGui import QImage
 
     out = tmp_path / "shot.png"
+    trace = tmp_path / "trace.txt"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKBENCH_SETTINGS=str(tmp_path / "s.ini"),
+               WORKBENCH_STARTUP_TRACE=str(trace),
                PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-m", "workbench", "gui", str(REPO / "sample_models" / "iris_logreg.onnx"),
                            "--view", "overview", "--screenshot", str(out)], capture_output=True, text=True,
@@ -407,8 +409,12 @@ def test_gui_command_screenshot_waits_for_files(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-800:]
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1280, 800)
-    # the model was opened before the picture was taken: it is in the recent files
-    assert "iris_logreg.onnx" in (tmp_path / "s.ini").read_text()
+    # the model was opened before the picture was taken (the app's trace says so) ...
+    events = [line.split(" ", 2) for line in trace.read_text().splitlines()]
+    assert [(e[0], Path(e[2]).name) for e in events if e[0] == "loaded"] == [("loaded", "iris_logreg.onnx")]
+    # ... and the picture left no trace in the user's settings (recent files, window size)
+    settings = tmp_path / "s.ini"
+    assert not settings.exists() or "iris_logreg.onnx" not in settings.read_text()
 
 
 def test_garbage_is_collected_on_the_gui_thread_only(qtbot, qapp) -> None:
