@@ -2,8 +2,10 @@
 decision_tree_regression, random_forest_classifier / random_forest_regression, gbt_classifier /
 gbt_regression (the *_regressor spellings are accepted too).
 
-A tree's nodes come from the bundle's tree.json / tree.pb in pre-order (node, left subtree, right subtree),
-as a list under the attribute `nodes` (or `tree`), each node a dict in one of the shapes MLeap writes:
+A tree's nodes come from the bundle's tree.json / tree.pb. The reader (workbench.core.mleap.bundle) gives
+them as the attribute `tree`: flat arrays in depth-first order (left, right, feature, threshold, split,
+categories, is_left, values). Also accepted: a pre-order list (node, left subtree, right subtree) under
+`nodes` (or `tree`), each node a dict in one of the shapes MLeap writes:
 
 - Bundle.ML's (protobuf field names): {"internal": {"split": {"continuous": {"featureIndex", "threshold"}}}},
   {"internal": {"split": {"categorical": {"featureIndex", "isLeft", "numCategories", "categories"}}}},
@@ -107,8 +109,38 @@ def _normalise(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     raise WorkbenchError(f"a tree node is neither a leaf nor a split: {sorted(raw)}")
 
 
+def _from_flat(flat: dict[str, Any], where: str) -> CompiledTree:
+    """The reader's form (workbench.core.mleap.bundle): flat arrays in depth-first order, node 0 the root."""
+    left = np.asarray(flat["left"], dtype=np.int64).reshape(-1)
+    n = len(left)
+    kinds = list(flat.get("split") or ["leaf" if i < 0 else "continuous" for i in left])
+    raw_values = list(flat["values"])
+    categories = list(flat.get("categories") or [None] * n)
+    if not (len(kinds) == len(raw_values) == len(categories) == n):
+        raise WorkbenchError(f"{where}: the tree's arrays differ in length")
+    widths = {len(np.asarray(v).reshape(-1)) for k, v in zip(kinds, raw_values, strict=True) if k == "leaf"}
+    if len(widths) != 1:
+        raise WorkbenchError(f"{where}: the tree's leaves hold {sorted(widths)} values each; expected one width")
+    table = np.zeros((n, widths.pop()), dtype=np.float64)
+    for i, (kind, v) in enumerate(zip(kinds, raw_values, strict=True)):
+        if kind == "leaf":
+            table[i] = np.asarray(v, dtype=np.float64).reshape(-1)
+    feature = np.where(np.asarray([k == "leaf" for k in kinds]), -1,
+                       np.asarray(flat["feature"], dtype=np.int64).reshape(-1))
+    is_left = flat.get("is_left")
+    return CompiledTree(feature, np.asarray(flat["threshold"], dtype=np.float64).reshape(-1), left,
+                        np.asarray(flat["right"], dtype=np.int64).reshape(-1),
+                        np.asarray([k == "categorical" for k in kinds], dtype=bool),
+                        tuple(None if c is None else np.asarray(c, dtype=np.float64).reshape(-1) for c in categories),
+                        np.ones(n, dtype=bool) if is_left is None else np.asarray(is_left, dtype=bool).reshape(-1),
+                        table)
+
+
 def compile_tree(raw_nodes: Any, where: str) -> CompiledTree:
-    """Flat arrays of a tree given as a pre-order list of nodes or as a nested root."""
+    """Flat arrays of a tree given as the reader's flat arrays, a pre-order list of nodes or a nested root."""
+    if isinstance(raw_nodes, dict) and "values" in raw_nodes and "right" in raw_nodes \
+            and not isinstance(raw_nodes["right"], dict):
+        return _from_flat(raw_nodes, where)
     feature: list[int] = []
     threshold: list[float] = []
     left: list[int] = []
