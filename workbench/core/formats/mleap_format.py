@@ -105,8 +105,14 @@ def _vector_sizes(bundle: MleapBundle) -> dict[str, int]:
             if total >= 0:
                 for port in node.outputs:
                     sizes[port.name] = total
-        elif node.op == "polynomial_expansion" or node.op == "sklearn_polynomial_expansion":
+        elif node.op in ("polynomial_expansion", "sklearn_polynomial_expansion"):
             continue
+        elif node.op in ("standard_scaler", "min_max_scaler", "max_abs_scaler"):
+            widths = [np.size(v) for k, v in attrs.items() if k in ("mean", "std", "min", "max", "max_abs")
+                      and isinstance(v, np.ndarray) and v.ndim == 1]
+            if widths:
+                for port in node.inputs + node.outputs:
+                    sizes.setdefault(port.name, widths[0])
         else:
             num = _int(attrs.get("num_features"))
             if num is not None:
