@@ -303,9 +303,8 @@ def test_logistic_regression_binary_matches_sklearn() -> None:
 def test_logistic_regression_multinomial_matches_sklearn() -> None:
     x, y = load_iris(return_X_y=True)
     ref = LogisticRegression(max_iter=2000).fit(x, y)
-    # MLeap writes Spark's coefficientMatrix.toArray (column-major) under dimensions [classes, features];
-    # the reader reshapes it row-major: this is the array it hands the scorer
-    stored = ref.coef_.reshape(-1, order="F").reshape(ref.coef_.shape)
+    # the reader's array: the tensor's values row-major in its dimensions [classes, features]
+    stored = ref.coef_.copy()
     n = node("logistic_regression", {"features": "f"}, {"prediction": "p", "probability": "pr", "raw_prediction": "r"},
              coefficient_matrix=stored, intercept_vector=ref.intercept_, num_classes=3)
     out = run(n, f=x)

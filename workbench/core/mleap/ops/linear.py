@@ -28,19 +28,20 @@ def features(node: MleapNode, columns: dict[str, np.ndarray], width: int | None 
 
 
 def coefficient_matrix(node: MleapNode) -> np.ndarray:
-    """The (classes, features) coefficients of a multinomial model.
+    """The (classes, features) coefficients of a multinomial model, read row-major from the tensor's
+    dimensions [classes, features], as the reader decodes it, mleap.sklearn writes it (coef_.flatten())
+    and the from_mleap converters read it.
 
-    MLeap writes Spark's `coefficientMatrix.toArray`, which is column-major, with dimensions
-    [numRows, numCols], and its runtime reads the values back column-major (`Matrices.dense`). The
-    reader decodes a tensor row-major into its dimensions, so the values are put back in their stored
-    order and read column-major here, exactly as MLeap's runtime does.
+    Open question (shared with the reader and the converters): MLeap's Spark and runtime ops store and
+    load `coefficientMatrix.toArray`, which is column-major, so a Spark-written multinomial bundle would
+    need `.reshape(-1).reshape((rows, cols), order="F")` here. Kept row-major until the three parts
+    decide together (one place to change: this function).
     """
     tensor = np.asarray(attr(node, "coefficient_matrix"), dtype=np.float64)
     if tensor.ndim != 2:
         raise WorkbenchError(f"logistic_regression {node.name!r}: coefficient_matrix has {tensor.ndim} "
                              "dimensions, expected 2")
-    rows, cols = tensor.shape
-    return tensor.reshape(-1).reshape((rows, cols), order="F")
+    return tensor
 
 
 def softmax(raw: np.ndarray) -> np.ndarray:
