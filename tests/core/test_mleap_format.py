@@ -125,3 +125,24 @@ def test_cli_inspect_json_and_jar_path():
         assert [n["op"] for n in doc["metadata"]["nodes"]] == ["vector_assembler", "standard_scaler",
                                                                "logistic_regression"]
         assert doc["metadata"]["serialization"] == "json"
+
+
+def test_the_sample_scores_like_the_sklearn_pipeline_it_was_made_from(tmp_path: Path):
+    """The committed sample, scored by the mleap runtime, against the scikit-learn pipeline build_mleap
+    fits on the same data (rebuilt here; the rebuilt bundle holds the same coefficients)."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.core.mleap.bundle import read_bundle
+    from workbench.core.rows import prepare_rows
+    from workbench.core.runtimes import open_session
+
+    case = bm.iris_pipeline(tmp_path)
+    np.testing.assert_allclose(read_bundle(case.path).nodes[2].attributes["coefficient_matrix"],
+                               read_bundle(SAMPLE).nodes[2].attributes["coefficient_matrix"], rtol=1e-9)
+    rows = pd.read_csv(SAMPLE.with_name("mleap_iris_pipeline.rows.csv"))
+    pd.testing.assert_frame_equal(rows, case.rows)
+    info = inspect_model(SAMPLE)
+    got = open_session(SAMPLE, info, "mleap", trust=False).predict(prepare_rows(rows, info))
+    np.testing.assert_allclose(got.probabilities, case.expected["probability"], atol=1e-9)
+    assert [int(float(v)) for v in got.labels] == case.expected["prediction"].astype(int).tolist()
