@@ -267,8 +267,8 @@ def _ensemble(parent: ET.Element, plan: Plan, feats: list[str], function: str) -
     if head.post == "value":
         _sum_segments(model, plan, feats)
         return model
-    # gbt classifier: margin (sum of weighted trees), then p1 = logit(2 * margin)
-    _probability_output(model, plan)
+    # gbt classifier: margin (sum of weighted trees), then p1 = logit(2 * margin); the probabilities are
+    # the chain's last model's outputs (JPMML reads none from the MiningModel of a model chain)
     chain = _el(model, "Segmentation", multipleModelMethod="modelChain")
     s1 = _el(chain, "Segment", id=1)
     _el(s1, "True")
@@ -283,6 +283,7 @@ def _ensemble(parent: ET.Element, plan: Plan, feats: list[str], function: str) -
     ms = _el(logit, "MiningSchema")
     _el(ms, "MiningField", name=head.prediction, usageType="target")
     _el(ms, "MiningField", name="gbt_margin")
+    _probability_output(logit, plan)
     table = _el(logit, "RegressionTable", intercept="0", targetCategory="1")
     _el(table, "NumericPredictor", name="gbt_margin", coefficient="2")
     _el(logit, "RegressionTable", intercept="0", targetCategory="0")

@@ -5,7 +5,8 @@ column (float64, or tf.string for string_indexer inputs), outputs `label` and `p
 (classifiers) or `value` (regressors), the workbench metadata beside it. Weights are `Context`
 variables; trees are `trees.TreeArrays` walked by `trees.PackedEnsemble` in float64 with Spark's
 `x <= threshold` (NaN goes right, as NaN <= t is false in Spark); `graph.sigmoid`/`softmax`/
-`binary_probabilities` finish the heads. string_indexer is a `tf.lookup.StaticHashTable`.
+`binary_probabilities` finish the heads. string_indexer is a chain of tf.equal/tf.where (no lookup
+table: a table's initializer would make the SavedModel need --trust to load).
 """
 
 from __future__ import annotations
@@ -36,13 +37,6 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
                for name, kind in plan.columns]
     alias = {c.name: c.alias for c in columns}
     head = plan.head
-    tables: dict[Any, Any] = {}
-    for e in _walk(plan.features):
-        if e[0] == "index" and e not in tables:
-            _, _name, labels, _unseen = e
-            init = tf.lookup.KeyValueTensorInitializer(tf.constant(list(labels), tf.string),
-                                                       tf.constant(np.arange(len(labels), dtype=np.float64)))
-            tables[e] = tf.lookup.StaticHashTable(init, default_value=float(e[3]))
     if head.kind == "linear":
         w = ctx.const(np.asarray(head.weights, np.float64).T, "float64", "weights")
         b = ctx.const(np.asarray(head.bias, np.float64), "float64", "bias")
@@ -72,7 +66,11 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
             elif kind == "const":
                 out = tf.zeros_like(ref) + e[1]
             elif kind == "index":
-                out = tables[e].lookup(inputs[alias[e[1]]])
+                _, name, labels, unseen = e
+                text = inputs[alias[name]]
+                out = tf.fill(tf.shape(text), tf.constant(float(unseen), tf.float64))
+                for i, label in reversed(list(enumerate(labels))):  # the first match wins, as a lookup
+                    out = tf.where(tf.equal(text, label), tf.constant(float(i), tf.float64), out)
             elif kind == "scale":
                 _, x, sub, div, mul, add = e
                 out = emit(x)
@@ -138,7 +136,6 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
     concrete = serve.get_concrete_function()
     module = tf.Module()
     module.model_variables = list(ctx.variables)
-    module.tables = list(tables.values())
     module.serve = serve
     outputs = {name: spec.dtype.name for name, spec in concrete.structured_outputs.items()}
     notes = dict(ctx.notes)
