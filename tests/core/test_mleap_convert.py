@@ -275,3 +275,31 @@ def test_make_plan_reads_column_kinds_and_order() -> None:
     assert plan.head.post == "softmax" and plan.head.n_classes == 3 and len(plan.features) == 5
     with pytest.raises(Unsupported, match="reads the text column 'kind'"):
         make_plan((_indexer(), _assembler(["kind"]), _model()), "ONNX")
+
+
+def _spark_cases(tmp: Path) -> dict:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sample_models"))
+    import build_mleap
+
+    return build_mleap.spark_bundles(tmp, "json")
+
+
+@pytest.mark.tf
+@pytest.mark.java
+@pytest.mark.parametrize("key", ["logistic_regression_multinomial", "random_forest_classifier", "gbt_regression",
+                                 "linear_regression"])
+def test_spark_bundles_convert_with_the_proof(tmp_path: Path, key: str) -> None:
+    """Bundles written by sample_models/build_mleap.py, read by the reader, proved by convert_and_prove
+    against the mleap runtime (the reference) to 1e-9 in every target."""
+    from workbench.core.conversion import convert_and_prove
+
+    (tmp_path / "bundles").mkdir()
+    case = _spark_cases(tmp_path / "bundles")[key]
+    for target in ("onnx", "pmml", "savedmodel"):
+        result = convert_and_prove(case.path, target, tmp_path / target / OUT[target], rows=case.rows, atol=1e-9)
+        assert result.passed, (target, result.parity)
+        assert result.parity["max_abs_diff"] <= 1e-9
+        assert result.parity["explained_rows"] == 0
+        assert result.converter == f"mleap-{target}"

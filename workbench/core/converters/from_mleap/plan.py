@@ -207,6 +207,8 @@ def read_tree(node: MleapNode, where: str) -> Tree:
         feature[i], threshold[i] = split["feature"], split["threshold"]
         return i
 
+    if isinstance(raw, dict) and "left" in raw and "feature" in raw and not isinstance(raw["left"], dict):
+        return _flat_tree(raw, where)
     if isinstance(raw, dict):  # nested
         def walk(entry: dict[str, Any]) -> int:
             i = add(entry)
@@ -240,6 +242,25 @@ def read_tree(node: MleapNode, where: str) -> Tree:
             vals[i, : len(v)] = v
     return Tree(np.asarray(feature, np.int64), np.asarray(threshold, np.float64), np.asarray(left, np.int64),
                 np.asarray(right, np.int64), vals)
+
+
+def _flat_tree(raw: dict[str, Any], where: str) -> Tree:
+    """The reader's flat arrays (depth-first, node 0 the root, -1 children at leaves)."""
+    left = np.asarray(raw["left"], np.int64).reshape(-1)
+    right = np.asarray(raw["right"], np.int64).reshape(-1)
+    kinds = raw.get("split")
+    if kinds is not None and any(str(k) == "categorical" for k in kinds):
+        raise Unsupported(f"{where}: categorical tree splits are not supported (a Spark tree trained on "
+                          "features with nominal metadata); train on one-hot or numeric features")
+    leaf = left < 0
+    feature = np.where(leaf, 0, np.asarray(raw["feature"], np.int64).reshape(-1))
+    threshold = np.where(leaf, 0.0, np.asarray(raw["threshold"], np.float64).reshape(-1))
+    leaf_values = [list(np.asarray(v, np.float64).reshape(-1)) if v is not None else [] for v in raw["values"]]
+    k = max(len(v) for v in leaf_values)
+    values = np.zeros((len(left), k))
+    for i, v in enumerate(leaf_values):
+        values[i, : len(v)] = v
+    return Tree(feature, threshold, left, right, values)
 
 
 def _forest(node: MleapNode, where: str) -> tuple[list[Tree], list[float]]:
@@ -326,17 +347,22 @@ def make_plan(source: MleapBundle | Any, target: str = "") -> Plan:
         if not ins or not outs:
             raise Unsupported(f"{where}: no input or output field")
         if op == "string_indexer":
-            if len(ins) != 1:
-                raise Unsupported(f"{where}: a string_indexer with {len(ins)} inputs is not supported")
-            labels = _attr(node, "labels")
-            if labels is None:
-                raise Unsupported(f"{where}: no labels attribute (multi-column labels_array is not supported)")
+            count = _attr(node, "labels_length")
+            if count is not None and "labels_array_0" in node.attributes:
+                label_lists = [_attr(node, f"labels_array_{i}") for i in range(int(count))]
+            else:
+                label_lists = [_attr(node, "labels")]
+            if any(labels is None for labels in label_lists):
+                raise Unsupported(f"{where}: no labels (labels, or labels_length and labels_array_<i>)")
+            if len(label_lists) != len(ins) or len(outs) != len(ins):
+                raise Unsupported(f"{where}: {len(label_lists)} label lists for {len(ins)} inputs, {len(outs)} outputs")
             invalid = str(_attr(node, "handle_invalid", default="error")).lower()
             if invalid == "skip":
                 raise Unsupported(f"{where}: handle_invalid='skip' drops rows, which a model cannot")
-            column(ins[0], STRING, where)
-            labels = tuple(str(v) for v in labels)
-            fields[outs[0]] = ("index", ins[0], labels, len(labels) if invalid == "keep" else -1)
+            for name, out, labels in zip(ins, outs, label_lists, strict=True):
+                column(name, STRING, where)
+                labels = tuple(str(v) for v in labels)
+                fields[out] = ("index", name, labels, len(labels) if invalid == "keep" else -1)
         elif op == "one_hot_encoder":
             sizes = _attr(node, "category_sizes")
             sizes = [int(_attr(node, "size"))] if sizes is None and _attr(node, "size") is not None else sizes
