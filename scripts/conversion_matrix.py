@@ -271,6 +271,8 @@ class Cell:
     not_compared: dict[str, str] | None = None
     real_rows_differ: list[int] | None = None
     notes: str = ""
+    missing_rows_differ: list[int] | None = None
+    missing_reason: str = ""
 
     def text(self) -> str:
         return self._core() + self._scope()
@@ -286,6 +288,10 @@ class Cell:
             parts.append(f"**{name} not compared**: {why}")
         if self.real_rows_differ:
             parts.append(f"**{len(self.real_rows_differ)} real row(s) scored differently** (float32 split threshold)")
+        if self.missing_rows_differ:
+            why = self.missing_reason.split(": ", 1)[1] if ": " in self.missing_reason else self.missing_reason
+            parts.append(f"**{len(self.missing_rows_differ)} real row(s) with missing values (NaN) scored "
+                         f"differently** ({why})")
         if self.notes:
             parts.append(self.notes)
         return f" ({'; '.join(parts)})" if parts else ""
@@ -328,10 +334,15 @@ def run_cell(kind: Kind, model_path: Path, rows_path: Path, target: str, out_dir
     notes = ""
     if result.notes.get("double_trees"):
         notes = "float64 trees (ai.onnx.ml opset 5 TreeEnsemble): float32 would score real rows differently"
+    if result.notes.get("missing_values_routed") and parity.get("missing_value_rows"):
+        notes = (f"{parity['missing_value_rows']} rows with NaN, routed like scikit-learn's missing_go_to_left"
+                 + (f"; {notes}" if notes else ""))
     return Cell(kind.key, target, status, parity.get("max_abs_diff"), parity.get("label_agreement"), explained,
                 parity.get("max_abs_diff_unexplained"), int(parity.get("rows") or 0), seconds=result.seconds,
                 compared=parity.get("compared_outputs"), not_compared=parity.get("not_compared"),
-                real_rows_differ=parity.get("sample_rows_scored_differently"), notes=notes)
+                real_rows_differ=parity.get("sample_rows_scored_differently"), notes=notes,
+                missing_rows_differ=parity.get("missing_value_rows_scored_differently"),
+                missing_reason=parity.get("missing_value_reason") or "")
 
 
 def _versions() -> dict[str, str]:
@@ -362,7 +373,8 @@ def render(kinds: list[Kind], targets: list[str], cells: dict[tuple[str, str], C
         "In brackets: the outputs the verdict covers (`on label, probabilities`; anomaly models: `predict`",
         "and `decision_function`; clustering: cluster id and distances), every output of the original that",
         "could not be compared and why, and rows of the user's data (not generated rows) that the converted",
-        "model scores differently. A verdict covers only what it compared.",
+        "model scores differently: on a float32 split threshold, or with missing values (NaN; never explained",
+        "as a threshold flip). A verdict covers only what it compared.",
         "",
         "| model kind | " + " | ".join(targets) + " |",
         "|---|" + "---|" * len(targets),

@@ -700,11 +700,12 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     if not engine_passed and not outside:  # failed for a reason rows do not show (shape, classes)
         outside = [int(r.get("index", -1)) for r in parity.get("worst_rows", []) if isinstance(r, dict)]
         outside = [r for r in outside if r >= 0] or [-1]
-    # a row with a missing value, or one the converted model gave no prediction for, differs because of
-    # how missing values are handled: never explained away as a float32 threshold flip
+    # a row the converted model gave no prediction for, or a row with a missing value when the converter
+    # could not write the model's missing-value routing, differs because of missing values: never
+    # explained away as a float32 threshold flip
     missing_rows = _rows_with_missing(frame, info)
     null_rows = _rows_without_prediction(b)
-    not_flips = missing_rows | null_rows
+    not_flips = null_rows | (missing_rows if notes.get("missing_values_routed") is False else set())
     explained = explain_threshold_flips(model, info, frame, sorted((set(candidates) | {r for r in outside if r >= 0})
                                                                    - not_flips)) \
         if model is not None and (candidates or outside) else {}
@@ -732,12 +733,13 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
     for worst in parity.get("worst_rows") or []:
         if isinstance(worst, dict) and isinstance(worst.get("index"), int):
             worst["row_kind"] = _row_kind(worst["index"], n_sample)
-    missing_differ = [r + 1 for r in sorted(set(outside) & missing_rows) if r < n_sample]
+    missing_differ = [r + 1 for r in sorted((set(outside) - set(explained)) & missing_rows) if r < n_sample]
     null_differ = [r + 1 for r in sorted(set(outside) & null_rows)]
     parity["missing_value_rows"] = len([r for r in missing_rows if r < n_sample])
     parity["missing_value_rows_scored_differently"] = missing_differ
     parity["rows_without_prediction"] = null_differ
-    parity["missing_value_reason"] = _missing_reason(missing_differ, null_differ, converted_info.format, notes)
+    parity["missing_value_reason"] = _missing_reason(missing_differ, null_differ, converted_info.format, notes,
+                                                     n_sample)
     parity["verdict"] = _verdict_text(passed, compared, not_compared, real_differ, converted_info.format)
     if parity["missing_value_reason"]:
         parity["verdict"] += "; " + parity["missing_value_reason"]
@@ -812,7 +814,8 @@ def _rows_without_prediction(batch: Any) -> set[int]:
     return out
 
 
-def _missing_reason(missing_differ: list[int], null_differ: list[int], fmt: str, notes: dict[str, Any]) -> str:
+def _missing_reason(missing_differ: list[int], null_differ: list[int], fmt: str, notes: dict[str, Any],
+                    n_sample: int) -> str:
     """Why rows with missing values (or rows given no prediction) differ, in one clause; "" when none do."""
     if not missing_differ and not null_differ:
         return ""
@@ -829,9 +832,13 @@ def _missing_reason(missing_differ: list[int], null_differ: list[int], fmt: str,
             why = why or ("the PMML gives no prediction when a split feature is missing (its trees do not encode "
                           "scikit-learn's missing-value routing, tree_.missing_go_to_left)")
         parts.append(text + (f": {why}" if why else ": the converted model handles missing values differently"))
-    other_null = [r for r in null_differ if r not in missing_differ]
+    other_null = [r for r in null_differ if r not in missing_differ and r <= n_sample]
+    generated_null = [r for r in null_differ if r > n_sample]
     if other_null:
-        parts.append(f"{len(other_null)} row(s) given no prediction by the converted model (rows {shown(other_null)})")
+        parts.append(f"{len(other_null)} row(s) of your data given no prediction by the converted model (rows "
+                     f"{shown(other_null)})")
+    if generated_null:
+        parts.append(f"{len(generated_null)} generated edge-case row(s) given no prediction too")
     return "; ".join(parts)
 
 

@@ -214,8 +214,23 @@ def _booster_refusal(model: Any) -> str | None:
     from workbench.core.converters.to_onnx import booster_refusal
 
     reason = booster_refusal(model, "JPMML-LightGBM (sklearn2pmml)")
-    # JPMML-XGBoost converts categorical splits: only linear trees are refused here
-    return f"PMML: {reason}" if reason and reason.startswith("linear trees") else None
+    if reason and reason.startswith("linear trees"):
+        return f"PMML: {reason}"
+    # categorical splits: the PMML pipeline declares every column continuous, and JPMML then fails on the
+    # split (measured with sklearn2pmml 0.133.1: LightGBM "Expected a false (off) categorical split mask for
+    # continuous feature 'c'", XGBoost "Expected a discrete feature, got wildcard feature")
+    onnx_reason = booster_refusal(model, "onnxmltools") or ""
+    if "categorical" in onnx_reason:
+        library = "LightGBM" if "LightGBM" in onnx_reason else "XGBoost"
+        import re
+
+        found = re.search(r"\((?:categorical feature\(s\) )?(.*?)(?:, pandas category columns)?\)", onnx_reason)
+        columns = found.group(1) if found else "?"
+        return (f"PMML: sklearn2pmml cannot convert {library} categorical splits here (categorical column(s) "
+                f"{columns}): the workbench's PMML pipeline declares every column continuous and JPMML rejects a "
+                f"categorical split on it; encode the categories as numbers before {library}, or convert to "
+                "SavedModel")
+    return None
 
 
 def _columns(info: ModelInfo, model: Any) -> list[str]:
@@ -298,6 +313,11 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
     request.check_cancelled()
     request.report(0.3, "running sklearn2pmml (Java)")
     run_sklearn2pmml(pipeline, request.output, telemetry=telemetry_allowed(request.options))
+    if request.notes.get("verification_rows") and b"<ModelVerification" not in request.output.read_bytes():
+        # measured with sklearn2pmml 0.133.1: anomaly and clustering models are written without them
+        request.notes["verification_rows"] = 0
+        request.notes["verification_error"] = ("JPMML-SkLearn wrote no ModelVerification element for this model "
+                                               "(the verification rows were dropped)")
     request.notes.update({"float32": False, "tool": f"sklearn2pmml {sklearn2pmml.__version__}",
                           "classifier": is_classifier(model)})
     return request.output
