@@ -405,7 +405,8 @@ def _spark_frame() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
 def spark_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool = True) -> dict[str, Case]:
     """Spark-style bundles written from the layout, every op's attributes as MLeap's Spark ops store them,
     each with its expected outputs computed by hand or by scikit-learn on the same data."""
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
+    from sklearn.ensemble import (GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier,
+                                  RandomForestRegressor)
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -507,6 +508,58 @@ def spark_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool = 
         "gbt", "gbt_regression", [("features", "features")], [("prediction", "prediction")],
         {"num_features": long(4), "tree_weights": doubles([1.0] + [0.3] * 6)}, trees=gtrees)],
         {"prediction": gbr.predict(f_features)}, "regression", case_rows=fit_rows)
+
+    # Spark GBT classification (logistic loss): margin m = sum(weight_i * tree_i), P(1) = 1 / (1 + exp(-2m)).
+    # scikit-learn's raw score F = init + lr * sum(tree_i) with P(1) = sigmoid(F), so m = F / 2: tree0 is the
+    # leaf F_init / 2, the other trees are scikit-learn's leaves halved with weight lr.
+    gbc = GradientBoostingClassifier(n_estimators=6, max_depth=2, learning_rate=0.3, random_state=0).fit(
+        features, y_class)
+    init_raw = float(gbc.decision_function(features[:1])[0]
+                     - 0.3 * sum(est.predict(features[:1])[0] for est in gbc.estimators_[:, 0]))
+    ctrees = {"tree0": ("decision_tree_regression", {"num_features": long(4)},
+                        [{"kind": "leaf", "values": [init_raw / 2.0]}])}
+    for i, est in enumerate(gbc.estimators_[:, 0], start=1):
+        ctrees[f"tree{i}"] = ("decision_tree_regression", {"num_features": long(4)},
+                              sklearn_tree_records(est, scale=0.5))
+    margin = gbc.decision_function(f_features) / 2.0
+    case("gbt_classifier", prep + [Node(
+        "gbt", "gbt_classifier", [("features", "features")],
+        [("prediction", "prediction"), ("raw_prediction", "raw_prediction"), ("probability", "probability")],
+        {"num_features": long(4), "num_classes": long(2), "tree_weights": doubles([1.0] + [0.3] * 6)},
+        trees=ctrees)],
+        {"prediction": gbc.predict(f_features).astype(float), "probability": gbc.predict_proba(f_features),
+         "raw_prediction": np.column_stack([-margin, margin])}, "classification", [0, 1], case_rows=fit_rows)
+
+    # Spark random forest regression: prediction = mean of the trees (tree_weights all 1)
+    rfr = RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0).fit(features, y_reg)
+    rtrees = {f"tree{i}": ("decision_tree_regression", {"num_features": long(4)}, sklearn_tree_records(est))
+              for i, est in enumerate(rfr.estimators_)}
+    case("random_forest_regression", prep + [Node(
+        "forest", "random_forest_regression", [("features", "features")], [("prediction", "prediction")],
+        {"num_features": long(4), "tree_weights": doubles([1.0] * 5)}, trees=rtrees)],
+        {"prediction": rfr.predict(f_features)}, "regression", case_rows=fit_rows)
+
+    # bucketizer + polynomial_expansion feeding a model: bucket(x1) and the degree-2 expansion of (x1, x2)
+    # (Spark's term order) assembled with the one-hot color, then a linear regression; features by numpy
+    def bucket_poly(x1v: np.ndarray, x2v: np.ndarray, hot: np.ndarray) -> np.ndarray:
+        b = np.digitize(x1v, [-0.5, 0.5]).astype(float)  # splits [-inf, -0.5, 0.5, inf]
+        return np.column_stack([hot, b, x1v, x1v ** 2, x2v, x1v * x2v, x2v ** 2])
+
+    bp_train = bucket_poly(x1, x2, onehot[:, :2])
+    bp_rows = np.delete(bucket_poly(rows["x1"].to_numpy(), rows["x2"].to_numpy(), r_onehot[:, :2]), 3, axis=0)
+    bp_lin = LinearRegression().fit(bp_train, y_reg)
+    case("bucketizer_polynomial_linear_regression", prep[:2] + [
+        Node("x1_bucketizer", "bucketizer", [("input", "x1")], [("output", "x1_bucket")],
+             {"splits": doubles([-np.inf, -0.5, 0.5, np.inf]), "handle_invalid": string("error")}),
+        Node("pair", "vector_assembler", [("input0", "x1"), ("input1", "x2")], [("output", "pair")],
+             {"input_shapes": data_shapes([None, None])}),
+        Node("poly", "polynomial_expansion", [("input", "pair")], [("output", "pair_poly")], {"degree": long(2)}),
+        Node("assembler", "vector_assembler", [("input0", "color_vec"), ("input1", "x1_bucket"),
+                                               ("input2", "pair_poly")], [("output", "features")],
+             {"input_shapes": data_shapes([2, None, 5])}),
+        Node("linreg", "linear_regression", [("features", "features")], [("prediction", "prediction")],
+             {"coefficients": tensor(bp_lin.coef_), "intercept": double(bp_lin.intercept_)})],
+        {"prediction": bp_rows @ bp_lin.coef_ + bp_lin.intercept_}, "regression", case_rows=fit_rows)
 
     # feature ops, worked out by hand on the rows (all rows, the unseen color included)
     x1r, x2r = rows["x1"].to_numpy(), rows["x2"].to_numpy()

@@ -289,7 +289,8 @@ def _spark_cases(tmp: Path) -> dict:
 @pytest.mark.tf
 @pytest.mark.java
 @pytest.mark.parametrize("key", ["logistic_regression_multinomial", "random_forest_classifier", "gbt_regression",
-                                 "linear_regression"])
+                                 "linear_regression", "gbt_classifier", "random_forest_regression",
+                                 "bucketizer_polynomial_linear_regression"])
 def test_spark_bundles_convert_with_the_proof(tmp_path: Path, key: str) -> None:
     """Bundles written by sample_models/build_mleap.py, read by the reader, proved by convert_and_prove
     against the mleap runtime (the reference) to 1e-9 in every target."""

@@ -64,7 +64,8 @@ def spark_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
 @pytest.mark.parametrize("serialization", ["json", "protobuf"])
 @pytest.mark.parametrize("name", ["linear_regression", "logistic_regression_binomial", "logistic_regression_multinomial",
                                   "decision_tree_classifier", "decision_tree_regression", "random_forest_classifier",
-                                  "gbt_regression"])
+                                  "gbt_regression", "gbt_classifier", "random_forest_regression",
+                                  "bucketizer_polynomial_linear_regression"])
 def test_spark_bundles_equal_their_sklearn_models(spark_cases: dict, name: str, serialization: str,
                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = spark_cases[serialization][name]
@@ -81,6 +82,9 @@ def test_spark_bundles_equal_their_sklearn_models(spark_cases: dict, name: str, 
     got = np.array([[p["probabilities"][str(c)] for c in classes] for p in predictions])
     assert np.max(np.abs(got - case.expected["probability"])) <= TOL
     assert [float(p["label"]) for p in predictions] == case.expected["prediction"].tolist()
+    if "raw_prediction" in case.expected:
+        raw = np.array([p["outputs"]["raw_prediction"] for p in predictions])
+        assert np.max(np.abs(raw - case.expected["raw_prediction"])) <= TOL
 
 
 def test_unknown_op_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
