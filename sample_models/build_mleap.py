@@ -73,6 +73,13 @@ def tensor(array: Any, base: str = "double") -> tuple:
     return ("t", base, np.asarray(array))
 
 
+def spark_matrix(matrix: Any) -> tuple:
+    """A matrix tensor as Spark's MLeap ops write it: `DenseTensor(m.toArray, Seq(numRows, numCols))`,
+    Spark's toArray being column-major (and MLeap reads it back with the column-major Matrices.dense)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    return tensor(m.reshape(-1, order="F").reshape(m.shape))
+
+
 def data_shapes(shapes: list[int | None]) -> tuple:
     """A vector assembler's input_shapes: None for a scalar input, n for a vector of n."""
     return ("l", "data_shape", [{"base": "scalar"} if s is None else {"base": "tensor", "dims": [s]} for s in shapes])
@@ -371,6 +378,15 @@ def iris_pipeline(out_dir: Path, name: str = "mleap_iris_pipeline") -> Case:
         node["shape"]["outputs"] += [{"name": "raw_prediction", "port": "raw_prediction"},
                                      {"name": "probability", "port": "probability"}]
         node_json.write_text(json.dumps(node, indent=3))
+        # mleap.sklearn writes coef_.flatten() (row-major) but MLeap's runtime reads coefficient_matrix
+        # column-major (Matrices.dense of Spark's toArray): re-lay it as Spark and MLeap do, so MLeap and the
+        # workbench both score the sample as the scikit-learn pipeline (see workbench/core/mleap/ops/linear.py)
+        model_json = folder / "root" / "logistic_regression.node" / "model.json"
+        model = json.loads(model_json.read_text())
+        cm = model["attributes"]["coefficient_matrix"]
+        dims = [int(d["size"]) for d in cm["shape"]["dimensions"]]
+        cm["double"] = np.asarray(cm["double"], dtype=np.float64).reshape(dims).reshape(-1, order="F").tolist()
+        model_json.write_text(json.dumps(model, indent=3))
         header = json.loads((folder / "bundle.json").read_text())
         header.update({"uid": "00000000-0000-4000-8000-000000000001", "timestamp": FIXED_TIMESTAMP})
         (folder / "bundle.json").write_text(json.dumps(header, indent=3))
@@ -469,7 +485,7 @@ def spark_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool = 
     case("logistic_regression_multinomial", prep + [Node(
         "logreg", "logistic_regression", [("features", "features")],
         [("prediction", "prediction"), ("raw_prediction", "raw_prediction"), ("probability", "probability")],
-        {"coefficient_matrix": tensor(multi.coef_), "intercept_vector": tensor(multi.intercept_),
+        {"coefficient_matrix": spark_matrix(multi.coef_), "intercept_vector": tensor(multi.intercept_),
          "num_classes": long(3)})],
         {"prediction": multi.predict(f_features).astype(float), "probability": multi.predict_proba(f_features)},
         "classification", [0, 1, 2], case_rows=fit_rows)

@@ -69,7 +69,13 @@ def test_sample_zip_is_a_flat_pipeline_with_decoded_attributes():
     model = LogisticRegression(max_iter=1000).fit(scaler.transform(X), y)
     assert lr.attributes["coefficient_matrix"].shape == (3, 4)
     assert lr.attributes["coefficient_matrix"].dtype == np.float64
-    np.testing.assert_allclose(lr.attributes["coefficient_matrix"], model.coef_, rtol=1e-6)
+    # the file holds it column-major (Spark's toArray, as MLeap reads it back; build_mleap re-lays mleap.sklearn's
+    # row-major coef_.flatten()): the reader keeps file order, the scorer's coefficient_matrix reads it
+    from workbench.core.mleap.ops.linear import coefficient_matrix
+
+    np.testing.assert_allclose(lr.attributes["coefficient_matrix"].reshape(-1), model.coef_.reshape(-1, order="F"),
+                               rtol=1e-6)
+    np.testing.assert_allclose(coefficient_matrix(lr), model.coef_, rtol=1e-6)
     np.testing.assert_allclose(lr.attributes["intercept_vector"], model.intercept_, rtol=1e-6)
     assert lr.attributes["num_classes"] == 3
     assert lr.folder == "root/logistic_regression.node"

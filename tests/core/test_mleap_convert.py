@@ -68,7 +68,8 @@ def iris_logreg() -> tuple[tuple[MleapNode, ...], pd.DataFrame, dict]:
                        {"mean": sc.mean_, "std": sc.scale_}),
              MleapNode("lr", "logistic_regression", (Port("features", "features"),),
                        (Port("prediction", "prediction"), Port("probability", "probability")),
-                       {"coefficient_matrix": lr.coef_, "intercept_vector": lr.intercept_, "num_classes": 3}))
+                       {"coefficient_matrix": lr.coef_.reshape(-1, order="F").reshape(lr.coef_.shape),  # Spark's layout
+                        "intercept_vector": lr.intercept_, "num_classes": 3}))
     return nodes, frame, {"probabilities": lr.predict_proba(sc.transform(X))}
 
 

@@ -303,8 +303,8 @@ def test_logistic_regression_binary_matches_sklearn() -> None:
 def test_logistic_regression_multinomial_matches_sklearn() -> None:
     x, y = load_iris(return_X_y=True)
     ref = LogisticRegression(max_iter=2000).fit(x, y)
-    # the reader's array: the tensor's values row-major in its dimensions [classes, features]
-    stored = ref.coef_.copy()
+    # the reader's array: the tensor's values in file order, which Spark writes column-major (toArray)
+    stored = ref.coef_.reshape(-1, order="F").reshape(ref.coef_.shape)
     n = node("logistic_regression", {"features": "f"}, {"prediction": "p", "probability": "pr", "raw_prediction": "r"},
              coefficient_matrix=stored, intercept_vector=ref.intercept_, num_classes=3)
     out = run(n, f=x)
@@ -316,6 +316,19 @@ def test_logistic_regression_multinomial_matches_sklearn() -> None:
     n_t = node("logistic_regression", {"features": "f"}, {"prediction": "p"}, coefficient_matrix=stored,
                intercept_vector=ref.intercept_, num_classes=3, thresholds=t)
     assert run(n_t, f=x)["p"].astype(int).tolist() == np.argmax(ref.predict_proba(x) / t, axis=1).tolist()
+
+
+def test_coefficient_matrix_is_read_column_major_as_mleap_does() -> None:
+    """MLeap's LogisticRegressionOp.load: Matrices.dense(numRows = dims(0), numCols = dims(1), values), a
+    column-major matrix; values 1..6 with dimensions [2, 3] are [[1, 3, 5], [2, 4, 6]]."""
+    from workbench.core.mleap.ops.linear import coefficient_matrix
+
+    stored = np.arange(1.0, 7.0).reshape(2, 3)  # as the reader decodes the values [1..6], dims [2, 3]
+    n = node("logistic_regression", {"features": "f"}, {"raw_prediction": "r", "prediction": "p"},
+             coefficient_matrix=stored, intercept_vector=np.zeros(2), num_classes=2)
+    np.testing.assert_array_equal(coefficient_matrix(n), [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]])
+    # raw = W x: x = e1 picks column 0 ([1, 2]; row-major would give [1, 4]), x = e3 column 2 ([5, 6])
+    close(run(n, f=np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))["r"], [[1.0, 2.0], [5.0, 6.0]])
 
 
 def test_linear_regression_matches_sklearn() -> None:

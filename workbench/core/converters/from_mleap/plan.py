@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from workbench.core.mleap.model import MleapBundle, MleapNode
+from workbench.core.mleap.ops.linear import coefficient_matrix
 
 Expr = tuple
 
@@ -497,7 +498,9 @@ def _head(node: MleapNode, op: str, where: str, n: int) -> Head:
         k = int(_attr(node, "num_classes", default=2))
         matrix = _attr(node, "coefficient_matrix")
         if matrix is not None and k > 2:
-            w = np.asarray(matrix, dtype=np.float64).reshape(k, -1)
+            w = coefficient_matrix(node)  # column-major, as MLeap reads it (see ops/linear.py)
+            if w.shape[0] != k:
+                raise Unsupported(f"{where}: coefficient_matrix has {w.shape[0]} rows for {k} classes")
             b = _vec(_attr(node, "intercept_vector", default=np.zeros(k)))
             if _attr(node, "thresholds") is not None:
                 raise Unsupported(f"{where}: multinomial thresholds are not supported")

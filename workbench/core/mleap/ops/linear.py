@@ -28,20 +28,32 @@ def features(node: MleapNode, columns: dict[str, np.ndarray], width: int | None 
 
 
 def coefficient_matrix(node: MleapNode) -> np.ndarray:
-    """The (classes, features) coefficients of a multinomial model, read row-major from the tensor's
-    dimensions [classes, features], as the reader decodes it, mleap.sklearn writes it (coef_.flatten())
-    and the from_mleap converters read it.
+    """The (classes, features) coefficients of a multinomial model, read COLUMN-major from the tensor's
+    values with dimensions [classes, features], as MLeap's own runtime reads them. The one place the
+    scorer and the from_mleap converters (ONNX, PMML, SavedModel) take the matrix from.
 
-    Open question (shared with the reader and the converters): MLeap's Spark and runtime ops store and
-    load `coefficientMatrix.toArray`, which is column-major, so a Spark-written multinomial bundle would
-    need `.reshape(-1).reshape((rows, cols), order="F")` here. Kept row-major until the three parts
-    decide together (one place to change: this function).
+    Why column-major (issue 16, from combust/mleap's sources):
+    - Spark writes it column-major: mleap-spark LogisticRegressionOpV21.store writes
+      `DenseTensor(cm.toArray, Seq(cm.numRows, cm.numCols))` of `obj.coefficientMatrix`, and Spark's
+      `Matrix.toArray` "Converts to a dense array in column major" (newArray(j * numRows + i) = v, whatever
+      `isTransposed` is: Spark's multinomial coefficientMatrix is an isTransposed DenseMatrix, toArray
+      still gives column-major values).
+    - MLeap reads it column-major: mleap-runtime LogisticRegressionOp.load (and mleap-spark's V21 load)
+      builds `Matrices.dense(numRows = dims(0), numCols = dims(1), tensor.toArray)`, a column-major
+      DenseMatrix; its own store writes `cm.toArray` again, so Scala writers and readers agree.
+    - mleap.sklearn (python/mleap/sklearn/linear_model/_logistic.py, PR combust/mleap#615; the installed
+      0.25.3 MLeapSerializer) writes `coef_.flatten()`, row-major, with the same dimensions: real MLeap
+      reads such a bundle transposed. The workbench scores a bundle as MLeap does, so it reads column-major
+      too; sample_models/build_mleap.py re-lays mleap.sklearn's matrix column-major for the committed
+      sample (mleap_iris_pipeline.zip), which real MLeap therefore scores right as well.
+    The reader keeps a tensor's values in file order (reshaped C-order to its dimensions), so reshape(-1)
+    gives the stored values back.
     """
     tensor = np.asarray(attr(node, "coefficient_matrix"), dtype=np.float64)
     if tensor.ndim != 2:
         raise WorkbenchError(f"logistic_regression {node.name!r}: coefficient_matrix has {tensor.ndim} "
                              "dimensions, expected 2")
-    return tensor
+    return tensor.reshape(-1).reshape(tensor.shape, order="F")
 
 
 def softmax(raw: np.ndarray) -> np.ndarray:
