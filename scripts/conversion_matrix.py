@@ -45,7 +45,7 @@ class Kind:
 
     key: str
     title: str
-    dataset: str  # iris | cancer | diabetes | sample
+    dataset: str  # iris | cancer | diabetes | sample | mleap:<build_mleap spark case>
     make: Callable[[], Any] | None = None
     sample: str | None = None  # committed sample file or folder (CTR pipeline, Keras MLP, Boosters)
     sample_rows: str | None = None
@@ -202,7 +202,36 @@ def model_kinds() -> list[Kind]:
         Kind("keras_savedmodel", "Keras MLP as a SavedModel folder (sample)", "sample",
              sample="keras_mlp_savedmodel", sample_rows="keras_mlp_savedmodel.rows.csv", native=True,
              needs_tf=True),
+        # MLeap Bundle.ML (issue 16): the committed mleap.sklearn sample and Spark-style bundles written by
+        # sample_models/build_mleap.py; the reference is the mleap runtime (the format's own scorer)
+        Kind("mleap_iris", "MLeap bundle: iris StandardScaler + multinomial LogisticRegression (mleap.sklearn "
+             "sample)", "sample", sample="mleap_iris_pipeline.zip", sample_rows="mleap_iris_pipeline.rows.csv",
+             native=True),
+        Kind("mleap_random_forest", "MLeap bundle (Spark-style): string_indexer + one_hot + RandomForestClassifier",
+             "mleap:random_forest_classifier", native=True),
+        Kind("mleap_gbt", "MLeap bundle (Spark-style): string_indexer + one_hot + GBTClassifier", "mleap:gbt_classifier",
+             native=True),
+        Kind("mleap_linear_onehot", "MLeap bundle (Spark-style): string_indexer + one_hot + LinearRegression",
+             "mleap:linear_regression", native=True),
     ]
+
+
+def _mleap_case(name: str, folder: Path) -> tuple[Path, Path]:
+    """A Spark-style bundle of sample_models/build_mleap.py (JSON, zipped) and its rows."""
+    import importlib.util
+
+    module_name = "sample_models_build_mleap"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, SAMPLES / "build_mleap.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    bm = sys.modules[module_name]
+    (folder / f"mleap_{name}").mkdir(parents=True, exist_ok=True)
+    case = bm.spark_bundles(folder / f"mleap_{name}", "json")[name]
+    rows_path = folder / f"mleap_{name}.rows.csv"
+    rows_path.write_text(bm.case_rows_csv(case))
+    return case.path, rows_path
 
 
 def build_kind(kind: Kind, folder: Path) -> tuple[Path, Path]:
@@ -220,6 +249,8 @@ def build_kind(kind: Kind, folder: Path) -> tuple[Path, Path]:
         rows_path = folder / f"{kind.key}.rows.csv"
         shutil.copy2(SAMPLES / (kind.sample_rows or ""), rows_path)
         return model_path, rows_path
+    if kind.dataset.startswith("mleap:"):
+        return _mleap_case(kind.dataset.split(":", 1)[1], folder)
     X, y = _dataset(kind.dataset)
     if y is None:
         X_train, X_test = train_test_split(X, test_size=N_ROWS, random_state=SEED)
