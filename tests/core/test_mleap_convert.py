@@ -305,3 +305,31 @@ def test_spark_bundles_convert_with_the_proof(tmp_path: Path, key: str) -> None:
         assert result.parity["max_abs_diff"] <= 1e-9
         assert result.parity["explained_rows"] == 0
         assert result.converter == f"mleap-{target}"
+
+
+@pytest.mark.tf
+@pytest.mark.java
+@pytest.mark.parametrize("key", ["gbt_classifier", "random_forest_regression", "bucketizer_polynomial_linear_regression"])
+def test_cli_convert_proves_the_new_spark_bundles(tmp_path: Path, key: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`workbench convert BUNDLE --to T --out O --rows R --atol 1e-9 --json` for every target: exit 0, PASS,
+    labels identical, the report written."""
+    import json
+
+    from workbench.cli import main
+
+    (tmp_path / "bundles").mkdir()
+    case = _spark_cases(tmp_path / "bundles")[key]
+    rows = tmp_path / "rows.csv"
+    case.rows.to_csv(rows, index=False)
+    for target in ("onnx", "pmml", "savedmodel"):
+        out = tmp_path / target / OUT[target]
+        capsys.readouterr()
+        code = main(["convert", str(case.path), "--to", target, "--out", str(out), "--rows", str(rows),
+                     "--atol", "1e-9", "--json"])
+        result = json.loads(capsys.readouterr().out)
+        assert code == 0 and result["passed"] is True, (target, result)
+        assert result["converter"] == f"mleap-{target}" and result["rows_source"] == f"{len(case.rows)} sample rows"
+        assert result["parity"]["max_abs_diff"] <= 1e-9
+        if case.task == "classification":
+            assert result["parity"]["label_agreement"] == 1.0
+        assert Path(result["report"]).is_file() and json.loads(Path(result["report"]).read_text())["passed"] is True
