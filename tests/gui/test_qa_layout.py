@@ -61,15 +61,19 @@ def test_screenshot_without_display_falls_back_to_offscreen_and_reports_missing_
 
     out = tmp_path / "shot.png"
     missing = tmp_path / "gone.onnx"
+    trace = tmp_path / "trace.txt"
     proc = _gui(tmp_path, str(REPO / "sample_models" / "iris_logreg.onnx"), str(missing), "--screenshot", str(out),
-                QT_QPA_PLATFORM="")
+                QT_QPA_PLATFORM="", WORKBENCH_STARTUP_TRACE=str(trace))
     assert proc.returncode == 1, proc.stderr[-800:]
     # the picture is still taken (it shows the refusal in the messages), one error line per failed file
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1280, 800)
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: ") and str(missing) in errors[0], proc.stderr
-    assert "iris_logreg.onnx" in (tmp_path / "s.ini").read_text()
+    # the good file loaded before the picture (the app's startup trace), the missing one failed
+    events = sorted((e.split(" ", 2)[0], Path(e.split(" ", 2)[2]).name) for e in trace.read_text().splitlines()
+                    if not e.startswith("shown"))
+    assert events == [("failed", "gone.onnx"), ("loaded", "iris_logreg.onnx")]
 
 
 def test_screenshot_into_missing_folder_is_refused_before_starting(tmp_path: Path) -> None:
