@@ -9,6 +9,7 @@ sent with killpg.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -118,6 +119,20 @@ def _all_gone(pids: list[int]) -> bool:
     return not any(_alive(p) for p in pids)
 
 
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Wait until each process has exited, on its pidfd (readable when the process ends), within `timeout`."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
+
+
 @pytest.fixture()
 def private_tmp(tmp_path: Path) -> Path:
     folder = tmp_path / "tmpdir"
@@ -167,9 +182,7 @@ def test_kill_9_during_convert_to_pmml_takes_java_down_and_leaves_nothing_beside
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     # the child dies with its parent: at once (PDEATHSIG), not when its conversion is done seconds later
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline and not _all_gone(java):
-        time.sleep(0.005)
+    _wait_gone(java, 3.0)
     assert _all_gone(java), f"java survived the kill -9 of the workbench: {java}"
     assert sorted(os.listdir(out_dir)) == []
     # what the killed run left is in its private temp folder, removed by the next run
