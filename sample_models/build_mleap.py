@@ -8,6 +8,7 @@ Importable by tests (`importlib` by path, like build.py) and used by build.py fo
     write_bundle(out, nodes, serialization="json" | "protobuf", zipped=True) -> Path
     iris_pipeline(out_dir) -> (zip path, rows, expected)          # via mleap.sklearn
     spark_bundles(out_dir, serialization) -> {name: Case}          # written from the layout
+    xgboost_bundles(out_dir, serialization) -> {name: Case}        # xgboost.classifier/regression + booster file
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class Node:
     trees: dict[str, tuple[str, dict[str, tuple], list[dict]]] | None = None
     #: stages of a nested pipeline (op "pipeline")
     stages: list[Node] | None = None
+    #: other files of the node's folder, e.g. an xgboost op's booster {"xgboost.model": bytes}
+    files: dict[str, bytes] | None = None
 
 
 # ---- JSON (MLeap JsonSupport) ----------------------------------------------------------------------------
@@ -278,6 +281,8 @@ def write_bundle(out: Path, nodes: list[Node], *, name: str = "pipeline", serial
         for tree_name, (op, tree_attrs, records) in (node.trees or {}).items():
             files[f"{folder}/{tree_name}/model.{ext}"] = model_bytes(op, tree_attrs)
             files[f"{folder}/{tree_name}/tree.{ext}"] = _json_tree(records) if ext == "json" else _pb_tree(records)
+        for file_name, data in (node.files or {}).items():
+            files[f"{folder}/{file_name}"] = data
         for stage in node.stages or []:
             put(f"{folder}/{stage.name}.node", stage)
 
@@ -605,6 +610,63 @@ def spark_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool = 
     ], {"color_index": r_index, "x1_imputed": imputed, "x1_bucket": bucket,
         "x2_high": (x2r > 5.0).astype(float), "pair_poly": poly, "x1_x2": (imputed * x2r).reshape(-1, 1)},
         "other", case_rows=feature_rows)
+    return cases
+
+
+def xgboost_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool = True) -> dict[str, Case]:
+    """Spark-style bundles whose model is an XGBoost booster, laid out as mleap-xgboost-runtime's
+    XGBoostClassificationOp / XGBoostRegressionOp store it: op `xgboost.classifier` (attributes num_features,
+    num_classes, tree_limit) or `xgboost.regression` (num_features, tree_limit), the booster written by
+    saveModel to the file `xgboost.model` in the node's folder. Trained with the installed xgboost on the
+    same frame as spark_bundles (string_indexer + one_hot + vector_assembler in front); the expected
+    outputs are xgboost's own predictions on the assembled features (float32, as XGBoost computes).
+    Boosters are written as UBJSON (binary classifier, regressor) and JSON (multiclass)."""
+    import xgboost
+
+    out_dir = Path(out_dir)
+    ext = "zip" if zipped else "bundle"
+    frame, y_class, y_reg = _spark_frame()
+    labels = ["red", "green", "blue"]
+    index = frame["color"].map({c: i for i, c in enumerate(labels)}).to_numpy(int)
+    features = np.column_stack([np.eye(3)[index][:, :2], frame["x1"], frame["x2"]])
+    rows = frame.head(24).reset_index(drop=True)
+    r_index = rows["color"].map({c: i for i, c in enumerate(labels)}).to_numpy(int)
+    r_features = np.column_stack([np.eye(3)[r_index][:, :2], rows["x1"], rows["x2"]])
+    prep = [
+        Node("color_indexer", "string_indexer", [("input", "color")], [("output", "color_index")],
+             {"labels": strings(labels), "handle_invalid": string("error")}),
+        Node("color_onehot", "one_hot_encoder", [("input0", "color_index")], [("output0", "color_vec")],
+             {"category_sizes": ints([3]), "drop_last": boolean(True), "handle_invalid": string("error")}),
+        Node("assembler", "vector_assembler", [("input0", "color_vec"), ("input1", "x1"), ("input2", "x2")],
+             [("output", "features")], {"input_shapes": data_shapes([2, None, None])}),
+    ]
+    y3 = np.digitize(y_reg, np.quantile(y_reg, [1 / 3, 2 / 3]))
+    params = {"n_estimators": 8, "max_depth": 3, "learning_rate": 0.3, "random_state": 0, "n_jobs": 1}
+    cases: dict[str, Case] = {}
+    outputs = [("prediction", "prediction"), ("raw_prediction", "raw_prediction"), ("probability", "probability")]
+    for name, y, fmt in (("xgboost_classifier_binary", y_class, "ubj"), ("xgboost_classifier_multiclass", y3, "json")):
+        model = xgboost.XGBClassifier(**params).fit(features, y)
+        booster = model.get_booster()
+        k = int(len(np.unique(y)))
+        margin = booster.predict(xgboost.DMatrix(r_features), output_margin=True).astype(np.float64)
+        raw = np.column_stack([-margin, margin]) if margin.ndim == 1 else margin
+        node = Node("xgb", "xgboost.classifier", [("features", "features")], outputs,
+                    {"num_features": int_(4), "num_classes": int_(k), "tree_limit": int_(0)},
+                    files={"xgboost.model": bytes(booster.save_raw(fmt))})
+        path = write_bundle(out_dir / f"{name}_{serialization}.{ext}", prep + [node], name=name,
+                            serialization=serialization, zipped=zipped)
+        cases[name] = Case(path, rows, {"prediction": model.predict(r_features).astype(float),
+                                        "probability": model.predict_proba(r_features).astype(np.float64),
+                                        "raw_prediction": raw},
+                           "classification", list(range(k)), [n.op for n in prep] + ["xgboost.classifier"])
+    reg = xgboost.XGBRegressor(**params).fit(features, y_reg)
+    node = Node("xgb", "xgboost.regression", [("features", "features")], [("prediction", "prediction")],
+                {"num_features": int_(4), "tree_limit": int_(0)},
+                files={"xgboost.model": bytes(reg.get_booster().save_raw("ubj"))})
+    path = write_bundle(out_dir / f"xgboost_regression_{serialization}.{ext}", prep + [node],
+                        name="xgboost_regression", serialization=serialization, zipped=zipped)
+    cases["xgboost_regression"] = Case(path, rows, {"prediction": reg.predict(r_features).astype(np.float64)},
+                                       "regression", None, [n.op for n in prep] + ["xgboost.regression"])
     return cases
 
 

@@ -27,9 +27,11 @@ from MLeap's bundle.proto), decoded to Python / numpy:
   split sends the listed categories left), `values` (a leaf's values: class counts / the prediction,
   else None) and `impurities`.
 - the trees named by `trees` become the node's `children` (MleapNode, op from their model file, no ports).
+- an `xgboost.*` node's booster file `xgboost.model` (in its folder) becomes the bytes of its attribute
+  `xgboost.model`.
 
 Everything is hostile: every file is read bounded (limits.METADATA_FILE_BYTES for bundle.json and node
-files, limits.MODEL_FILE_BYTES for model and tree files), zip members are checked for size and
+files, limits.MODEL_FILE_BYTES for model, tree and booster files), zip members are checked for size and
 compression ratio before anything is read, member and node names that would leave the bundle (`..`,
 absolute names, symlinks out of a folder bundle) are refused, and every problem is one line:
 `<name>: damaged MLeap bundle: <what>` (CorruptModel).
@@ -62,6 +64,8 @@ JAR_PREFIX = "jar:file:"
 RATIO_FLOOR = 1 << 20
 #: most nodes (pipeline stages and trees) one bundle may hold
 MAX_NODES = 100_000
+#: the file MLeap's xgboost ops write the Booster to, inside the node's folder (and the attribute it is read into)
+BOOSTER_FILE = "xgboost.model"
 SERIALIZATIONS = {"json": ("model.json", "node.json", "tree.json"), "protobuf": ("model.pb", "node.pb", "tree.pb")}
 #: ml.bundle.BasicType (bundle.proto: UNDEFINED = 0, BOOLEAN = 1 ... DOUBLE = 7, STRING = 100, BYTE_STRING = 101)
 BASIC_TYPES = {0: "undefined", 1: "boolean", 2: "byte", 3: "short", 4: "int", 5: "long", 6: "float", 7: "double",
@@ -352,6 +356,7 @@ class _Reader:
         op, attrs = self.model_file(folder)
         name, ins, outs = self.node_file(folder)
         self.tree_into(folder, attrs)
+        self.booster_into(folder, op, attrs)
         children: list[MleapNode] = []
         if op == "pipeline":
             names = attrs.get("nodes", [])
@@ -398,6 +403,27 @@ class _Reader:
             raise self.fail(f"{rel} is nested too deeply") from None
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError, UnicodeDecodeError) as exc:
             raise self.fail(f"{rel}: {str(exc)[:200]}") from None
+
+    def booster_into(self, folder: str, op: str, attrs: dict[str, Any]) -> None:
+        """An XGBoost node's booster: MLeap's xgboost ops (mleap-xgboost-runtime XGBoostClassificationOp /
+        XGBoostRegressionOp) write `Booster.saveModel` to the file `xgboost.model` in the node's folder, next
+        to model.json/node.json. Its bytes (XGBoost's binary, UBJSON or JSON model) go under the attribute
+        `xgboost.model`, read bounded by limits.MODEL_FILE_BYTES like every model file; a folder bundle's
+        file must be a regular file inside the bundle, a zip's member passed the checks of _ZipSource."""
+        if not op.startswith("xgboost."):
+            return
+        rel = f"{folder}/{BOOSTER_FILE}"
+        if self.src.is_dir(rel):
+            raise self.fail(f"{rel} is a folder, not the booster file")
+        if not self.src.is_file(rel):
+            if attrs.get(BOOSTER_FILE) is None and attrs.get("booster") is None:
+                raise self.fail(f"{rel} is missing: the {op} node {folder!r} holds no booster "
+                                f"(MLeap writes it as {BOOSTER_FILE} in the node's folder)")
+            return
+        data = self.src.read(rel, limits.MODEL_FILE_BYTES)
+        if not data:
+            raise self.fail(f"{rel} is empty: no booster")
+        attrs[BOOSTER_FILE] = data
 
     def flatten(self, node: MleapNode) -> Iterator[MleapNode]:
         """Pipelines dissolve into their stages, in order; other nodes stay whole (trees stay children)."""

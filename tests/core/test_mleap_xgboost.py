@@ -1,0 +1,196 @@
+"""MLeap XGBoost bundles (issue 16, "xgboost where the bundle holds a Booster"): the `xgboost.model` file
+of an `xgboost.classifier` / `xgboost.regression` node (mleap-xgboost-runtime's layout) is read bounded into
+the node, `workbench predict --runtime mleap --json` equals xgboost's own predictions, inspect shows the op,
+and hostile booster files are refused."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+from workbench.core.errors import CorruptModel
+from workbench.core.limits import LimitExceeded
+from workbench.core.mleap.bundle import read_bundle
+
+pytest.importorskip("xgboost")
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_models"
+PROB_TOL = 1e-7
+NAMES = ("xgboost_classifier_binary", "xgboost_classifier_multiclass", "xgboost_regression")
+
+
+def _build_mleap():
+    name = "sample_models_build_mleap"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SAMPLES_DIR / "build_mleap.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+bm = _build_mleap()
+
+
+@pytest.fixture(scope="module")
+def xgb_cases(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], object]:
+    out = tmp_path_factory.mktemp("mleap_xgb")
+    cases = {}
+    for ser in ("json", "protobuf"):
+        for zipped in (True, False):
+            for name, case in bm.xgboost_bundles(out, ser, zipped=zipped).items():
+                cases[(name, ser, "zip" if zipped else "folder")] = case
+    return cases
+
+
+def _predict(capsys: pytest.CaptureFixture[str], case, tmp_path: Path) -> dict:
+    rows = tmp_path / "rows.csv"
+    rows.write_text(bm.case_rows_csv(case))
+    capsys.readouterr()
+    code = main(["predict", str(case.path), "--rows", str(rows), "--runtime", "mleap", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert out["runtime"] == "mleap" and out["rows"] == len(case.rows)
+    return out
+
+
+@pytest.mark.parametrize("layout", ["zip", "folder"])
+@pytest.mark.parametrize("ser", ["json", "protobuf"])
+@pytest.mark.parametrize("name", NAMES)
+def test_predict_equals_xgboost(xgb_cases, name: str, ser: str, layout: str, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    case = xgb_cases[(name, ser, layout)]
+    out = _predict(capsys, case, tmp_path)
+    preds = out["predictions"]
+    if case.task == "regression":
+        got = np.array([p["value"] for p in preds])
+        want = case.expected["prediction"]
+        # xgboost computes in float32; the runtime hands the float32 result on as float64: identical
+        assert np.array_equal(got, want), np.max(np.abs(got - want))
+        return
+    classes = case.classes
+    assert out["classes"] == classes
+    prob = np.array([[p["probabilities"][str(c)] for c in classes] for p in preds])
+    assert prob.shape == case.expected["probability"].shape
+    assert np.max(np.abs(prob - case.expected["probability"])) <= PROB_TOL
+    assert [p["label"] for p in preds] == case.expected["prediction"].astype(int).tolist()
+    raw = np.array([p["outputs"]["raw_prediction"] for p in preds])
+    assert np.max(np.abs(raw - case.expected["raw_prediction"])) <= PROB_TOL
+    # the rows really span the classes (not a constant model)
+    assert len(set(p["label"] for p in preds)) == len(classes)
+
+
+def test_inspect_shows_the_xgboost_op(xgb_cases, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, op, task in (("xgboost_classifier_multiclass", "xgboost.classifier", "classification"),
+                           ("xgboost_regression", "xgboost.regression", "regression")):
+        case = xgb_cases[(name, "protobuf", "zip")]
+        capsys.readouterr()
+        assert main(["inspect", str(case.path), "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["format"] == "mleap" and out["task"] == task
+        assert out["metadata"]["ops"][-1] == op
+        assert out["metadata"]["estimator"] == op
+        if task == "classification":
+            assert out["classes"] == [0, 1, 2]
+
+
+def test_reader_loads_the_booster_file_into_the_node(xgb_cases) -> None:
+    import xgboost
+
+    case = xgb_cases[("xgboost_classifier_binary", "json", "zip")]
+    node = read_bundle(case.path).nodes[-1]
+    assert node.op == "xgboost.classifier" and node.folder == "root/xgb.node"
+    assert node.attributes["num_features"] == 4 and node.attributes["num_classes"] == 2
+    assert node.attributes["tree_limit"] == 0
+    with zipfile.ZipFile(case.path) as zf:
+        assert node.attributes["xgboost.model"] == zf.read("root/xgb.node/xgboost.model")
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(node.attributes["xgboost.model"]))
+    assert booster.num_boosted_rounds() == 8 and booster.num_features() == 4
+
+
+def _folder_case(xgb_cases, name: str = "xgboost_regression"):
+    return xgb_cases[(name, "json", "folder")].path
+
+
+def _damaged(path: Path, what: str) -> None:
+    with pytest.raises(CorruptModel, match="damaged MLeap bundle") as err:
+        read_bundle(path)
+    assert what in str(err.value)
+
+
+def test_missing_empty_or_unreadable_booster(xgb_cases, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    folder = tmp_path / "b.bundle"
+    shutil.copytree(_folder_case(xgb_cases), folder)
+    booster = folder / "root" / "xgb.node" / "xgboost.model"
+    data = booster.read_bytes()
+    booster.unlink()
+    _damaged(folder, "root/xgb.node/xgboost.model is missing")
+    booster.write_bytes(b"")
+    _damaged(folder, "root/xgb.node/xgboost.model is empty")
+    booster.unlink()
+    booster.mkdir()
+    _damaged(folder, "root/xgb.node/xgboost.model is a folder")
+    booster.rmdir()
+    booster.write_bytes(b"not a booster at all")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(bm.case_rows_csv(xgb_cases[("xgboost_regression", "json", "folder")]))
+    capsys.readouterr()
+    code = main(["predict", str(folder), "--rows", str(rows), "--runtime", "mleap", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2 and "XGBoost cannot read its booster" in out["error"]
+    booster.write_bytes(data)
+    assert read_bundle(folder).nodes[-1].attributes["xgboost.model"] == data
+
+
+def test_booster_file_is_read_bounded(xgb_cases, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = xgb_cases[("xgboost_regression", "protobuf", "zip")].path
+    with zipfile.ZipFile(path) as zf:
+        size = zf.getinfo("root/xgb.node/xgboost.model").file_size
+        biggest_other = max(i.file_size for i in zf.infolist() if not i.filename.endswith("xgboost.model"))
+    assert size > biggest_other  # so the limit below only trips on the booster
+    monkeypatch.setenv("WORKBENCH_LIMIT_MODEL_FILE_BYTES", str(size - 1))
+    with pytest.raises(LimitExceeded, match="model_file_bytes") as err:
+        read_bundle(path)
+    assert "xgboost.model" in str(err.value)
+    monkeypatch.setenv("WORKBENCH_LIMIT_MODEL_FILE_BYTES", str(size))
+    assert len(read_bundle(path).nodes[-1].attributes["xgboost.model"]) == size
+
+
+def test_booster_symlinks_and_fifos_are_refused(xgb_cases, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "b.bundle"
+    shutil.copytree(_folder_case(xgb_cases), folder)
+    booster = folder / "root" / "xgb.node" / "xgboost.model"
+    outside = tmp_path / "outside.model"
+    outside.write_bytes(booster.read_bytes())
+    booster.unlink()
+    booster.symlink_to(outside)
+    _damaged(folder, "root/xgb.node/xgboost.model is a symbolic link out of the bundle")
+    booster.unlink()
+    os.mkfifo(booster)
+    _damaged(folder, "root/xgb.node/xgboost.model")
+
+
+def test_zip_booster_member_bomb_is_refused_before_reading(xgb_cases, tmp_path: Path) -> None:
+    src = xgb_cases[("xgboost_regression", "json", "zip")].path
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith("xgboost.model"):
+                data = b"\0" * (8 << 20)
+            zout.writestr(info.filename, data, compress_type=zipfile.ZIP_DEFLATED)
+    with pytest.raises(LimitExceeded, match="compression ratio"):
+        read_bundle(bomb)
