@@ -85,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
     frame = load_rows(args, args.a, args.trust, info=opened[0] if opened else None)
     result = compare_models(args.a, args.b, frame, runtime_a=args.runtime_a, runtime_b=args.runtime_b,
                             trust=args.trust, atol=args.atol, rtol=args.rtol, worst=args.worst, opened_a=opened)
-    if args.json:
+    return _show(result, args.json)
+
+
+def _show(result: Any, json_out: bool) -> int:
+    """Print a comparison (JSON or the readable report, warnings on stderr); exit 0 when it passed, else 1."""
+    if json_out:
         print_json({**result.sides, **result.report.to_json(), "warnings": result.warnings})
     else:
         print(render_report(result.sides, result.report))
@@ -127,38 +132,12 @@ def _run_endpoint(args: argparse.Namespace) -> int:
     except EndpointError as exc:
         return fail(str(exc), exc.exit_code, json_out=args.json, kind=exc.kind, hint=exc.hint,
                     json_error=exc.message)
-    if args.json:
-        print_json({**result.sides, **result.report.to_json(), "warnings": result.warnings})
-    else:
-        print(render_report(result.sides, result.report))
-        for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-    return 0 if result.report.passed else 1
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _side_text(side: dict[str, Any]) -> str:
-    parts = []
-    if side.get("label") is not None:
-        parts.append(f"label {side['label']}")
-    if side.get("probabilities"):
-        parts.append("p " + " ".join(f"{k}:{v:.4g}" for k, v in list(side["probabilities"].items())[:6]))
-    if side.get("value") is not None:
-        value = side["value"]
-        parts.append("value " + (f"{value:.6g}" if isinstance(value, float) else str(value)))
-    return ", ".join(parts) or "-"
+    return _show(result, args.json)
 
 
 def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
     """A readable parity report: verdict, per-role table, worst rows, notes."""
-    from workbench.core.compare import agreement_text
+    from workbench.core.compare import agreement_text, describe_side, format_number
 
     b = sides["b"]
     b_line = f"B  {b['model']}  ({b['format']}, runtime {b['runtime']})"
@@ -174,7 +153,7 @@ def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
     ]
     table = [["role", "max abs diff", "max rel diff", "agreement", "rows outside", "result"]]
     for name, role in report.roles.items():
-        table.append([name, _fmt(role.max_abs_diff), _fmt(role.max_rel_diff),
+        table.append([name, format_number(role.max_abs_diff), format_number(role.max_rel_diff),
                       agreement_text(role.agreement) if role.agreement is not None else "-",
                       str(len(role.rows_outside)),
                       "not compared" if not role.compared else ("ok" if role.passed else "FAIL")])
@@ -185,8 +164,8 @@ def render_report(sides: dict[str, dict[str, Any]], report: Any) -> str:
         for row in shown:
             mark = "" if row["within_tolerance"] else "  <- outside tolerance"
             lines.append(f"  row {row['row']}: diff {row['diff']:.3g}{mark}")
-            lines.append(f"    A: {_side_text(row['a'])}")
-            lines.append(f"    B: {_side_text(row['b'])}")
+            lines.append(f"    A: {describe_side(row['a'])}")
+            lines.append(f"    B: {describe_side(row['b'])}")
             if row.get("features"):
                 feats = ", ".join(f"{k}={v}" for k, v in list(row["features"].items())[:12])
                 lines.append(f"    features: {feats}")

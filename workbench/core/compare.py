@@ -437,3 +437,27 @@ def compare_model_with_endpoint(model_path: str, endpoint_url: str, frame: pd.Da
         "b": answer.side(),
     }
     return ModelComparison(report, sides, warnings, prepared_a)
+
+
+# ---- describing a comparison: the words both front ends show ---------------------------------------------
+
+def format_number(value: Any, empty: str = "-") -> str:
+    """A difference or tolerance as the reports show it (3 significant digits; `empty` for none)."""
+    if value is None:
+        return empty
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def describe_side(side: dict[str, Any], empty: str = "-") -> str:
+    """One side of a worst row (label, the first probabilities, value) on one line."""
+    parts = []
+    if side.get("label") is not None:
+        parts.append(f"label {side['label']}")
+    if side.get("probabilities"):
+        parts.append("p " + " ".join(f"{k}:{v:.4g}" for k, v in list(side["probabilities"].items())[:6]))
+    if side.get("value") is not None:
+        value = side["value"]
+        parts.append("value " + (f"{value:.6g}" if isinstance(value, float) else str(value)))
+    return ", ".join(parts) or empty

@@ -65,26 +65,6 @@ def is_endpoint(item: Any) -> bool:
     return isinstance(item, Endpoint)
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def _side_text(side: dict[str, Any]) -> str:
-    parts = []
-    if side.get("label") is not None:
-        parts.append(f"label {side['label']}")
-    if side.get("probabilities"):
-        parts.append("p " + " ".join(f"{k}:{v:.4g}" for k, v in list(side["probabilities"].items())[:6]))
-    if side.get("value") is not None:
-        v = side["value"]
-        parts.append("value " + (f"{v:.6g}" if isinstance(v, float) else str(v)))
-    return ", ".join(parts) or "–"
-
-
 class CompareView(QWidget):
     """Pick A and B among the loaded models, Compare, read the verdict and the worst rows."""
 
@@ -278,7 +258,7 @@ class CompareView(QWidget):
         self._verdict(f"✗ {message}" + (f" ({hint})" if hint else ""), "bad")
 
     def _done(self, result: Any) -> None:
-        from workbench.core.compare import agreement_text
+        from workbench.core.compare import agreement_text, describe_side, format_number
 
         self.result = result
         report = result.report
@@ -290,7 +270,7 @@ class CompareView(QWidget):
         self.notes.setText("\n".join([*report.notes, *(f"warning: {w}" for w in result.warnings)]))
         self.roles.setRowCount(len(report.roles))
         for r, (name, role) in enumerate(report.roles.items()):
-            cells = [name, _fmt(role.max_abs_diff), _fmt(role.max_rel_diff),
+            cells = [name, format_number(role.max_abs_diff, "–"), format_number(role.max_rel_diff, "–"),
                      agreement_text(role.agreement) if role.agreement is not None else "–",
                      str(len(role.rows_outside)),
                      "not compared" if not role.compared else ("ok" if role.passed else "FAIL")]
@@ -306,7 +286,7 @@ class CompareView(QWidget):
         for r, row in enumerate(report.worst_rows):
             feats = ", ".join(f"{k}={v}" for k, v in (row.get("features") or {}).items())
             cells = [str(row["row"]), f"{row['diff']:.3g}", "yes" if row["within_tolerance"] else "no",
-                     _side_text(row["a"]), _side_text(row["b"]), feats]
+                     describe_side(row["a"], "–"), describe_side(row["b"], "–"), feats]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
