@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from PySide6.QtCore import Qt
 
 from workbench.core.session import RowSource
 
@@ -82,3 +83,102 @@ def from_qt_modal():
     from PySide6.QtWidgets import QApplication
 
     return QApplication.activeModalWidget()
+
+
+# ---- results drawn back into the views (issue 17) --------------------------------------------------------
+
+def _save_and_reopen(qtbot, window, tmp_path: Path, wait_loaded, models: int):
+    """Save `window`'s session, open it in a fresh window; returns (saved JSON, new window, file name)."""
+    from workbench.gui import sessions
+
+    out = tmp_path / "restored.json"
+    sessions.save(window, str(out))
+    saved = json.loads(out.read_text())
+    win2 = _new_window(qtbot, trust_prompt=lambda p, f: True)
+    assert sessions.restore(win2, str(out)) is not None
+    wait_loaded(win2, models)
+    return saved, win2, out.name
+
+
+def test_restored_predictions_are_shown_on_the_predict_page(qtbot, window, samples, wait_loaded,
+                                                             tmp_path: Path) -> None:
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("predict")
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=60_000)
+
+    saved, win2, name = _save_and_reopen(qtbot, window, tmp_path, wait_loaded, 1)
+    batch = saved["models"][0]["predictions"]["onnxruntime"]
+    assert batch["labels"] and batch["probabilities"]
+    v2 = win2.show_page("predict")
+    qtbot.waitUntil(lambda: v2.table.rowCount() == len(batch["labels"]), timeout=30_000)
+    for r, label in enumerate(batch["labels"]):
+        assert str(v2.cell(r, "onnxruntime: label")) == str(label)
+        for j, cls in enumerate(batch["classes"]):
+            assert v2.cell(r, f"onnxruntime: P({cls})") == batch["probabilities"][r][j]
+    assert f"restored from session {name}" in v2.status.text()
+
+
+def test_restored_benchmark_is_shown_in_its_charts_and_table(qtbot, window, samples, wait_loaded,
+                                                             tmp_path: Path) -> None:
+    from workbench.core.bench.histogram import LatencyHistogram
+    from workbench.gui.views.benchmark import TABLE_COLUMNS
+
+    window.open_paths([str(samples / "iris_logreg.onnx")])
+    wait_loaded(window, 1)
+    view = window.show_page("benchmark")
+    view.batches.setText("1, 4")
+    view.duration.setValue(0.2)
+    worker = view.run()
+    qtbot.waitUntil(lambda: worker.is_done and view.result is not None, timeout=120_000)
+
+    saved, win2, name = _save_and_reopen(qtbot, window, tmp_path, wait_loaded, 1)
+    rows = saved["models"][0]["benchmark"]["rows"]
+    assert [(r["runtime"], r["batch_size"]) for r in rows] == [("onnxruntime", 1), ("onnxruntime", 4)]
+    v2 = win2.show_page("benchmark")
+    qtbot.waitUntil(lambda: v2.table.rowCount() == len(rows), timeout=30_000)
+    assert v2.chart_stack.currentWidget() is v2.charts_area
+    col = {c: i for i, c in enumerate(TABLE_COLUMNS)}
+    for r, row in enumerate(rows):
+        def cell(c, r=r):
+            return v2.table.item(r, col[c]).data(Qt.ItemDataRole.UserRole)
+
+        assert (cell("Runtime"), cell("Batch"), cell("Calls")) == (row["runtime"], row["batch_size"], row["calls"])
+        assert (cell("Mean ms"), cell("p50 ms"), cell("p99 ms"), cell("Max ms"), cell("Rows/s")) == \
+            (row["mean_ms"], row["p50_ms"], row["p99_ms"], row["max_ms"], row["throughput_rows_s"])
+        curve = v2.hist_curves[(row["runtime"], row["batch_size"])]   # the histogram chart, from the saved counts
+        assert curve.histogram == LatencyHistogram.from_json(row["histogram"]).coarsen(2)
+    assert v2.bar_heights == [row["p50_ms"] for row in rows]        # the bar chart
+    assert f"restored from session {name}" in v2.status.text()
+
+
+def test_restored_load_test_is_shown_in_the_endpoints_panel(qtbot, window, tfserving_testdata, wait_loaded,
+                                                            tmp_path: Path) -> None:
+    from tests.gui.conftest import load_test_panel
+    from workbench.testing.tfserving_server import TFServingTestServer
+
+    server = TFServingTestServer({"half_plus_two": tfserving_testdata / "saved_model_half_plus_two_cpu"}).start()
+    try:
+        panel = load_test_panel(window, server.rest_url, "half_plus_two", '[{"x": 1.0}, {"x": 2.0}]')
+        panel.levels.setText("1")
+        panel.duration.setValue(1)
+        worker = panel.start()
+        qtbot.waitUntil(lambda: worker.is_done and panel.result is not None, timeout=60_000)
+    finally:
+        server.stop()
+
+    saved, win2, name = _save_and_reopen(qtbot, window, tmp_path, wait_loaded, 0)
+    [row] = saved["load"]["rows"]
+    assert row["ok"] > 0
+    p2 = win2.page("endpoints").load_test
+    assert p2.table.rowCount() == 1
+    shown = [p2.table.item(0, c).text() for c in range(p2.table.columnCount())]
+    assert shown == ["A", f"{row['level']:g}", str(row["ok"]), str(row["errors_total"]),
+                     f"{row['throughput_rps']:.1f}", f"{row['p50_ms']:.3f}", f"{row['p90_ms']:.3f}",
+                     f"{row['p99_ms']:.3f}", f"{row['max_ms']:.3f}"]
+    timeline = saved["load"]["timeline"]
+    assert p2.points()["rps"] == [p["throughput_rps"] for p in timeline]     # the per-second charts
+    [curve] = p2.histograms().values()
+    assert curve.histogram.count == row["histogram"]["count"] == row["ok"]
+    assert f"restored from session {name}" in p2.status.text()

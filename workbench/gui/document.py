@@ -35,6 +35,8 @@ class ModelDocument(QObject):
         self.sessions: dict[str, Any] = {}
         #: the last local benchmark of this model (a LocalBenchResult), shown again when it is selected
         self.benchmark: Any = None
+        #: (object, session file name) for the predictions and benchmark a session gave this model
+        self.restored_from: list[tuple[Any, str]] = []
 
     @property
     def path(self) -> str:

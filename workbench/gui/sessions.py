@@ -102,6 +102,7 @@ def restore(window: Any, path: str) -> Session | None:
         return None
     window._session_pending = {str(Path(m.path).resolve()): m for m in session.models}
     window.restored_session = session
+    window.restored_session_path = str(path)
     missing = [m.path for m in session.models if not Path(m.path).exists()]
     for p in missing:
         notify(f"{p} is gone: not reopened", "warning", context="open session")
@@ -121,6 +122,13 @@ def restore(window: Any, path: str) -> Session | None:
                                    headers={k: v or "" for k, v in chosen.headers.items()},
                                    verify_tls=chosen.verify_tls, ca_file=chosen.ca_file, timeout_s=chosen.timeout_s))
         view.set_row_source(chosen.rows)
+        if session.load is not None:
+            try:
+                load = load_from_json(session.load)
+            except Exception as exc:  # noqa: BLE001 - a saved result this version cannot read is a message
+                notify(f"the saved load-test result cannot be shown ({exc})", "warning", context="open session")
+            else:
+                view.load_test.show_restored(load, Path(path).name)
         if chosen.masked_headers:
             notify(f"endpoint {chosen.name}: the values of {', '.join(chosen.masked_headers)} were not saved; "
                    "type them again", "warning", context="open session")
@@ -149,8 +157,106 @@ def apply_to_document(window: Any, doc: Any) -> None:
             doc.set_rows(read_rows(m.rows_path))
         except WorkbenchError as exc:
             notify(f"rows of {doc.name} from {m.rows_path}: {exc.message}", "warning", context="open session")
+    source = Path(getattr(window, "restored_session_path", "") or "session").name
+    if m.benchmark is not None:
+        try:
+            doc.benchmark = local_from_json(m.benchmark)
+        except Exception as exc:  # noqa: BLE001 - a saved result this version cannot read is a message
+            notify(f"the saved benchmark of {doc.name} cannot be shown ({exc})", "warning", context="open session")
+        else:
+            doc.restored_from.append((doc.benchmark, source))
     if m.predictions:
         doc.set_predictions({name: batch_from_json(b) for name, b in m.predictions.items()})
+        doc.restored_from.append((doc.predictions, source))
+
+
+def restored_note(doc: Any, value: Any) -> str:
+    """"restored from session <file>" while `value` (the doc's predictions or benchmark) is the one the
+    session gave it; "" once it was replaced by a new run."""
+    source = next((name for obj, name in getattr(doc, "restored_from", []) if obj is value), None) \
+        if value is not None else None
+    return f"restored from session {source}" if source else ""
+
+
+def _stats(row: dict[str, Any], prefix: str = "") -> Any:
+    from workbench.core.bench.stats import LatencyStats
+
+    return LatencyStats.from_json({k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)})
+
+
+def _plan_args(plan: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {k: plan[k] for k in names if k in plan}
+
+
+def local_from_json(data: dict[str, Any]) -> Any:
+    """The LocalBenchResult a session's benchmark (a BenchResult JSON, `results.from_local`) describes."""
+    from workbench.core.bench.local import LocalBenchResult, LocalConfigResult, LocalPlan
+    from workbench.core.bench.results import row_histogram
+
+    if data.get("kind") != "local" or not isinstance(data.get("rows"), list):
+        raise ValueError("not a local benchmark result")
+    plan = dict(data.get("plan") or {})
+    args = _plan_args(plan, ("duration_s", "count", "warmup_calls", "warmup_s", "timed"))
+    if plan.get("runtimes"):
+        args["runtimes"] = tuple(plan["runtimes"])
+    if plan.get("batch_sizes"):
+        args["batch_sizes"] = tuple(int(b) for b in plan["batch_sizes"])
+    configs = []
+    for row in data["rows"]:
+        configs.append(LocalConfigResult(
+            runtime=str(row["runtime"]), batch_size=int(row["batch_size"]), calls=int(row.get("calls") or 0),
+            rows=int(row.get("rows") or 0), elapsed_s=float(row.get("elapsed_s") or 0.0),
+            throughput_rows_s=float(row.get("throughput_rows_s") or 0.0), latency=_stats(row),
+            load_s=row.get("load_s"), rss_load_delta_mb=row.get("rss_load_delta_mb"),
+            rss_peak_delta_mb=row.get("rss_peak_delta_mb"), rss_mb=row.get("rss_mb"),
+            stopped_by=str(row.get("stopped_by") or ""), error=row.get("error"), histogram=row_histogram(row),
+            timed=str(row.get("timed") or "backend"), prepare_us=row.get("prepare_us"),
+            finish_us=row.get("finish_us")))
+    subject = data.get("subject") or {}
+    summary = dict(data.get("summary") or {})
+    cancelled = bool(summary.pop("cancelled", False))
+    return LocalBenchResult(model=str(subject.get("model") or ""), format=str(subject.get("format") or ""),
+                            rows_source=subject.get("rows_source"), sample_rows=int(subject.get("sample_rows") or 0),
+                            plan=LocalPlan(**args), configs=configs, cancelled=cancelled, meta=summary)
+
+
+def load_from_json(data: dict[str, Any]) -> Any:
+    """The LoadResult a session's load test (a BenchResult JSON, `results.from_load`) describes."""
+    from workbench.core.bench.load import ClientCost, LevelResult, LoadPlan, LoadResult
+    from workbench.core.bench.recorder import TimePoint
+    from workbench.core.bench.results import row_histogram
+
+    if data.get("kind") != "load" or not isinstance(data.get("rows"), list):
+        raise ValueError("not a load-test result")
+    plan = dict(data.get("plan") or {})
+    args = _plan_args(plan, ("mode", "duration_s", "count", "warmup_s", "max_errors", "max_error_rate",
+                             "timeout_s", "connections"))
+    if plan.get("levels"):
+        args["levels"] = tuple(plan["levels"])
+    timeline = [TimePoint.from_json(p) for p in data.get("timeline") or []]
+    levels = []
+    for row in data["rows"]:
+        level = float(row["level"])
+        levels.append(LevelResult(
+            mode=str(row.get("mode") or args.get("mode", "closed")), level=level,
+            requests=int(row.get("requests") or 0), ok=int(row.get("ok") or 0),
+            errors={str(k): int(v) for k, v in (row.get("errors") or {}).items()},
+            elapsed_s=float(row.get("elapsed_s") or 0.0), throughput_rps=float(row.get("throughput_rps") or 0.0),
+            latency=_stats({k: v for k, v in row.items() if not k.startswith("uncorrected_")}),
+            uncorrected=_stats(row, "uncorrected_"),
+            client=ClientCost(row.get("client_in_latency_p50_us"), row.get("client_in_latency_p99_us"),
+                              row.get("client_cpu_us_per_request")),
+            stopped_by=str(row.get("stopped_by") or ""), incomplete=int(row.get("incomplete") or 0),
+            unsent=int(row.get("unsent") or 0), timeline=[p for p in timeline if p.level == level],
+            histogram=row_histogram(row), sent=int(row.get("sent") or 0)))
+    subject = data.get("subject") or {}
+    summary = dict(data.get("summary") or {})
+    return LoadResult(target=str(subject.get("target") or ""), protocol=str(subject.get("protocol") or ""),
+                      model=subject.get("model"), plan=LoadPlan(**args), levels=levels,
+                      cancelled=bool(summary.pop("cancelled", False)), stopped_early=summary.pop("stopped_early", None),
+                      interrupted=bool(summary.pop("interrupted", False)),
+                      client_floor_us=summary.pop("client_floor_us", None),
+                      meta={k: v for k, v in summary.items() if k != "failed"})
 
 
 class RestoreBanner(QToolBar):

@@ -496,8 +496,12 @@ class BenchmarkView(QWidget):
         self.result = result
         done = sum(1 for c in result.configs if not c.error)
         configs = f"{done} configuration{'s' if done != 1 else ''}"
+        from workbench.gui.sessions import restored_note
+
+        note = restored_note(self.doc, result) if self.doc is not None else ""
         self.status.setText(f"{'Cancelled after' if result.cancelled else 'Done:'} {configs} "
-                            f"on {result.sample_rows} rows ({result.rows_source or 'generated'}).")
+                            f"on {result.sample_rows} rows ({result.rows_source or 'generated'})"
+                            + (f", {note}." if note else "."))
         self.save_chart.setEnabled(True)
         self.save_data.setEnabled(True)
 

@@ -429,6 +429,21 @@ class LoadTestPanel(QWidget):
         self.save_data.setEnabled(True)
         self.sig_finished.emit(result)
 
+    def show_restored(self, result: Any, source: str) -> None:
+        """A load test saved in a session: its curves, histograms and table rows drawn as a finished run,
+        marked "restored from session <file>"."""
+        from types import SimpleNamespace
+
+        self._clear_runs()
+        self._new_run()
+        for lv in result.levels:
+            for point in lv.timeline:
+                self._point(SimpleNamespace(data=point))
+            self._level_done(lv)
+        self._done(result)
+        self.restored_from = source
+        self._banner(f"{self.status.text()}, restored from session {source}", self._tone)
+
     def _failed(self, exc: BaseException) -> None:
         message, hint, details = describe_exception(exc)
         if getattr(exc, "diagnosis", None) is not None:   # the preflight request failed: no load was sent
@@ -446,6 +461,7 @@ class LoadTestPanel(QWidget):
             self._banner(f"Outdated ({why}): {self.status.text()}", "muted")
 
     def _banner(self, text: str, tone: str | None) -> None:
+        self._tone = tone
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {color(tone).name()};" if tone else "")
 

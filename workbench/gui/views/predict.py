@@ -253,6 +253,11 @@ class PredictView(QWidget):
             self._status("Check one or more runtimes and press Run (Ctrl+R).", "info")
         if doc.predictions:
             self._show(doc.predictions, {})
+            from workbench.gui.sessions import restored_note
+
+            note = restored_note(doc, doc.predictions)
+            if note and running is None:
+                self._status(f"Predictions {note} (Run to predict again).", "info")
 
     def _shows_run(self) -> bool:
         """True while the page shows the model the last run was for."""
