@@ -194,3 +194,73 @@ def test_zip_booster_member_bomb_is_refused_before_reading(xgb_cases, tmp_path: 
             zout.writestr(info.filename, data, compress_type=zipfile.ZIP_DEFLATED)
     with pytest.raises(LimitExceeded, match="compression ratio"):
         read_bundle(bomb)
+
+
+# ---- conversions ---------------------------------------------------------------------------------------
+
+ONNX_TOL = 2e-6  # onnxruntime's float32 TreeEnsemble sums the leaves in another order than XGBoost
+
+
+@pytest.mark.parametrize("ser", ["json", "protobuf"])
+@pytest.mark.parametrize("name", NAMES)
+def test_onnx_conversion_is_proved(xgb_cases, name: str, ser: str, tmp_path: Path) -> None:
+    """onnxmltools' XGBoost converter on the node's Booster behind the bundle's feature stages, proved by
+    convert_and_prove against the mleap runtime, and checked here against xgboost's own predictions."""
+    import onnxruntime as ort
+
+    from workbench.core.conversion import convert_and_prove
+
+    case = xgb_cases[(name, ser, "zip")]
+    out = tmp_path / "model.onnx"
+    result = convert_and_prove(case.path, "onnx", out, rows=case.rows, atol=ONNX_TOL, rtol=0.0)
+    assert result.passed, result.parity
+    assert result.converter == "mleap-onnx"
+    assert result.parity["max_abs_diff"] <= ONNX_TOL
+    assert result.parity["explained_rows"] == 0
+    if case.task == "classification":
+        assert result.parity["label_agreement"] == 1.0
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    feeds = {"color": case.rows[["color"]].to_numpy(object).astype(str),
+             "x1": case.rows[["x1"]].to_numpy(np.float64), "x2": case.rows[["x2"]].to_numpy(np.float64)}
+    got = sess.run(None, feeds)
+    if case.task == "regression":
+        assert np.max(np.abs(got[0][:, 0] - case.expected["prediction"])) <= ONNX_TOL
+    else:
+        assert got[0].tolist() == case.expected["prediction"].astype(int).tolist()
+        assert np.max(np.abs(got[1] - case.expected["probability"])) <= ONNX_TOL
+
+
+@pytest.mark.parametrize("target,why", [
+    ("pmml", "PMML: the xgboost.classifier node: an XGBoost booster in a bundle is not converted to PMML"),
+    ("savedmodel", "SavedModel: the xgboost.classifier node: an XGBoost booster in a bundle is not converted to "
+                   "SavedModel"),
+])
+def test_other_targets_refuse_before_converting(xgb_cases, target: str, why: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    case = xgb_cases[("xgboost_classifier_multiclass", "json", "zip")]
+    rows = tmp_path / "rows.csv"
+    rows.write_text(bm.case_rows_csv(case))
+    out = tmp_path / "out"
+    capsys.readouterr()
+    code = main(["convert", str(case.path), "--to", target, "--out", str(out), "--rows", str(rows), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 2 and why in result["error"], result
+    assert "convert to ONNX" in result["error"]
+    assert not out.exists()
+
+
+def test_onnx_refuses_what_it_cannot_express(xgb_cases, tmp_path: Path) -> None:
+    """A node that reads 0.0 as missing, or a non-NaN `missing`, is refused naming the attribute."""
+    from workbench.core.converters.from_mleap import check_nodes
+    from workbench.core.mleap.model import MleapNode
+
+    nodes = read_bundle(xgb_cases[("xgboost_regression", "json", "zip")].path).nodes
+    last = nodes[-1]
+    assert check_nodes("onnx", nodes) is None
+    for extra, text in (({"treats_zero_as_missing": True}, "treats_zero_as_missing=true"),
+                        ({"missing": 0.0}, "missing=0.0 is not supported (only NaN)"),
+                        ({"num_features": 7}, "num_features=7 for a features vector of 4")):
+        changed = MleapNode(last.name, last.op, last.inputs, last.outputs, {**last.attributes, **extra},
+                            folder=last.folder)
+        why = check_nodes("onnx", nodes[:-1] + (changed,))
+        assert why is not None and text in why and "node 'xgb'" in why, why

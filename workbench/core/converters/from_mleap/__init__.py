@@ -18,6 +18,15 @@ from workbench.core.converters.base import ConversionRequest, Converter, registe
 from workbench.core.types import ModelInfo
 
 TITLES = {"onnx": "ONNX", "pmml": "PMML", "savedmodel": "SavedModel"}
+#: why a target does not take an MLeap XGBoost node (ONNX does: onnxmltools' converter on its Booster)
+XGBOOST_REFUSALS = {
+    "pmml": "an XGBoost booster in a bundle is not converted to PMML: the workbench's XGBoost PMML route is "
+            "JPMML-XGBoost through sklearn2pmml, which writes a whole PMML document of its own from the Booster "
+            "and cannot take the bundle's feature stages in front of it; convert to ONNX",
+    "savedmodel": "an XGBoost booster in a bundle is not converted to SavedModel yet: the SavedModel compiler's "
+                  "XGBoost support (to_savedmodel/boosters.py) compiles a Booster on its own input, not behind the "
+                  "bundle's feature stages; convert to ONNX",
+}
 
 
 def bundle_of(info: ModelInfo, model: Any) -> Any:
@@ -38,6 +47,8 @@ def plan_for(target: str, bundle: Any) -> Any:
     from workbench.core.converters.from_mleap.plan import Unsupported, make_plan
 
     plan = make_plan(bundle, TITLES[target])
+    if plan.head.kind == "xgboost" and target in XGBOOST_REFUSALS:
+        raise Unsupported(f"{TITLES[target]}: the {plan.head.op} node: {XGBOOST_REFUSALS[target]}")
     if target == "pmml":
         from workbench.core.converters.from_mleap.to_pmml import check_pmml
 

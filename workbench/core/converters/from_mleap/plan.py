@@ -41,6 +41,9 @@ FEATURE_OPS = ("string_indexer", "one_hot_encoder", "vector_assembler", "standar
                "max_abs_scaler", "imputer", "bucketizer", "binarizer", "interaction", "polynomial_expansion")
 MODEL_OPS = ("logistic_regression", "linear_regression", "decision_tree_classifier", "decision_tree_regression",
              "random_forest_classifier", "random_forest_regression", "gbt_classifier", "gbt_regression")
+#: MLeap's XGBoost ops (mleap-xgboost-runtime): the node holds a Booster (its xgboost.model file); only the
+#: ONNX target takes them (onnxmltools' XGBoost converter on the Booster)
+XGBOOST_OPS = ("xgboost.classifier", "xgboost.regression", "xgboost.regressor")
 #: op names MLeap writers use for the same models (sklearn's serializer, older bundles)
 _ALIASES = {"decision_tree_regressor": "decision_tree_regression",
             "random_forest_regressor": "random_forest_regression", "gbt_regressor": "gbt_regression"}
@@ -87,6 +90,8 @@ class Head:
     #: the output fields of the model node
     prediction: str = "prediction"
     probability: str | None = None
+    #: kind "xgboost" (an xgboost.classifier / xgboost.regression node): its loaded xgboost.Booster
+    booster: Any = None
 
 
 @dataclass
@@ -332,7 +337,7 @@ def make_plan(source: MleapBundle | Any, target: str = "") -> Plan:
                               "index_to_string) are not supported")
         ops.append(op)
         ins, outs = _inputs(node), _outputs(node)
-        if op in MODEL_OPS:
+        if op in MODEL_OPS or op in XGBOOST_OPS:
             feats = node.input("features") or (ins[0] if ins else None)
             if feats is None:
                 raise Unsupported(f"{where}: no features input")
@@ -489,7 +494,41 @@ def _width(where: str, x: list[Expr], *arrays: np.ndarray) -> None:
             raise Unsupported(f"{where}: attributes of length {len(a)} for a vector of {len(x)}")
 
 
+def _xgboost_head(node: MleapNode, op: str, where: str, n: int) -> Head:
+    import math as _math
+
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.mleap.ops.xgboost_ops import booster_of
+
+    if bool(_attr(node, "treats_zero_as_missing", default=False)):
+        raise Unsupported(f"{where}: treats_zero_as_missing=true (0.0 read as missing) is not supported")
+    missing = _attr(node, "missing", default=None)
+    if missing is not None and not _math.isnan(float(missing)):
+        raise Unsupported(f"{where}: missing={float(missing)!r} is not supported (only NaN)")
+    if _attr(node, "thresholds") is not None:
+        raise Unsupported(f"{where}: thresholds are not supported for XGBoost classifiers")
+    try:
+        booster = booster_of(node)
+    except WorkbenchError as exc:
+        raise Unsupported(f"{where}: {exc}") from None
+    limit = int(_attr(node, "tree_limit", default=0) or 0)
+    rounds = booster.num_boosted_rounds()
+    if 0 < limit < rounds:
+        booster = booster[:limit]
+    width = _attr(node, "num_features", default=None)
+    if width is not None and int(width) != n:
+        raise Unsupported(f"{where}: num_features={int(width)} for a features vector of {n}")
+    if booster.num_features() > n:
+        raise Unsupported(f"{where}: the booster reads {booster.num_features()} features, the vector has {n}")
+    if op == "xgboost.classifier":
+        k = int(_attr(node, "num_classes", default=2))
+        return Head("xgboost", "xgboost", "classification", op, n_classes=k, booster=booster)
+    return Head("xgboost", "xgboost", "regression", op, booster=booster)
+
+
 def _head(node: MleapNode, op: str, where: str, n: int) -> Head:
+    if op in XGBOOST_OPS:
+        return _xgboost_head(node, op, where, n)
     if op == "linear_regression":
         coef = _vec(_attr(node, "coefficients"))
         return Head("linear", "value", "regression", op, weights=coef[None, :],

@@ -130,6 +130,8 @@ def build_onnx(plan: Plan, producer_version: str = "") -> Any:
     columns = [g.expr(e) for e in plan.features]
     x = g.op("Concat", columns, axis=1) if len(columns) > 1 else columns[0]
     head = plan.head
+    if head.kind == "xgboost":
+        return _xgboost_model(g, plan, x, inputs, producer_version)
     if head.kind == "linear":
         scores = g.op("Add", [g.op("MatMul", [x, g.const(np.asarray(head.weights, np.float64).T)]),
                               g.const(np.asarray(head.bias, np.float64).reshape(1, -1))])
@@ -211,6 +213,90 @@ def _tree_ensemble(g: _Graph, plan: Plan, x: str, numpy_helper: Any) -> str:
         leaf_weights=numpy_helper.from_array(np.asarray(leaf_weights, np.float64)), n_targets=k,
         aggregate_function=1, post_transform=0))
     return out
+
+
+#: onnxmltools' XGBoost converter writes ai.onnx.ml TreeEnsembleClassifier / TreeEnsembleRegressor, which
+#: ai.onnx.ml opset 5 deprecates: a pipeline with an XGBoost node is written with ai.onnx.ml opset 4
+XGB_ML_OPSET = 4
+
+
+def _xgboost_model(g: _Graph, plan: Plan, x: str, inputs: list[Any], producer_version: str) -> Any:
+    """The feature graph (float64), cast to float32 as XGBoost reads its features, then the Booster as
+    onnxmltools' XGBoost converter writes it (the converter workbench.core.converters.to_onnx uses for native
+    XGBoost models, target_opset BOOSTER_OPSET), its nodes and initializers renamed into this graph;
+    outputs label (int64) + probabilities or variable, in float64 like the other heads."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from workbench.core.converters.from_mleap.plan import Unsupported
+    from workbench.core.converters.to_onnx import BOOSTER_OPSET, booster_refusal
+
+    head = plan.head
+    why = booster_refusal(head.booster, "onnxmltools")
+    if why:
+        raise Unsupported(f"ONNX: the {head.op} node: {why}")
+    try:
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+    except ImportError:
+        raise Unsupported("ONNX: an XGBoost node needs onnxmltools (pip install onnxmltools)") from None
+    booster = head.booster.copy()
+    booster.feature_names = None  # onnxmltools wants f0, f1...
+    booster.feature_types = None
+    n = len(plan.features)
+    try:
+        sub = onnxmltools.convert_xgboost(booster, initial_types=[("input", FloatTensorType([None, n]))],
+                                          target_opset=BOOSTER_OPSET)
+    except Exception as exc:  # noqa: BLE001 - onnxmltools raises many kinds; the reason is its message
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise Unsupported(f"ONNX: onnxmltools cannot convert the {head.op} node's booster: {first}") from None
+    x32 = g.op("Cast", [x], to=TensorProto.FLOAT)
+    rename = {"input": x32}
+
+    def name_of(t: str) -> str:
+        if t == "":
+            return t
+        if t not in rename:
+            rename[t] = g.name(f"xgb_{t}")
+        return rename[t]
+
+    for init in sub.graph.initializer:
+        copy = onnx.TensorProto()
+        copy.CopyFrom(init)
+        copy.name = name_of(init.name)
+        g.inits.append(copy)
+    for node in sub.graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        del copy.input[:], copy.output[:]
+        copy.input.extend(name_of(t) for t in node.input)
+        copy.output.extend(name_of(t) for t in node.output)
+        copy.name = g.name(f"xgb_{node.name or node.op_type}")
+        g.nodes.append(copy)
+    produced = {o.name: rename[o.name] for o in sub.graph.output}
+    outputs = []
+    if head.task == "regression":
+        value = g.op("Cast", [produced["variable"]], to=TensorProto.DOUBLE)
+        g.nodes.append(helper.make_node("Identity", [value], ["variable"]))
+        outputs.append(helper.make_tensor_value_info("variable", TensorProto.DOUBLE, [None, 1]))
+    else:
+        prob = g.op("Cast", [produced["probabilities"]], to=TensorProto.DOUBLE)
+        g.nodes.append(helper.make_node("Identity", [produced["label"]], ["label"]))
+        g.nodes.append(helper.make_node("Identity", [prob], ["probabilities"]))
+        outputs.append(helper.make_tensor_value_info("label", TensorProto.INT64, [None]))
+        outputs.append(helper.make_tensor_value_info("probabilities", TensorProto.DOUBLE, [None, head.n_classes]))
+    graph = helper.make_graph(g.nodes, "mleap_pipeline", inputs, outputs, g.inits)
+    opsets = [helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid("ai.onnx.ml", XGB_ML_OPSET)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="workbench from_mleap",
+                              producer_version=producer_version)
+    model.ir_version = 10
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        first = (str(exc).strip().splitlines() or ["invalid"])[0][:200]
+        raise Unsupported(f"ONNX: the feature stages in front of the {head.op} node do not fit ai.onnx.ml opset "
+                          f"{XGB_ML_OPSET} (onnxmltools' XGBoost trees): {first}") from None
+    return model
 
 
 def write_onnx(plan: Plan, out: Path, producer_version: str = "") -> Path:
