@@ -230,10 +230,39 @@ def test_onnx_conversion_is_proved(xgb_cases, name: str, ser: str, tmp_path: Pat
         assert np.max(np.abs(got[1] - case.expected["probability"])) <= ONNX_TOL
 
 
+SAVEDMODEL_TOL = 1e-7  # the compiler computes 1 - p in float32 as XGBoost does; MLeap's runtime in double
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", NAMES)
+def test_savedmodel_conversion_is_proved(xgb_cases, name: str, tmp_path: Path) -> None:
+    """The SavedModel compiler's XGBoost step (float32 trees, XGBoost's sigmoid/softmax) behind the bundle's
+    feature stages, proved against the mleap runtime and equal to xgboost's own predictions."""
+    import tensorflow as tf
+
+    from workbench.core.conversion import convert_and_prove
+
+    case = xgb_cases[(name, "protobuf", "zip")]
+    out = tmp_path / "saved"
+    result = convert_and_prove(case.path, "savedmodel", out, rows=case.rows, atol=SAVEDMODEL_TOL, rtol=0.0)
+    assert result.passed, result.parity
+    assert result.converter == "mleap-savedmodel"
+    assert result.parity["max_abs_diff"] <= SAVEDMODEL_TOL
+    if case.task == "classification":
+        assert result.parity["label_agreement"] == 1.0
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+    got = serve(color=tf.constant(case.rows["color"].to_numpy(str)),
+                x1=tf.constant(case.rows["x1"].to_numpy(np.float64)),
+                x2=tf.constant(case.rows["x2"].to_numpy(np.float64)))
+    if case.task == "regression":
+        assert np.array_equal(got["value"].numpy(), case.expected["prediction"])  # float32 as XGBoost: exact
+    else:
+        assert got["label"].numpy().tolist() == case.expected["prediction"].astype(int).tolist()
+        assert np.array_equal(got["probabilities"].numpy(), case.expected["probability"])
+
+
 @pytest.mark.parametrize("target,why", [
     ("pmml", "PMML: the xgboost.classifier node: an XGBoost booster in a bundle is not converted to PMML"),
-    ("savedmodel", "SavedModel: the xgboost.classifier node: an XGBoost booster in a bundle is not converted to "
-                   "SavedModel"),
 ])
 def test_other_targets_refuse_before_converting(xgb_cases, target: str, why: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
@@ -245,7 +274,7 @@ def test_other_targets_refuse_before_converting(xgb_cases, target: str, why: str
     code = main(["convert", str(case.path), "--to", target, "--out", str(out), "--rows", str(rows), "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 2 and why in result["error"], result
-    assert "convert to ONNX" in result["error"]
+    assert "convert to ONNX or SavedModel" in result["error"]
     assert not out.exists()
 
 

@@ -18,14 +18,12 @@ from workbench.core.converters.base import ConversionRequest, Converter, registe
 from workbench.core.types import ModelInfo
 
 TITLES = {"onnx": "ONNX", "pmml": "PMML", "savedmodel": "SavedModel"}
-#: why a target does not take an MLeap XGBoost node (ONNX does: onnxmltools' converter on its Booster)
+#: why a target does not take an MLeap XGBoost node (ONNX does: onnxmltools' converter on its Booster;
+#: SavedModel too: the compiler's XGBoost step, to_savedmodel/boosters.py)
 XGBOOST_REFUSALS = {
     "pmml": "an XGBoost booster in a bundle is not converted to PMML: the workbench's XGBoost PMML route is "
             "JPMML-XGBoost through sklearn2pmml, which writes a whole PMML document of its own from the Booster "
-            "and cannot take the bundle's feature stages in front of it; convert to ONNX",
-    "savedmodel": "an XGBoost booster in a bundle is not converted to SavedModel yet: the SavedModel compiler's "
-                  "XGBoost support (to_savedmodel/boosters.py) compiles a Booster on its own input, not behind the "
-                  "bundle's feature stages; convert to ONNX",
+            "and cannot take the bundle's feature stages in front of it; convert to ONNX or SavedModel",
 }
 
 

@@ -37,7 +37,11 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
                for name, kind in plan.columns]
     alias = {c.name: c.alias for c in columns}
     head = plan.head
-    if head.kind == "linear":
+    xgb_step = None
+    packed = None
+    if head.kind == "xgboost":
+        xgb_step = xgboost_step(plan, ctx)
+    elif head.kind == "linear":
         w = ctx.const(np.asarray(head.weights, np.float64).T, "float64", "weights")
         b = ctx.const(np.asarray(head.bias, np.float64), "float64", "bias")
         packed = None
@@ -113,6 +117,15 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
         first = inputs[columns[0].alias]
         ref = tf.zeros(tf.shape(first), tf.float64)
         x = tf.stack([emit(e) for e in plan.features], axis=1)
+        if xgb_step is not None:
+            from workbench.core.converters.to_savedmodel.graph import Frame
+
+            done = xgb_step(Frame(matrix=x))
+            if head.task == "regression":
+                return {"value": tf.identity(tf.reshape(done.value, [-1]), name="value")}
+            proba = done.probabilities
+            return {"label": tf.identity(tf.gather(classes, tf.argmax(proba, axis=1)), name="label"),
+                    "probabilities": tf.identity(proba, name="probabilities")}
         if packed is None:
             scores = tf.matmul(x, w) + b
         else:
@@ -143,6 +156,25 @@ def compile_plan(plan: Plan, estimator: str = "MLeap pipeline") -> Any:
     return CompiledModel(module=module, serve=serve, inputs=columns, task=head.task,
                          classes=[int(c) for c in classes] if head.task == "classification" else None,
                          outputs=outputs, notes=notes, estimator=estimator)
+
+
+def xgboost_step(plan: Plan, ctx: Any) -> Any:
+    """The SavedModel compiler's XGBoost step (to_savedmodel/boosters.py: the Booster's JSON trees in
+    float32, `x < split_condition`, NaN to the default child, added one by one onto the base margin, then
+    XGBoost's sigmoid/softmax) on the float64 feature matrix of the plan; `Unsupported` with the compiler's
+    reason when its check refuses the booster."""
+    from workbench.core.converters.from_mleap.plan import Unsupported
+    from workbench.core.converters.to_savedmodel import boosters
+
+    head = plan.head
+    why = boosters._check_xgb(head.booster)
+    if why:
+        raise Unsupported(f"SavedModel: the {head.op} node: {why}")
+    objective = boosters._xgb_json(head.booster)["objective"]["name"]
+    if head.task == "classification" and objective not in boosters._XGB_LOGISTIC | boosters._XGB_SOFTMAX:
+        raise Unsupported(f"SavedModel: the {head.op} node: XGBoost objective {objective!r} gives no class "
+                          "probabilities")
+    return boosters._xgboost(head.booster, ctx)
 
 
 def _walk(exprs: list[Expr]) -> list[Expr]:
