@@ -2,7 +2,9 @@
 
 The format (and its validation) is `workbench.core.session`; this module gathers the window's state into
 a `Session` and puts one back: models are reopened through the loader with the trust decision saved for
-their sha256 (a changed file is asked again), their rows and last predictions follow once they load.
+their sha256 (a changed file is asked again), their rows, last predictions and last benchmark follow once
+they load, and the last load test is drawn back into the Endpoints page; each view marks what it shows
+"restored from session <file>" until a new run replaces it.
 """
 
 from __future__ import annotations
@@ -139,7 +141,7 @@ def restore(window: Any, path: str) -> Session | None:
 
 
 def apply_to_document(window: Any, doc: Any) -> None:
-    """A model of the session loaded: give it its saved rows and last predictions."""
+    """A model of the session loaded: give it its saved rows, last predictions and last benchmark."""
     pending = getattr(window, "_session_pending", None) or {}
     m = pending.pop(str(Path(doc.path).resolve()), None)
     if m is None:
