@@ -457,3 +457,22 @@ def test_gui_view_choices_are_the_windows_pages() -> None:
     from workbench.gui.main_window import PAGES
 
     assert VIEWS == ("overview", *(page[0] for page in PAGES))
+
+
+def test_gui_view_opens_that_page_without_a_screenshot(qtbot, monkeypatch) -> None:
+    """`workbench gui --view graph` starts on the Graph page (it was honoured only with --screenshot)."""
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.gui import app as app_module
+
+    shown: list[str] = []
+
+    def exec_and_record() -> int:
+        window = next(w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow" and w.isVisible())
+        shown.append(window.tabs.currentWidget().objectName() or str(window.tabs.tabText(window.tabs.currentIndex())))
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication.instance(), "exec", exec_and_record)
+    assert app_module.run([], view="graph") == 0
+    assert shown == ["Graph"]

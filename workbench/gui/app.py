@@ -218,6 +218,8 @@ def run(files: Sequence[str] = (), screenshot: str | None = None, *, trust: bool
     _FirstPaint(window, open_files)
     window.show()
     if not screenshot:
+        if view != "overview":
+            window.show_page(view)  # `workbench gui --view NAME` opens on that page
         return app.exec()
 
     status = {"code": 1}
