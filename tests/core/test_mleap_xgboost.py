@@ -261,21 +261,52 @@ def test_savedmodel_conversion_is_proved(xgb_cases, name: str, tmp_path: Path) -
         assert np.array_equal(got["probabilities"].numpy(), case.expected["probability"])
 
 
-@pytest.mark.parametrize("target,why", [
-    ("pmml", "PMML: the xgboost.classifier node: an XGBoost booster in a bundle is not converted to PMML"),
-])
-def test_other_targets_refuse_before_converting(xgb_cases, target: str, why: str, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    case = xgb_cases[("xgboost_classifier_multiclass", "json", "zip")]
-    rows = tmp_path / "rows.csv"
-    rows.write_text(bm.case_rows_csv(case))
-    out = tmp_path / "out"
-    capsys.readouterr()
-    code = main(["convert", str(case.path), "--to", target, "--out", str(out), "--rows", str(rows), "--json"])
-    result = json.loads(capsys.readouterr().out)
-    assert code == 2 and why in result["error"], result
-    assert "convert to ONNX or SavedModel" in result["error"]
-    assert not out.exists()
+PMML_TOL = 2e-6  # the PMML engine sums the float32 leaves in float64; XGBoost sums in float32
+
+
+@pytest.mark.java
+@pytest.mark.parametrize("name", NAMES)
+def test_pmml_conversion_is_proved(xgb_cases, name: str, tmp_path: Path) -> None:
+    """The booster's trees as PMML trees (exact float64 thresholds, the base margin as a one-leaf tree;
+    binary through the logit chain, multiclass a softmax chain), proved against the mleap runtime."""
+    from workbench.core.conversion import convert_and_prove
+
+    case = xgb_cases[(name, "json", "zip")]
+    result = convert_and_prove(case.path, "pmml", tmp_path / "model.pmml", rows=case.rows, atol=PMML_TOL, rtol=0.0)
+    assert result.passed, result.parity
+    assert result.converter == "mleap-pmml"
+    assert result.parity["max_abs_diff"] <= PMML_TOL
+    assert result.parity["explained_rows"] == 0
+    if case.task == "classification":
+        assert result.parity["label_agreement"] == 1.0
+
+
+def test_xgb_threshold_routes_float64_as_xgboost_routes_float32() -> None:
+    """float64 x <= xgb_threshold(t) exactly when float32(x) < t, at and around every rounding tie."""
+    from workbench.core.converters.from_mleap.plan import xgb_threshold
+
+    rng = np.random.default_rng(0)
+    ts = np.concatenate([rng.normal(0, 10, 300).astype(np.float32), np.float32([0.0, -0.0, 1.0, -1.0, 1e-30, 3.5])])
+    for t in ts:
+        p = np.nextafter(np.float32(t), np.float32(-np.inf))
+        mid = (float(p) + float(t)) / 2.0
+        xs = [mid, np.nextafter(mid, -np.inf), np.nextafter(mid, np.inf), float(p), float(t),
+              float(np.nextafter(np.float32(t), np.float32(np.inf)))]
+        cut = xgb_threshold(float(t))
+        for x in xs:
+            assert (x <= cut) == bool(np.float32(x) < np.float32(t)), (float(t), x, cut)
+
+
+def test_pmml_refuses_an_objective_it_cannot_express(xgb_cases) -> None:
+    import xgboost
+
+    from workbench.core.converters.from_mleap.plan import Head, Unsupported, xgboost_trees_head
+
+    x = np.arange(40, dtype=float).reshape(20, 2)
+    booster = xgboost.XGBRegressor(objective="reg:gamma", n_estimators=2).fit(x, x[:, 0] + 1).get_booster()
+    with pytest.raises(Unsupported, match="XGBoost objective 'reg:gamma' is not supported"):
+        xgboost_trees_head(Head("xgboost", "xgboost", "regression", "xgboost.regression", booster=booster),
+                           "PMML: the xgboost.regression node")
 
 
 def test_onnx_refuses_what_it_cannot_express(xgb_cases, tmp_path: Path) -> None:

@@ -18,13 +18,6 @@ from workbench.core.converters.base import ConversionRequest, Converter, registe
 from workbench.core.types import ModelInfo
 
 TITLES = {"onnx": "ONNX", "pmml": "PMML", "savedmodel": "SavedModel"}
-#: why a target does not take an MLeap XGBoost node (ONNX does: onnxmltools' converter on its Booster;
-#: SavedModel too: the compiler's XGBoost step, to_savedmodel/boosters.py)
-XGBOOST_REFUSALS = {
-    "pmml": "an XGBoost booster in a bundle is not converted to PMML: the workbench's XGBoost PMML route is "
-            "JPMML-XGBoost through sklearn2pmml, which writes a whole PMML document of its own from the Booster "
-            "and cannot take the bundle's feature stages in front of it; convert to ONNX or SavedModel",
-}
 
 
 def bundle_of(info: ModelInfo, model: Any) -> Any:
@@ -45,8 +38,11 @@ def plan_for(target: str, bundle: Any) -> Any:
     from workbench.core.converters.from_mleap.plan import Unsupported, make_plan
 
     plan = make_plan(bundle, TITLES[target])
-    if plan.head.kind == "xgboost" and target in XGBOOST_REFUSALS:
-        raise Unsupported(f"{TITLES[target]}: the {plan.head.op} node: {XGBOOST_REFUSALS[target]}")
+    if plan.head.kind == "xgboost" and target == "pmml":
+        from workbench.core.converters.from_mleap.plan import xgboost_trees_head
+
+        # PMML: the booster's trees as PMML trees (thresholds made exact for float64 inputs)
+        plan.head = xgboost_trees_head(plan.head, f"PMML: the {plan.head.op} node")
     if target == "pmml":
         from workbench.core.converters.from_mleap.to_pmml import check_pmml
 

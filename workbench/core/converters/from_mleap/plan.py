@@ -600,3 +600,65 @@ def _binary_threshold(node: MleapNode, where: str) -> float:
 
 def sigmoid_label_note(head: Head) -> str:
     return f"label = p1 > {head.threshold!r}"
+
+
+def xgb_threshold(t: float) -> float:
+    """The float64 `x <= t'` that routes a row as XGBoost's float32 `float32(x) < t` does (t a float32).
+
+    float32(x) < t  <=>  float32(x) <= p (p the float32 below t)  <=>  x < m, or x == m when the tie
+    rounds to p, with m = (p + t) / 2 the midpoint (exact in float64); ties round to the even one."""
+    t32 = np.float32(t)
+    p = np.nextafter(t32, np.float32(-np.inf))
+    m = (float(p) + float(t32)) / 2.0
+    even = int(np.array(p, np.float32).view(np.uint32)) & 1 == 0
+    return m if even else float(np.nextafter(m, -np.inf))
+
+
+def xgboost_trees_head(head: Head, where: str) -> Head:
+    """An XGBoost head as a trees head (float64 `x <= t'`, leaves summed onto the base margin, as one
+    one-leaf tree): objectives reg:squarederror (value), binary:logistic (gbt: the leaves halved, as
+    p1 = 1 / (1 + exp(-2 m))) and multi:softprob/softmax (softmax of the per-class sums). XGBoost sums in
+    float32 and the target in float64, so probabilities differ by about 1e-7."""
+    import json as _json
+
+    from workbench.core.converters.to_savedmodel.boosters import _parse_floats, _xgb_base_margin
+
+    learner = _json.loads(bytes(head.booster.save_raw("json")))["learner"]
+    gb = learner["gradient_booster"]
+    if gb.get("name") != "gbtree":
+        raise Unsupported(f"{where}: XGBoost booster {gb.get('name')!r} (only gbtree)")
+    objective = learner["objective"]["name"]
+    params = learner["learner_model_param"]
+    k = max(1, int(params.get("num_class", "0")))
+    if int(params.get("num_target", "1")) > 1:
+        raise Unsupported(f"{where}: XGBoost multi-target models are not supported")
+    posts = {"reg:squarederror": "value", "reg:linear": "value", "binary:logistic": "gbt",
+             "multi:softprob": "softmax", "multi:softmax": "softmax"}
+    if objective not in posts:
+        raise Unsupported(f"{where}: XGBoost objective {objective!r} is not supported (only "
+                          f"{', '.join(posts)})")
+    post = posts[objective]
+    if (post == "value") != (head.task == "regression"):
+        raise Unsupported(f"{where}: XGBoost objective {objective!r} in a {head.op} node")
+    scale = 0.5 if post == "gbt" else 1.0
+    base = np.asarray(_parse_floats(params.get("base_score", "0.5")), np.float32)
+    base = np.repeat(base, k) if base.size == 1 else base
+    margin = np.asarray(_xgb_base_margin(base, objective), np.float64).reshape(k)
+    trees = [Tree(np.zeros(1, np.int64), np.zeros(1), np.array([-1]), np.array([-1]), margin[None, :] * scale)]
+    info = gb["model"]["tree_info"]
+    for i, tj in enumerate(gb["model"]["trees"]):
+        if any(int(v) != 0 for v in tj.get("split_type", [])):
+            raise Unsupported(f"{where}: XGBoost categorical splits are not supported")
+        left = np.asarray(tj["left_children"], np.int64)
+        leaf = left < 0
+        cond = np.asarray(tj["split_conditions"], np.float32).astype(np.float64)
+        if not np.all(np.isfinite(cond)):
+            raise Unsupported(f"{where}: XGBoost tree {i} has a non-finite split condition")
+        values = np.zeros((len(left), k))
+        values[:, int(info[i]) if k > 1 else 0] = np.where(leaf, cond, 0.0) * scale
+        thresholds = np.array([0.0 if lf else xgb_threshold(c) for c, lf in zip(cond, leaf, strict=True)])
+        trees.append(Tree(np.where(leaf, 0, np.asarray(tj["split_indices"], np.int64)), thresholds, left,
+                          np.asarray(tj["right_children"], np.int64), values))
+    return Head("trees", post, head.task, head.op, n_classes=head.n_classes, trees=trees,
+                tree_weights=[1.0] * len(trees), prediction=head.prediction, probability=head.probability)
+

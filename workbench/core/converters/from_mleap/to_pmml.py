@@ -267,6 +267,8 @@ def _ensemble(parent: ET.Element, plan: Plan, feats: list[str], function: str) -
     if head.post == "value":
         _sum_segments(model, plan, feats)
         return model
+    if head.post == "softmax":  # XGBoost multiclass: per-class sums of the trees, then softmax
+        return _softmax_trees(model, plan, feats)
     # gbt classifier: margin (sum of weighted trees), then p1 = logit(2 * margin); the probabilities are
     # the chain's last model's outputs (JPMML reads none from the MiningModel of a model chain)
     chain = _el(model, "Segmentation", multipleModelMethod="modelChain")
@@ -290,12 +292,43 @@ def _ensemble(parent: ET.Element, plan: Plan, feats: list[str], function: str) -
     return model
 
 
-def _sum_segments(model: ET.Element, plan: Plan, feats: list[str], schema: bool = True) -> None:
+def _sum_segments(model: ET.Element, plan: Plan, feats: list[str], schema: bool = True,
+                  trees: list[Tree] | None = None) -> None:
     seg = _el(model, "Segmentation", multipleModelMethod="sum")
-    for i, tree in enumerate(plan.head.trees):
+    for i, tree in enumerate(plan.head.trees if trees is None else trees):
         s = _el(seg, "Segment", id=i + 1)
         _el(s, "True")
         _tree_model(s, plan, tree, feats, "regression", False, top=False)
+
+
+def _softmax_trees(model: ET.Element, plan: Plan, feats: list[str]) -> ET.Element:
+    """A model chain: one summing MiningModel per class (its trees' column k, output margin_k), then a
+    softmax RegressionModel over the margins."""
+    head = plan.head
+    chain = _el(model, "Segmentation", multipleModelMethod="modelChain")
+    for k in range(head.n_classes):
+        trees = [Tree(t.feature, t.threshold, t.left, t.right, t.values[:, k:k + 1]) for t in head.trees
+                 if np.any(t.values[:, k] != 0.0)]
+        seg = _el(chain, "Segment", id=k + 1)
+        _el(seg, "True")
+        margin_model = _el(seg, "MiningModel", functionName="regression")
+        _mining_schema(margin_model, plan, with_target=False)
+        out = _el(margin_model, "Output")
+        _el(out, "OutputField", name=f"xgb_margin_{k}", optype="continuous", dataType="double",
+            feature="predictedValue")
+        _sum_segments(margin_model, plan, feats, schema=False, trees=trees or [head.trees[0]])
+    last = _el(chain, "Segment", id=head.n_classes + 1)
+    _el(last, "True")
+    soft = _el(last, "RegressionModel", functionName="classification", normalizationMethod="softmax")
+    ms = _el(soft, "MiningSchema")
+    _el(ms, "MiningField", name=head.prediction, usageType="target")
+    for k in range(head.n_classes):
+        _el(ms, "MiningField", name=f"xgb_margin_{k}")
+    _probability_output(soft, plan)
+    for k in range(head.n_classes):
+        table = _el(soft, "RegressionTable", intercept="0", targetCategory=k)
+        _el(table, "NumericPredictor", name=f"xgb_margin_{k}", coefficient="1")
+    return model
 
 
 def write_pmml(plan: Plan, out: Path, description: str = "") -> Path:
