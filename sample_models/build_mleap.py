@@ -647,7 +647,7 @@ def xgboost_bundles(out_dir: Path, serialization: str = "json", *, zipped: bool 
     for name, y, fmt in (("xgboost_classifier_binary", y_class, "ubj"), ("xgboost_classifier_multiclass", y3, "json")):
         model = xgboost.XGBClassifier(**params).fit(features, y)
         booster = model.get_booster()
-        k = int(len(np.unique(y)))
+        k = len(np.unique(y))
         margin = booster.predict(xgboost.DMatrix(r_features), output_margin=True).astype(np.float64)
         raw = np.column_stack([-margin, margin]) if margin.ndim == 1 else margin
         node = Node("xgb", "xgboost.classifier", [("features", "features")], outputs,

@@ -85,7 +85,7 @@ def test_predict_equals_xgboost(xgb_cases, name: str, ser: str, layout: str, tmp
     raw = np.array([p["outputs"]["raw_prediction"] for p in preds])
     assert np.max(np.abs(raw - case.expected["raw_prediction"])) <= PROB_TOL
     # the rows really span the classes (not a constant model)
-    assert len(set(p["label"] for p in preds)) == len(classes)
+    assert len({p["label"] for p in preds}) == len(classes)
 
 
 def test_inspect_shows_the_xgboost_op(xgb_cases, capsys: pytest.CaptureFixture[str]) -> None:
