@@ -128,3 +128,109 @@ def test_unmatched_trees_are_not_routed_and_say_why():
     with pytest.raises(NotRouted, match="tree 0"):
         route_missing_values(onx, other)
     assert route_missing_values(onx, model)["trees"] == 3
+
+
+# ------------------------------------------------------------------ PMML (sklearn2pmml + JPMML / PMML4S)
+
+
+def _expected(model, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    if hasattr(model, "classes_"):
+        return {"labels": model.predict(rows), "probabilities": model.predict_proba(rows)}
+    return {"values": model.predict(rows)}
+
+
+@pytest.mark.java
+@pytest.mark.parametrize("key", list(ESTIMATORS))
+def test_nan_rows_to_pmml_match_scikit_learn_in_jpmml_and_pmml4s(key, tmp_path):
+    from workbench.core.runtimes import predict_rows
+
+    model, rows, path, rows_path = _build(key, tmp_path)
+    out = tmp_path / f"{key}.pmml"
+    result = convert_and_prove(path, "pmml", out, rows=rows_path, trust=True)
+    assert result.notes["missing_values_routed"] is True, result.notes.get("missing_values_reason")
+    assert result.passed and result.parity["passed_strict"] is True
+    assert result.parity["missing_value_rows"] == len(rows) - 1  # every row has a NaN (",,,," is no row in a CSV)
+    assert result.parity["missing_value_rows_scored_differently"] == []
+    assert result.parity["rows_without_prediction"] == []
+    expected = _expected(model, rows)
+    for runtime in ("jpmml", "pmml4s"):
+        _, _, batch = predict_rows(out, rows, runtime=runtime)
+        if "labels" in expected:
+            assert [int(float(v)) for v in batch.labels] == expected["labels"].tolist(), runtime
+            proba = np.asarray(batch.probabilities, dtype=np.float64)
+            assert np.abs(proba - expected["probabilities"]).max() <= 1e-9, runtime
+        else:
+            got = np.asarray(batch.values, dtype=np.float64).reshape(-1)
+            np.testing.assert_allclose(got, expected["values"], rtol=0, atol=1e-9, err_msg=runtime)
+    # the written trees: every split Node names the child scikit-learn sends NaN to
+    text = out.read_text()
+    assert "<!DOCTYPE" not in text and 'missingValueStrategy="nullPrediction"' not in text
+    trees = _trees(model)
+    assert text.count('missingValueStrategy="defaultChild"') == len(trees)
+    from defusedxml.ElementTree import fromstring
+
+    ns = "{http://www.dmg.org/PMML-4_4}"
+    models = list(fromstring(out.read_bytes()).iter(f"{ns}TreeModel"))
+    assert len(models) == len(trees)
+    for tree_model, tree in zip(models, trees, strict=True):
+        routed = {int(n.get("id")): int(n.get("defaultChild")) for n in tree_model.iter(f"{ns}Node")
+                  if n.get("defaultChild") is not None}
+        splits = np.flatnonzero(tree.children_left != -1)
+        assert sorted(routed) == splits.tolist()
+        for node in splits:
+            side = tree.children_left if tree.missing_go_to_left[node] else tree.children_right
+            assert routed[node] == side[node]
+
+
+@pytest.mark.java
+def test_pmml_routing_refuses_trees_that_do_not_match(tmp_path):
+    """Another forest's trees (or a compacted PMML) are not rewritten: NotRouted says where, file untouched."""
+    from workbench.core.converters.to_pmml import NotRouted, build_pmml_pipeline, route_pmml_missing_values, \
+        run_sklearn2pmml
+
+    X, y = _nan_data(False)
+    model = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    other = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=1).fit(X, y)
+    columns = list(X.columns)
+    out = tmp_path / "rf.pmml"
+    pipeline = build_pmml_pipeline(model, columns)
+    pipeline.configure(compact=False)
+    run_sklearn2pmml(pipeline, out)
+    before = out.read_bytes()
+    with pytest.raises(NotRouted, match="tree 0"):
+        route_pmml_missing_values(out, [e.tree_ for e in other.estimators_], columns)
+    assert out.read_bytes() == before
+    compacted = tmp_path / "compact.pmml"
+    run_sklearn2pmml(build_pmml_pipeline(model, columns), compacted)  # JPMML's default: compacted trees
+    with pytest.raises(NotRouted, match="tree 0 node"):
+        route_pmml_missing_values(compacted, [e.tree_ for e in model.estimators_], columns)
+    done = route_pmml_missing_values(out, [e.tree_ for e in model.estimators_], columns)
+    assert done["trees"] == 3 and done["splits"] == sum(int((e.tree_.children_left != -1).sum())
+                                                         for e in model.estimators_)
+
+
+# ------------------------------------------------------------------ SavedModel (compiled TF ops)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("key", list(ESTIMATORS))
+def test_nan_rows_to_savedmodel_match_scikit_learn(key, tmp_path):
+    import tensorflow as tf
+
+    model, rows, path, rows_path = _build(key, tmp_path)
+    out = tmp_path / f"{key}_savedmodel"
+    result = convert_and_prove(path, "savedmodel", out, rows=rows_path, trust=True)
+    assert result.passed and result.parity["passed_strict"] is True
+    assert result.parity["missing_value_rows"] == len(rows) - 1  # ",,,," (all NaN) is no row in a CSV
+    assert result.parity["missing_value_rows_scored_differently"] == []
+    # the SavedModel itself, in TensorFlow
+    signature = tf.saved_model.load(str(out)).signatures["serving_default"]
+    got = {k: v.numpy() for k, v in signature(**{c: tf.constant(rows[c].to_numpy(np.float64))
+                                                  for c in rows.columns}).items()}
+    expected = _expected(model, rows)
+    if "labels" in expected:
+        np.testing.assert_array_equal(got["label"], expected["labels"])
+        assert np.abs(got["probabilities"] - expected["probabilities"]).max() <= 1e-9
+    else:
+        (value,) = got.values()
+        np.testing.assert_allclose(value.reshape(-1), expected["values"], rtol=0, atol=1e-9)

@@ -53,16 +53,14 @@ def test_matrix_to_pmml(kind, matrix_models, tmp_path):
     result = convert_and_prove(model_path, "pmml", out, rows=rows_path, trust=True)
     parity = result.parity
     if kind.key == "trees_nan_rows":
-        # JPMML-SkLearn 0.133.1 writes missingValueStrategy="nullPrediction": no prediction for a row whose
-        # split feature is missing. The verdict fails on those rows and says so (not a float32 threshold)
-        assert result.passed is False and result.output is None
-        differ = parity["missing_value_rows_scored_differently"]
-        assert differ and set(differ) <= set(range(1, 31, 2))  # every other row (1-based odd) misses a value
-        assert set(parity["rows_without_prediction"]) >= set(differ)
-        assert "missing_go_to_left" in parity["missing_value_reason"]
-        assert "split threshold" not in parity["verdict"] and parity["verdict"].startswith("FAIL")
-        assert not [r for r in result.explained_rows if r["index"] % 2 == 0 and r["index"] < 30]
-        return
+        # JPMML-SkLearn 0.133.1 writes missingValueStrategy="nullPrediction" (no prediction for a row whose
+        # split feature is missing); the converter writes scikit-learn's routing (missing_go_to_left) as
+        # missingValueStrategy="defaultChild" + each split's defaultChild: the NaN rows score the same
+        assert result.notes["missing_values_routed"] is True
+        assert "defaultChild" in result.notes["missing_values_reason"]
+        assert parity["missing_value_rows"] == 15  # every other row (1-based odd) misses a value
+        assert parity["missing_value_rows_scored_differently"] == []
+        assert parity["rows_without_prediction"] == []
     assert result.passed, (parity["max_abs_diff"], result.unexplained_rows)
     assert result.explained_rows == []  # JPMML evaluates in float64/float32 exactly like the original
     assert parity["passed_strict"] is True

@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -650,6 +650,7 @@ def prove(source: Path, info: ModelInfo, model: Any, converted: Path, sample: pd
 
     converted_info = inspect_model(converted)
     _carry_feature_names(info, converted_info)
+    _carry_accepts_missing(info, converted_info)
     if sample is None:
         raw = generate_rows(info, GENERATED_ROWS, seed=0)
         rows_source = f"{GENERATED_ROWS} generated rows"
@@ -894,6 +895,17 @@ def _label_at(batch: Any, row: int) -> Any:
         return None
     value = batch.labels[row]
     return value.item() if hasattr(value, "item") else value
+
+
+def _carry_accepts_missing(info: ModelInfo, converted: ModelInfo) -> None:
+    """A SavedModel signature cannot say that an input takes NaN: the compiled model takes what the
+    original takes (e.g. scikit-learn trees route NaN with tree_.missing_go_to_left, the compiled trees
+    too), so the original's missing-value columns are fed to it and the comparison judges the result."""
+    if converted.format != "savedmodel":
+        return
+    takes = {s.name for s in info.inputs if s.accepts_missing}
+    if takes:
+        converted.inputs = [replace(s, accepts_missing=True) if s.name in takes else s for s in converted.inputs]
 
 
 def _carry_feature_names(info: ModelInfo, converted: ModelInfo) -> None:

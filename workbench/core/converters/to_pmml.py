@@ -310,9 +310,14 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
             except Exception as exc:  # noqa: BLE001 - the PMML is still written, without verification rows
                 pipeline.verification = None
                 request.notes["verification_error"] = f"{type(exc).__name__}: {exc}"
+    trees = nan_routed_trees(model)
+    if trees is not None:  # one PMML Node per scikit-learn node (JPMML compacts trees by default)
+        pipeline.configure(compact=False)
     request.check_cancelled()
     request.report(0.3, "running sklearn2pmml (Java)")
     run_sklearn2pmml(pipeline, request.output, telemetry=telemetry_allowed(request.options))
+    if trees is not None:
+        _route_pmml_missing(request, trees, columns)
     if request.notes.get("verification_rows") and b"<ModelVerification" not in request.output.read_bytes():
         # measured with sklearn2pmml 0.133.1: anomaly and clustering models are written without them
         request.notes["verification_rows"] = 0
@@ -321,6 +326,151 @@ def convert_sklearn_model(request: ConversionRequest) -> Path:
     request.notes.update({"float32": False, "tool": f"sklearn2pmml {sklearn2pmml.__version__}",
                           "classifier": is_classifier(model)})
     return request.output
+
+
+# --------------------------------------------------------------------------------------------------
+# NaN routing of scikit-learn trees (tree_.missing_go_to_left)
+
+#: scikit-learn trees and forests that route a NaN per split (scikit-learn 1.3+ / 1.4+ / 1.6+)
+_NAN_TREES = ("DecisionTreeClassifier", "DecisionTreeRegressor", "ExtraTreeClassifier", "ExtraTreeRegressor",
+              "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
+
+
+class NotRouted(Exception):
+    """The PMML trees do not match the scikit-learn trees node by node: the routing is not written."""
+
+
+def nan_routed_trees(model: Any) -> list[Any] | None:
+    """The `tree_` of each tree of a plain scikit-learn tree/forest that takes NaN rows, or None.
+
+    Only a bare estimator: in a pipeline the tree's features are derived fields, not the input columns."""
+    from workbench.core.formats.value_facts import sklearn_takes_missing
+
+    if type(model).__name__ not in _NAN_TREES or not type(model).__module__.startswith("sklearn."):
+        return None
+    if getattr(model, "n_outputs_", 1) != 1 or not sklearn_takes_missing(model):
+        return None
+    trees = [model.tree_] if hasattr(model, "tree_") else [e.tree_ for e in getattr(model, "estimators_", [])]
+    if not trees or any(getattr(t, "missing_go_to_left", None) is None for t in trees):
+        return None
+    return trees
+
+
+def _route_pmml_missing(request: ConversionRequest, trees: list[Any], columns: list[str]) -> None:
+    """Write scikit-learn's NaN routing into the PMML; the notes say what was done or why not."""
+    try:
+        done = route_pmml_missing_values(request.output, trees, columns)
+    except NotRouted as exc:
+        request.notes["missing_values_routed"] = False
+        request.notes["missing_values_reason"] = (f"NaN routing of the scikit-learn trees not written: {exc}; the "
+                                                  "PMML gives no prediction when a split feature is missing")
+        return
+    request.notes["missing_values_routed"] = True
+    request.notes["missing_values_reason"] = (
+        f"NaN routing of {done['trees']} scikit-learn tree(s) written (missingValueStrategy=\"defaultChild\", "
+        f"defaultChild from missing_go_to_left: {done['nodes_routed_left']} of {done['splits']} split(s) send NaN "
+        "left)")
+
+
+def _same_threshold(text: str | None, threshold: float) -> bool:
+    """JPMML writes scikit-learn's float64 threshold as the largest float32 <= it (scikit-learn compares
+    float32(x) <= threshold, so that is the same split), or the threshold itself."""
+    import numpy as np
+
+    try:
+        value = float(text) if text is not None else float("nan")
+    except ValueError:
+        return False
+    if value == threshold:
+        return True
+    with np.errstate(over="ignore"):
+        floor = np.float32(threshold)
+        if float(floor) > threshold:
+            floor = np.nextafter(floor, np.float32(-np.inf))
+        return bool(np.float32(value) == floor)
+
+
+def _missing_split(children: list[Any], goes_left: bool, q: Any) -> None:
+    """scikit-learn's "missing or not" split (threshold +inf: every number goes left, NaN to its side) as
+    PMML predicates every engine reads: JPMML writes `x <= INF`, which PMML4S (0.9.x) does not parse (a
+    number there got no prediction). NaN left: True / False; NaN right: isNotMissing / isMissing."""
+    for child, is_left in zip(children, (True, False)):
+        predicate = child.find(q("SimplePredicate"))
+        if goes_left:
+            predicate.attrib.clear()
+            predicate.tag = q("True" if is_left else "False")
+        else:
+            predicate.attrib.pop("value", None)
+            predicate.set("operator", "isNotMissing" if is_left else "isMissing")
+
+
+def route_pmml_missing_values(path: Path, trees: list[Any], columns: list[str]) -> dict[str, int]:
+    """Give every TreeModel of the PMML at `path` missingValueStrategy="defaultChild" and each split Node
+    the id of the child scikit-learn sends NaN to (`missing_go_to_left`); Nodes get ids (the sklearn
+    node index). The PMML trees must be the sklearn trees node by node (same split field, threshold,
+    children: written with compact=False), else NotRouted and the file is left as it is. The file is
+    replaced atomically."""
+    import xml.etree.ElementTree as ET  # noqa: S405 - only to write; parsing goes through defusedxml
+
+    from defusedxml.ElementTree import parse
+
+    path = Path(path)
+    doc = parse(str(path), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    root = doc.getroot()
+    ns = root.tag[1:root.tag.index("}")] if root.tag.startswith("{") else ""
+
+    def q(tag: str) -> str:
+        return f"{{{ns}}}{tag}" if ns else tag
+
+    models = list(root.iter(q("TreeModel")))
+    if len(models) != len(trees):
+        raise NotRouted(f"the PMML has {len(models)} TreeModel(s), the scikit-learn model {len(trees)} tree(s)")
+    splits = left = 0
+    for i, (tree_model, tree) in enumerate(zip(models, trees)):
+        top = tree_model.findall(q("Node"))
+        if len(top) != 1:
+            raise NotRouted(f"tree {i}: {len(top)} root Node(s)")
+        stack = [(top[0], 0)]
+        while stack:
+            element, node = stack.pop()
+            element.set("id", str(node))
+            children = element.findall(q("Node"))
+            lo, hi = int(tree.children_left[node]), int(tree.children_right[node])
+            if lo == -1:
+                if children:
+                    raise NotRouted(f"tree {i} node {node}: a leaf in scikit-learn, {len(children)} child(ren) in PMML")
+                continue
+            field, threshold = columns[int(tree.feature[node])], float(tree.threshold[node])
+            if len(children) != 2:
+                raise NotRouted(f"tree {i} node {node}: 2 children in scikit-learn, {len(children)} in PMML "
+                                "(compacted tree?)")
+            for child, operator in zip(children, ("lessOrEqual", "greaterThan")):
+                predicate = child.find(q("SimplePredicate"))
+                if predicate is None or predicate.get("field") != field or predicate.get("operator") != operator \
+                        or not _same_threshold(predicate.get("value"), threshold):
+                    got = "no SimplePredicate" if predicate is None else \
+                        f"{predicate.get('field')} {predicate.get('operator')} {predicate.get('value')}"
+                    raise NotRouted(f"tree {i} node {node}: scikit-learn splits on {field} <= {threshold!r}, the "
+                                    f"PMML child says {got}")
+            goes_left = bool(tree.missing_go_to_left[node])
+            element.set("defaultChild", str(lo if goes_left else hi))
+            if threshold == float("inf"):
+                _missing_split(children, goes_left, q)
+            splits += 1
+            left += goes_left
+            stack.append((children[0], lo))
+            stack.append((children[1], hi))
+        tree_model.set("missingValueStrategy", "defaultChild")
+    head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    for prefix, uri in re.findall(r'xmlns(?::([\w.-]+))?="([^"]+)"', head):
+        ET.register_namespace(prefix, uri)
+    tmp = path.with_name(f".{path.name}.routing.tmp")
+    try:
+        doc.write(str(tmp), encoding="UTF-8", xml_declaration=True)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"trees": len(trees), "splits": splits, "nodes_routed_left": left}
 
 
 def _float32_model(model: Any) -> bool:
