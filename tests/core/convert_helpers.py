@@ -1,4 +1,5 @@
-"""Shared by tests/core/test_convert_*.py: the conversion-matrix script imported by path, and hashes."""
+"""Shared by the conversion and MLeap tests: the conversion-matrix and build_mleap scripts imported by path, and
+hashes."""
 
 from __future__ import annotations
 
@@ -11,17 +12,27 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sample_models"
 
 
-def load_matrix_script():
-    """scripts/conversion_matrix.py as a module (scripts/ is not a package)."""
-    name = "workbench_conversion_matrix"
+def _load_by_path(name: str, path: Path):
+    """A script of the repository imported once by its path, as `name` (scripts/ and sample_models/ are not
+    packages)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "conversion_matrix.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_matrix_script():
+    """scripts/conversion_matrix.py as a module."""
+    return _load_by_path("workbench_conversion_matrix", REPO / "scripts" / "conversion_matrix.py")
+
+
+def load_build_mleap():
+    """sample_models/build_mleap.py as a module (the same module object scripts/conversion_matrix.py uses)."""
+    return _load_by_path("sample_models_build_mleap", REPO / "sample_models" / "build_mleap.py")
 
 
 def sha256(path: Path) -> str:

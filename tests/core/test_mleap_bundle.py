@@ -3,16 +3,15 @@ decoded; damaged and hostile bundles get one CorruptModel line (`damaged MLeap b
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.core.convert_helpers import load_build_mleap
 from workbench.core.errors import CorruptModel
 from workbench.core.limits import LimitExceeded
 from workbench.core.mleap.bundle import read_bundle, tensor_from_bytes
@@ -21,17 +20,7 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 SAMPLE = SAMPLES_DIR / "mleap_iris_pipeline.zip"
 
 
-def _build_mleap():
-    name = "sample_models_build_mleap"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SAMPLES_DIR / "build_mleap.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bm = _build_mleap()
+bm = load_build_mleap()
 
 
 @pytest.fixture(scope="module")

@@ -279,12 +279,9 @@ def test_make_plan_reads_column_kinds_and_order() -> None:
 
 
 def _spark_cases(tmp: Path) -> dict:
-    import sys
+    from tests.core.convert_helpers import load_build_mleap
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sample_models"))
-    import build_mleap
-
-    return build_mleap.spark_bundles(tmp, "json")
+    return load_build_mleap().spark_bundles(tmp, "json")
 
 
 @pytest.mark.tf

@@ -4,31 +4,20 @@ protobuf) against the scikit-learn models they were made from; an unknown op exi
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.core.convert_helpers import load_build_mleap
 from workbench.cli import main
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_models"
 TOL = 1e-9
 
 
-def _build_mleap():
-    name = "sample_models_build_mleap"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SAMPLES_DIR / "build_mleap.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bm = _build_mleap()
+bm = load_build_mleap()
 
 
 def predict_json(capsys: pytest.CaptureFixture[str], bundle: Path, rows: Path) -> tuple[int, dict]:

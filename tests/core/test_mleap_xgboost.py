@@ -5,16 +5,15 @@ and hostile booster files are refused."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.core.convert_helpers import load_build_mleap
 from workbench.cli import main
 from workbench.core.errors import CorruptModel
 from workbench.core.limits import LimitExceeded
@@ -27,17 +26,7 @@ PROB_TOL = 1e-7
 NAMES = ("xgboost_classifier_binary", "xgboost_classifier_multiclass", "xgboost_regression")
 
 
-def _build_mleap():
-    name = "sample_models_build_mleap"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SAMPLES_DIR / "build_mleap.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-bm = _build_mleap()
+bm = load_build_mleap()
 
 
 @pytest.fixture(scope="module")
