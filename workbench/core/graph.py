@@ -351,8 +351,8 @@ def _tf_node(name: str, op: str, inputs: list[str], attrs: dict[str, memoryview]
 
 
 def _savedmodel(model_dir: Path) -> ModelGraph:
-    from workbench.core.formats.protowire import WireError, fields, message, text
-    from workbench.core.formats.savedmodel import _map_pb, _node, read_saved_model_pb, resolve
+    from workbench.core.formats.protowire import WireError
+    from workbench.core.formats.savedmodel import _map_pb, graph_scopes, read_saved_model_pb, resolve
 
     try:
         model_dir, _versions = resolve(model_dir)
@@ -364,32 +364,11 @@ def _savedmodel(model_dir: Path) -> ModelGraph:
     nodes: list[Node] = []
     tensors: dict[str, Tensor] = {}
     notes: list[str] = []
-    data = _map_pb(pb)
     try:
-        for number, wire, value in fields(data):
-            if number != 2:
-                continue
-            for n2, w2, v2 in fields(message(number, wire, value)):
-                if n2 != 2:   # MetaGraphDef.graph_def
-                    continue
-                for n3, w3, v3 in fields(message(n2, w2, v2)):
-                    if n3 == 1 and len(nodes) < MAX_NODES:
-                        nodes.append(_tf_node(*_node(message(n3, w3, v3)), "", tensors))
-                    elif n3 == 2:   # the function library: each function's body as its own scope
-                        for n4, w4, v4 in fields(message(n3, w3, v3)):
-                            if n4 != 1:
-                                continue
-                            fname, body = "", []
-                            for n5, w5, v5 in fields(message(n4, w4, v4)):
-                                if n5 == 1:   # OpDef signature -> name
-                                    for n6, w6, v6 in fields(message(n5, w5, v5)):
-                                        if n6 == 1:
-                                            fname = text(n6, w6, v6)
-                                elif n5 == 3:
-                                    body.append(_node(message(n5, w5, v5)))
-                            for item in body[: max(0, MAX_NODES - len(nodes))]:
-                                nodes.append(_tf_node(*item, fname or "function", tensors))
-            break   # the first MetaGraph (the "serve" one in every SavedModel the workbench reads)
+        for scope, body in graph_scopes(_map_pb(pb), first_meta_graph_only=True):
+            # the first MetaGraph: the "serve" one in every SavedModel the workbench reads
+            for item in body[: max(0, MAX_NODES - len(nodes))]:
+                nodes.append(_tf_node(*item, scope, tensors))
     except WireError as exc:
         raise CorruptModel(str(pb), f"{model_dir.name}/saved_model.pb: damaged SavedModel file ({exc})") from None
     if len(nodes) >= MAX_NODES:

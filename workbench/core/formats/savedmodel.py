@@ -11,6 +11,7 @@ import os
 import re
 import stat
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -290,29 +291,50 @@ def file_ops(model_dir: Path) -> list[str]:
         counts.update(op for op in re.findall(r'\bop:\s*"([A-Za-z0-9_>]+)"', raw.decode(errors="replace"))
                       if is_file_op(op))
         return _counted(counts)
-    data = _map_pb(pb)
     try:
-        for number, wire, value in fields(data):
-            if number != 2:
-                continue
-            for n2, w2, v2 in fields(message(number, wire, value)):
-                if n2 != 2:  # MetaGraphDef.graph_def
-                    continue
-                graph_nodes = []
-                for n3, w3, v3 in fields(message(n2, w2, v2)):
-                    if n3 == 1:  # GraphDef.node
-                        graph_nodes.append(_node(message(n3, w3, v3)))
-                    elif n3 == 2:  # GraphDef.library
-                        for n4, w4, v4 in fields(message(n3, w3, v3)):
-                            if n4 != 1:  # FunctionDefLibrary.function
-                                continue
-                            body = [_node(message(n5, w5, v5)) for n5, w5, v5 in fields(message(n4, w4, v4))
-                                    if n5 == 3]  # FunctionDef.node_def
-                            counts.update(_scope_ops(body))
-                counts.update(_scope_ops(graph_nodes))
+        for _scope, nodes in graph_scopes(_map_pb(pb)):
+            counts.update(_scope_ops(nodes))
     except WireError as exc:
         raise _damaged(pb, exc) from None
     return _counted(counts)
+
+
+#: a graph node as `_node` reads it: (name, op, inputs, attrs)
+NodeFields = tuple[str, str, list[str], dict[str, memoryview]]
+
+
+def graph_scopes(data: memoryview, *, first_meta_graph_only: bool = False) -> Iterator[tuple[str, list[NodeFields]]]:
+    """The node scopes of saved_model.pb's graphs: for each MetaGraphDef, ("", its GraphDef's nodes), then
+    (function name, body nodes) for each function of its library ("function" when it has no name).
+    Raises WireError on damage."""
+    for number, wire, value in fields(data):
+        if number != 2:  # SavedModel.meta_graphs
+            continue
+        for n2, w2, v2 in fields(message(number, wire, value)):
+            if n2 != 2:  # MetaGraphDef.graph_def
+                continue
+            graph_nodes: list[NodeFields] = []
+            functions: list[tuple[str, list[NodeFields]]] = []
+            for n3, w3, v3 in fields(message(n2, w2, v2)):
+                if n3 == 1:  # GraphDef.node
+                    graph_nodes.append(_node(message(n3, w3, v3)))
+                elif n3 == 2:  # GraphDef.library
+                    for n4, w4, v4 in fields(message(n3, w3, v3)):
+                        if n4 != 1:  # FunctionDefLibrary.function
+                            continue
+                        name, body = "", []
+                        for n5, w5, v5 in fields(message(n4, w4, v4)):
+                            if n5 == 1:  # FunctionDef.signature (OpDef) -> name
+                                for n6, w6, v6 in fields(message(n5, w5, v5)):
+                                    if n6 == 1:
+                                        name = text(n6, w6, v6)
+                            elif n5 == 3:  # FunctionDef.node_def
+                                body.append(_node(message(n5, w5, v5)))
+                        functions.append((name or "function", body))
+            yield "", graph_nodes
+            yield from functions
+        if first_meta_graph_only:
+            return
 
 
 def _counted(counts: Counter[str]) -> list[str]:
